@@ -1,0 +1,40 @@
+"""nnr — ISO/IEC 15938-17 Neural Network Coding (NNC / NNR), editions 1 and 2.
+
+Decode any NNR bitstream::
+
+    import nnr
+    tensors = nnr.decode("model.nnc")          # {name: numpy array}
+
+    session = nnr.Decoder()                    # incremental (update) streams, in order
+    for path in ["base.nnc", "upd1.nnc", "upd2.nnc"]:
+        update = session.decode(path)
+"""
+
+from nnr.decoder import DecodedStream, Decoder, decode
+from nnr.errors import (
+    LimitExceededError,
+    MalformedStreamError,
+    MissingReferenceError,
+    NNRError,
+    NNRUsageError,
+    ReservedValueError,
+    TruncatedStreamError,
+    UnsupportedFeatureError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Decoder",
+    "DecodedStream",
+    "LimitExceededError",
+    "MalformedStreamError",
+    "MissingReferenceError",
+    "NNRError",
+    "NNRUsageError",
+    "ReservedValueError",
+    "TruncatedStreamError",
+    "UnsupportedFeatureError",
+    "decode",
+    "__version__",
+]

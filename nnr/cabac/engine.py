@@ -1,0 +1,264 @@
+"""Arithmetic decoding engine and context models of DeepCABAC (deepcabac.md §2, §3).
+
+Hot path: compiled with mypyc.  State lives in ``i64`` attributes of final native classes.
+The engine keeps the 9-bit ``offset`` register in the top bits of ``value`` with 7 look-ahead
+bits below it and reads whole bytes (``bits_needed`` counts towards the next byte); this is the
+usual byte-wise formulation and is equivalent to the bit-by-bit description.
+"""
+
+from __future__ import annotations
+
+from typing import Final, final
+
+from mypy_extensions import i64
+
+# RLPS[(range & 0xE0) + q]: LPS sub-range for range class (range >> 5) & 7 and probability
+# class q = |P >> 7| (deepcabac.md §2.2).
+RLPS: Final = bytes(
+    [
+        128, 112, 97, 84, 74, 65, 57, 50, 45, 39, 34, 30, 27, 23, 20, 18,
+        15, 14, 12, 11, 10, 9, 7, 7, 5, 5, 4, 4, 3, 3, 2, 2,
+        142, 125, 108, 93, 82, 72, 63, 56, 50, 43, 38, 33, 30, 26, 22, 20,
+        17, 16, 13, 12, 11, 10, 8, 8, 6, 6, 5, 5, 3, 3, 2, 2,
+        156, 137, 119, 103, 90, 79, 70, 61, 55, 48, 42, 37, 33, 28, 24, 22,
+        19, 17, 15, 13, 12, 11, 9, 9, 6, 6, 5, 5, 4, 4, 2, 2,
+        171, 150, 130, 112, 99, 87, 76, 67, 60, 52, 46, 40, 36, 31, 27, 24,
+        21, 19, 16, 15, 13, 12, 10, 10, 7, 7, 6, 6, 4, 4, 3, 3,
+        185, 162, 141, 121, 107, 94, 82, 73, 65, 56, 50, 43, 39, 34, 29, 26,
+        22, 21, 17, 16, 14, 13, 11, 11, 8, 8, 6, 6, 4, 4, 3, 3,
+        199, 175, 152, 131, 115, 101, 89, 78, 70, 61, 54, 47, 42, 36, 31, 28,
+        24, 22, 19, 17, 15, 14, 12, 12, 8, 8, 7, 7, 5, 5, 3, 3,
+        213, 187, 163, 140, 123, 108, 95, 84, 75, 65, 58, 50, 45, 39, 33, 30,
+        26, 24, 20, 18, 16, 15, 13, 13, 9, 9, 7, 7, 5, 5, 3, 3,
+        228, 200, 174, 150, 132, 116, 102, 90, 80, 70, 62, 54, 48, 42, 36, 32,
+        28, 26, 22, 20, 18, 16, 14, 14, 10, 10, 8, 8, 6, 6, 4, 4,
+    ]
+)
+
+# Adaptation curve of the two-rate estimator (deepcabac.md §3.3).
+CURVE: Final = (
+    2512, 2288, 2064, 1840, 1616, 1392, 1168, 944, 720, 560, 464, 368, 272, 208, 144, 80,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 0,
+)
+
+
+def _step_table() -> bytes:
+    # STEP[(sh - 4) * 32 + i] = CURVE[i] >> sh for the shifts 4..7 that parameter sets use;
+    # every entry fits a byte, so the hot loop indexes a bytes object.
+    out = bytearray()
+    for sh in range(4, 8):
+        out += bytes(c >> sh for c in CURVE)
+    return bytes(out)
+
+
+STEP: Final = _step_table()
+
+# Probability-estimator parameter sets (deepcabac.md §3.2): (sh0, sh1, initial P, initial S0).
+PARAMETER_SETS: Final = (
+    (5, 4, 0, 0),
+    (5, 4, -1310, -41),
+    (5, 4, 3039, 95),
+    (4, 5, 0, 0),
+    (6, 6, 962, 30),
+    (6, 6, 3039, 95),
+    (6, 6, -673, -21),
+    (7, 5, 0, 0),
+    (7, 5, 962, 30),
+)
+NUM_PARAMETER_SETS: Final = 9
+
+# Left shifts that bring a sub-range r (2..255) back to >= 256.
+RENORM: Final = bytes([0, 8] + [9 - r.bit_length() for r in range(2, 256)])
+
+
+@final
+class ContextModel:
+    """One adaptive binary probability model: two estimators ``s0`` (fast) and ``s1`` (slow).
+
+    ``p = s1 + 16 * s0`` is the combined state; its sign is the MPS, ``|p >> 7|`` the LPS class.
+    """
+
+    p: i64
+    s0: i64
+    t0: i64  # offset of the sh0 row in STEP
+    t1: i64  # offset of the sh1 row in STEP
+    idx: i64  # parameter set in force (restored by reset)
+
+    def __init__(self) -> None:
+        self.p = 0
+        self.s0 = 0
+        self.t0 = 32
+        self.t1 = 0
+        self.idx = 0
+
+    def init(self, idx: i64) -> None:
+        """Initialise from parameter set ``idx`` (0..8)."""
+        sh0, sh1, p, s0 = PARAMETER_SETS[idx]
+        self.idx = idx
+        self.t0 = (sh0 - 4) * 32
+        self.t1 = (sh1 - 4) * 32
+        self.p = p
+        self.s0 = s0
+
+    def reset(self) -> None:
+        """Restore the initial state of the parameter set in force (block-row start)."""
+        _, _, p, s0 = PARAMETER_SETS[self.idx]
+        self.p = p
+        self.s0 = s0
+
+
+@final
+class ArithmeticDecoder:
+    """DeepCABAC arithmetic decoding engine over ``data[start:end]``.
+
+    Reading beyond ``end`` supplies zero bytes and counts them in ``overrun``; the caller turns a
+    non-zero overrun into an error (so the hot loop needs no bounds check per bin).
+    """
+
+    data: bytes
+    start: i64
+    end: i64
+    ptr: i64  # next byte to read
+    range: i64
+    value: i64
+    bits_needed: i64
+    overrun: i64
+
+    def __init__(self, data: bytes, start: i64, end: i64) -> None:
+        self.data = data
+        self.start = start
+        self.end = end
+        self.ptr = start
+        self.overrun = 0
+        self.range = 510
+        self.bits_needed = -8
+        hi = self.read_byte()
+        lo = self.read_byte()
+        self.value = (hi << 8) | lo
+
+    def state_valid(self) -> bool:
+        """The engine invariant offset < range (a corrupt codeword or entry point breaks it)."""
+        return (self.value >> 7) < self.range
+
+    def read_byte(self) -> i64:
+        ptr = self.ptr
+        self.ptr = ptr + 1
+        if ptr < self.end:
+            return i64(self.data[ptr])
+        self.overrun += 1
+        return 0
+
+    # -- bins -------------------------------------------------------------------------------
+
+    def decode_bin(self, c: ContextModel) -> i64:
+        """Context-coded bin with model ``c`` (deepcabac.md §2.2), then the model update."""
+        p = c.p
+        q = p >> 7
+        if q < 0:
+            q = -q
+        rng = self.range
+        rlps = i64(RLPS[(rng & 0xE0) + q])
+        rmps = rng - rlps
+        scaled = rmps << 7
+        value = self.value
+        b: i64
+        if value < scaled:
+            b = 1 if p >= 0 else 0
+            if rmps < 256:
+                self.range = rmps << 1
+                value <<= 1
+                bn = self.bits_needed + 1
+                if bn >= 0:
+                    value += self.read_byte() << bn
+                    bn -= 8
+                self.bits_needed = bn
+            else:
+                self.range = rmps
+            self.value = value
+        else:
+            b = 0 if p >= 0 else 1
+            n = i64(RENORM[rlps])
+            self.range = rlps << n
+            value = (value - scaled) << n
+            bn = self.bits_needed + n
+            if bn >= 0:
+                value += self.read_byte() << bn
+                bn -= 8
+            self.bits_needed = bn
+            self.value = value
+        # two-rate estimator update (deepcabac.md §3.3)
+        s0 = c.s0
+        s1 = p - 16 * s0
+        if b:
+            s0 += i64(STEP[c.t0 + 16 + (s0 >> 3)])
+            s1 += i64(STEP[c.t1 + 16 + (s1 >> 7)])
+        else:
+            s0 -= i64(STEP[c.t0 + 16 + ((-s0) >> 3)])
+            s1 -= i64(STEP[c.t1 + 16 + ((-s1) >> 7)])
+        c.s0 = s0
+        c.p = s1 + 16 * s0
+        return b
+
+    def decode_bypass(self) -> i64:
+        """One equiprobable bin (deepcabac.md §2.3)."""
+        value = self.value << 1
+        bn = self.bits_needed + 1
+        if bn >= 0:
+            value += self.read_byte()
+            bn = -8
+        self.bits_needed = bn
+        scaled = self.range << 7
+        if value >= scaled:
+            self.value = value - scaled
+            return 1
+        self.value = value
+        return 0
+
+    def decode_bypass_bins(self, n: i64) -> i64:
+        """``n`` bypass bins, the first one the most significant bit of the result."""
+        v: i64 = 0
+        for _ in range(n):
+            v = (v << 1) | self.decode_bypass()
+        return v
+
+    def decode_terminate(self) -> i64:
+        """Terminating bin (deepcabac.md §2.5)."""
+        rng = self.range - 2
+        scaled = rng << 7
+        if self.value >= scaled:
+            self.range = rng
+            return 1
+        if rng < 256:
+            rng <<= 1
+            self.value <<= 1
+            self.bits_needed += 1
+            if self.bits_needed == 0:
+                self.value += self.read_byte()
+                self.bits_needed = -8
+        self.range = rng
+        return 0
+
+    # -- positions (entry points, end of codeword) ---------------------------------------------
+
+    def bit_position(self) -> i64:
+        """Bits consumed since initialisation (``T`` of deepcabac.md §2)."""
+        return 8 * (self.ptr - self.start) - 8 + self.bits_needed
+
+    def offset_register(self) -> i64:
+        """The 9-bit offset register (what an entry point's value field stores)."""
+        return self.value >> 7
+
+    def reset_range(self) -> bool:
+        """Range reset at a block-row start (deepcabac.md §2.4); False if offset >= 256."""
+        self.range = 256
+        return (self.value >> 7) < 256
+
+    def bytes_consumed(self) -> i64:
+        """Bytes of the codeword read so far."""
+        return self.ptr - self.start
+
+    def stop_pattern_ok(self) -> bool:
+        """After the terminating bin: the stop bit 1 followed by zeros ends the last byte read."""
+        last = self.ptr - 1
+        b: i64 = i64(self.data[last]) if last < self.end else 0
+        return ((b << (8 + self.bits_needed)) & 0xFF) == 0x80

@@ -1,0 +1,396 @@
+"""The decoding process of an NNR bitstream, and a decoder session across streams.
+
+A :class:`Decoder` walks the NNR units of a stream (syntax.md §2), keeps what later units need
+(``general_profile_idc``, the MPS/LPS in force, the topology REFLIST) and, across streams, the
+state of incremental coding (quantization.md §10): per tensor, the last decoded levels (the
+temporal-context-adaptation base), the HDSP history and the parameter-update-tree node.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.bitstream import BitReader, Tracer
+from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError, NNRUsageError, ReservedValueError
+from nnr.payload import CodedTensor, PayloadContext, decode_payload
+from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
+from nnr.reconstruction.post_processing import apply_local_scaling, recompose
+from nnr.units.compressed_data_unit import CompressedDataUnitHeader, OutOfBandParameters
+from nnr.units.layer_parameter_set import LayerParameterSet, LayerParameterSetHeader
+from nnr.units.model_parameter_set import ModelParameterSet
+from nnr.units.nnr_unit import AggregateUnitHeader, NNRUnitHeader, peek_unit_size, read_unit_header
+from nnr.units.start_unit import StartUnitHeader
+from nnr.units.topology import QuantizationUnit, TopologyUnit
+from nnr.units.types import NNRUnitType, PayloadType, TopologyStorageFormat, unit_type_name
+
+StreamInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+
+MAX_STREAM_BYTES = 1 << 34  # 16 GiB: larger inputs are refused before reading
+
+
+def read_input(data: object) -> bytes:
+    """Accept bytes, bytearray, memoryview or a path; anything else is an API misuse."""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        try:
+            size = os.path.getsize(path)
+        except OSError as e:
+            raise NNRUsageError(f"cannot read {path!r}: {e.strerror}") from None
+        if size > MAX_STREAM_BYTES:
+            raise NNRUsageError(f"{path!r} is {size} bytes, larger than {MAX_STREAM_BYTES}")
+        with open(path, "rb") as f:
+            return f.read()
+    raise NNRUsageError(f"expected bytes, bytearray, memoryview or a path, got {type(data).__name__}")
+
+
+@dataclass
+class DecodedUnit:
+    """One NNR unit as parsed (for ``nnr info`` and tests)."""
+
+    index: int
+    offset: int  # byte offset in the stream
+    header: NNRUnitHeader
+    start_unit: StartUnitHeader | None = None
+    mps: ModelParameterSet | None = None
+    lps_header: LayerParameterSetHeader | None = None
+    lps: LayerParameterSet | None = None
+    topology: TopologyUnit | None = None
+    quantization: QuantizationUnit | None = None
+    ndu: CompressedDataUnitHeader | None = None
+    tensors: list[CodedTensor] = field(default_factory=list)
+    aggregate: AggregateUnitHeader | None = None
+    children: list[DecodedUnit] = field(default_factory=list)
+
+    @property
+    def type_name(self) -> str:
+        return unit_type_name(self.header.nnr_unit_type)
+
+
+@dataclass
+class OutputTensor:
+    """A reconstructed tensor with the facts about how it was coded."""
+
+    name: str
+    value: npt.NDArray[np.generic]  # NNCodec-native dtype: float32, float64 (codebook), int32
+    coded: list[CodedTensor]  # one, or G and H for a recomposed weight
+    role: str
+    block: list[str]  # names of the unit's tensors (a PT_BLOCK), for LS / BN post-processing
+    unit_index: int
+
+
+@dataclass
+class DecodedStream:
+    units: list[DecodedUnit]
+    outputs: list[OutputTensor]
+    general_profile_idc: int
+    mps: ModelParameterSet | None
+
+    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """Tensors in stream order: float32 (float tensors) or int32 (integer tensors)."""
+        out: dict[str, npt.NDArray[np.generic]] = {}
+        for t in self.outputs:
+            v = t.value
+            if v.dtype.kind == "f" and v.dtype != np.float32:
+                v = v.astype(np.float32)
+            out[t.name] = v
+        return out
+
+
+@dataclass
+class _PutNode:
+    device_id: int
+    parameter_id: int | None
+    depth: int
+
+
+class Decoder:
+    """A decoder session: decodes streams in order and carries incremental-coding state.
+
+    For an update stream, :meth:`decode` returns what the stream carries (the update), as
+    NNCodec's decoder does; the caller adds it to its model.
+    """
+
+    def __init__(
+        self,
+        *,
+        verify_entry_points: bool = True,
+        max_tensor_elements: int = 1 << 28,
+        out_of_band: Mapping[str, OutOfBandParameters] | None = None,
+        reconstruct_lsa: bool = False,
+        reconstruct_bnf: bool = False,
+    ) -> None:
+        self.verify_entry_points = verify_entry_points
+        self.max_tensor_elements = max_tensor_elements
+        self.out_of_band = dict(out_of_band or {})
+        self.reconstruct_lsa = reconstruct_lsa
+        self.reconstruct_bnf = reconstruct_bnf
+        self.general_profile_idc: int | None = None
+        self.mps: ModelParameterSet | None = None
+        self.lps: LayerParameterSet | None = None
+        self.reflist: list[str] | None = None
+        self.base: dict[str, list[int]] = {}  # TCA base: last decoded levels per tensor
+        self.history: dict[str, list[int]] = {}  # HDSP: ever non-zero, per tensor
+        self.put_nodes: dict[str, _PutNode] = {}
+        self.streams_decoded = 0
+
+    # -- public API ------------------------------------------------------------------------------
+
+    def decode(self, data: StreamInput) -> dict[str, npt.NDArray[np.generic]]:
+        """Decode one stream; returns its tensors (float32 / int32) by name, in stream order."""
+        return self.decode_stream(data).arrays()
+
+    def decode_stream(self, data: StreamInput, tracer: Tracer | None = None) -> DecodedStream:
+        """Decode one stream, returning units, coding facts and tensors in NNCodec's dtypes."""
+        buf = read_input(data)
+        units: list[DecodedUnit] = []
+        coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]] = []
+        self._stream_start()
+        self._decode_units(buf, 0, len(buf), units, coded, tracer, 0)
+        if not units:
+            raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, bit_offset=0)
+        outputs = self._reconstruct(coded)
+        self._stream_end(coded)
+        self.streams_decoded += 1
+        assert self.general_profile_idc is not None
+        return DecodedStream(units, outputs, self.general_profile_idc, self.mps)
+
+    # -- units -----------------------------------------------------------------------------------
+
+    def _stream_start(self) -> None:
+        self._stream_has_start = False
+        self.lps = None
+
+    def _decode_units(self, buf: bytes, pos: int, end: int, units: list[DecodedUnit],
+                      coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]],
+                      tracer: Tracer | None, index0: int) -> int:
+        index = index0
+        while pos < end:
+            size = peek_unit_size(buf, pos, end, index)
+            r = BitReader(buf, pos, pos + size, tracer=tracer, unit_index=index)
+            try:
+                unit = self._decode_unit(buf, pos, size, r, coded, tracer, index)
+            except NNRError as e:
+                raise e.locate(unit_index=index, unit_type=r.unit_type, bit_offset=r.pos)
+            units.append(unit)
+            index = (unit.children[-1].index if unit.children else index) + 1
+            pos += size
+        return index
+
+    def _decode_unit(self, buf: bytes, pos: int, size: int, r: BitReader,
+                     coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]],
+                     tracer: Tracer | None, index: int) -> DecodedUnit:
+        with r.structure("nnr_unit"):
+            h = read_unit_header(r)
+            if h.nnr_unit_size != size:  # peek and read must agree (they read the same bits)
+                raise r.error(MalformedStreamError, "nnr_unit_size changed between reads", "nnr_unit_size")
+            u = DecodedUnit(index, pos, h)
+            t = h.nnr_unit_type
+            if t != NNRUnitType.NNR_STR and self.general_profile_idc is None:
+                raise r.error(MissingReferenceError, "the first NNR unit of a session must be NNR_STR",
+                              "nnr_unit_type", 8 * pos + 8 * h.size_field_bytes)
+            if t == NNRUnitType.NNR_STR:
+                u.start_unit = StartUnitHeader.read(r)
+                gpi = u.start_unit.general_profile_idc
+                if gpi > 1:
+                    raise r.error(ReservedValueError, f"general_profile_idc {gpi} is not defined (0 or 1)",
+                                  "general_profile_idc", r.pos - 8)
+                self.general_profile_idc = gpi
+                self.mps = None
+                self.reflist = None
+                self._stream_has_start = True
+            elif t == NNRUnitType.NNR_MPS:
+                u.mps = ModelParameterSet.read(r, self._gpi)
+                self.mps = u.mps
+            elif t == NNRUnitType.NNR_LPS:
+                u.lps_header = LayerParameterSetHeader.read(r)
+                u.lps = LayerParameterSet.read(r)
+                self.lps = u.lps
+            elif t == NNRUnitType.NNR_TPL:
+                u.topology = TopologyUnit.read_header(r)
+                u.topology.read_payload(r)
+                if u.topology.topology_storage_format == TopologyStorageFormat.NNR_TPL_REFLIST:
+                    self.reflist = u.topology.topology_elem_id_list
+            elif t == NNRUnitType.NNR_QNT:
+                u.quantization = QuantizationUnit.read_header(r)
+                u.quantization.read_payload(r)
+            elif t == NNRUnitType.NNR_NDU:
+                self._decode_ndu(buf, pos, size, r, u, coded)
+            else:  # NNR_AGG
+                u.aggregate = AggregateUnitHeader.read(r)
+                first = r.pos // 8
+                n = u.aggregate.num_of_nnr_units_minus2 + 2
+                before = len(coded)
+                _ = before
+                children: list[DecodedUnit] = []
+                self._decode_units(buf, first, pos + size, children, coded, tracer, index + 1)
+                if len(children) != n:
+                    raise r.error(MalformedStreamError,
+                                  f"aggregate unit announces {n} NNR units but carries {len(children)}",
+                                  "num_of_nnr_units_minus2", 8 * pos + 8 * h.size_field_bytes + 17)
+                if u.aggregate.entry_points_present_flag:
+                    for k, (c, typ, ep) in enumerate(zip(children, u.aggregate.nnr_unit_type,
+                                                          u.aggregate.nnr_unit_entry_point)):
+                        if c.header.nnr_unit_type != typ or c.offset - first != ep:
+                            raise r.error(MalformedStreamError,
+                                          f"entry {k} says type {typ} at byte {ep}, the unit there is "
+                                          f"{c.type_name} at byte {c.offset - first}", "nnr_unit_entry_point")
+                u.children = children
+                r.skip_to_end()
+            if r.pos != r.end_bit and t not in (NNRUnitType.NNR_NDU,):
+                raise r.error(MalformedStreamError, f"{(r.end_bit - r.pos) // 8} byte(s) left over at the end of the unit",
+                              "nnr_unit_size")
+        return u
+
+    @property
+    def _gpi(self) -> int:
+        return self.general_profile_idc or 0
+
+    def _decode_ndu(self, buf: bytes, pos: int, size: int, r: BitReader, u: DecodedUnit,
+                    coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
+        if self.mps is None:
+            raise r.error(MissingReferenceError, "an NNR_NDU needs a preceding NNR_MPS", "nnr_unit_type")
+        if u.header.partial_data_counter_present_flag:
+            # The partial data counter numbers the pieces of a unit's data split over several
+            # units; the notes give no reassembly rule, so each piece must decode on its own.
+            pass
+        mps = self.mps
+        name_hint = None
+        oob = None
+        if self.out_of_band:
+            name_hint = _peek_name(buf, r)
+            oob = self.out_of_band.get(name_hint or "")
+        gpi = self._gpi
+        h = CompressedDataUnitHeader.read(
+            r, gpi, mps.mps_topology_indexed_reference_flag,
+            mps.mps_parent_signalling_enabled_flag if gpi == 1 else 0, self.reflist, oob)
+        u.ndu = h
+        lps = self.lps
+        if lps is not None and lps.has_quantization:
+            qp_density, qp = lps.lps_qp_density, lps.lps_quantization_parameter
+        else:
+            qp_density, qp = mps.mps_qp_density, mps.mps_quantization_parameter
+        ctx = PayloadContext(gpi, qp_density, qp, self.base, self.history, self.verify_entry_points,
+                             self.max_tensor_elements)
+        start = r.pos // 8
+        with r.structure("nnr_compressed_data_unit_payload"):
+            tensors = decode_payload(buf, start, pos + size, h, ctx, r)
+        r.skip_to_end()
+        self._check_put(h, tensors, r)
+        u.tensors = tensors
+        coded.append((u.index, h, tensors))
+        for t in tensors:  # the TCA base is the last decoded level array of each tensor
+            if t.level_list is not None:
+                self.base[t.name] = t.level_list
+
+    def _check_put(self, h: CompressedDataUnitHeader, tensors: list[CodedTensor], r: BitReader) -> None:
+        """Parameter update tree bookkeeping; with TCA the node must continue its parent's."""
+        for t in tensors:
+            prev = self.put_nodes.get(t.name)
+            if h.temporal_context_modeling_flag and self._gpi == 1 and prev is not None:
+                if h.put_node_depth is not None and h.put_node_depth != prev.depth + 1:
+                    raise r.error(MalformedStreamError,
+                                  f"{t.name!r}: put_node_depth {h.put_node_depth}, the parent decoded by this "
+                                  f"session has depth {prev.depth}", "put_node_depth")
+                if h.parameter_id is not None and prev.parameter_id is not None and h.parameter_id != prev.parameter_id:
+                    raise r.error(MalformedStreamError,
+                                  f"{t.name!r}: parameter_id {h.parameter_id} differs from its parent's "
+                                  f"{prev.parameter_id}", "parameter_id")
+            depth = (prev.depth + 1) if prev is not None else (h.put_node_depth or 0)
+            if h.put_node_depth is not None:
+                depth = h.put_node_depth
+            self.put_nodes[t.name] = _PutNode(h.device_id, h.parameter_id, depth)
+
+    # -- reconstruction --------------------------------------------------------------------------
+
+    def _reconstruct(self, coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> list[OutputTensor]:
+        outputs: list[OutputTensor] = []
+        pending_g: tuple[CodedTensor, npt.NDArray[np.generic], int] | None = None
+        for unit_index, h, tensors in coded:
+            names = [t.name for t in tensors]
+            values: dict[str, npt.NDArray[np.generic]] = {}
+            for t in tensors:
+                values[t.name] = _dequantize(t)
+            if self.reconstruct_lsa:
+                ls = next((t for t in tensors if t.role == "ls"), None)
+                tgt = next((t for t in tensors if t.role in ("weight", "dc_g")), None)
+                if ls is not None and tgt is not None:
+                    values[tgt.name] = apply_local_scaling(values[tgt.name], values.pop(ls.name))
+            for t in tensors:
+                if t.name not in values:
+                    continue
+                if t.role == "dc_g":
+                    pending_g = (t, values[t.name], unit_index)
+                    continue
+                if t.role == "dc_h":
+                    if pending_g is None:
+                        raise MalformedStreamError(f"decomposed tensor H {t.name!r} without a preceding G",
+                                                   unit_index=unit_index, element="compressed_parameter_types")
+                    g, gv, _ = pending_g
+                    pending_g = None
+                    wname = g.name[:-2] if g.name.endswith("_G") else g.name
+                    w = recompose(gv, values[t.name], list(h.tensor_dimensions))
+                    outputs.append(OutputTensor(wname, w, [g, t], "weight", names, unit_index))
+                    continue
+                outputs.append(OutputTensor(t.name, values[t.name], [t], t.role, names, unit_index))
+        if pending_g is not None:
+            g, gv, ui = pending_g
+            raise MalformedStreamError(f"decomposed tensor G {g.name!r} without its H", unit_index=ui,
+                                       element="compressed_parameter_types")
+        return outputs
+
+    def _stream_end(self, coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
+        # HDSP history: union of non-zero positions over decoded updates (quantization.md §10)
+        if self.mps is None or not self.mps.mps_parent_signalling_enabled_flag:
+            return
+        for _, _, tensors in coded:
+            for t in tensors:
+                if t.levels is None:
+                    continue
+                nz = (t.levels.reshape(-1) != 0)
+                old = self.history.get(t.name)
+                if old is not None and len(old) == nz.size:
+                    nz = nz | np.asarray(old, dtype=bool)
+                self.history[t.name] = nz.astype(np.int32).tolist()
+
+
+def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:
+    if t.raw is not None:
+        return t.raw
+    assert t.levels is not None
+    if t.payload_type == PayloadType.NNR_PT_INT:
+        return t.levels
+    assert t.qp is not None
+    if t.codebook is not None:
+        return dequantize_codebook(t.levels, t.codebook.codebook, t.codebook.cb_zero_offset, t.qp, t.qp_density)
+    return dequantize_uniform(t.levels, t.qp, t.qp_density)
+
+
+def _peek_name(buf: bytes, r: BitReader) -> str | None:
+    """The topology_elem_id of an NDU, read ahead (for out-of-band parameters by name)."""
+    b0 = r.pos // 8 + 1
+    nul = buf.find(b"\x00", b0, r.end_bit // 8)
+    if nul < 0:
+        return None
+    try:
+        return buf[b0:nul].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def decode(data: StreamInput) -> dict[str, npt.NDArray[np.generic]]:
+    """Decode one NNR bitstream: tensor name -> array (float32 or int32), in stream order."""
+    return Decoder().decode(data)
+
+
+_ = math

@@ -1,0 +1,271 @@
+"""Decoding of ``nnr_compressed_data_unit_payload()`` (syntax.md §8.5, deepcabac.md §1, §4, §5).
+
+For each tensor of an NDU, in coding order: the QP offset (PT_FLOAT, PT_BLOCK), then the levels
+(:func:`nnr.cabac.levels.decode_tensor_levels`); after the last tensor the terminating bin.
+PT_RAW_FLOAT carries float32 values instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.bitstream import BitReader
+from nnr.cabac.engine import ArithmeticDecoder
+from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels, finish_codeword
+from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError
+from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
+from nnr.units.types import CompressedParameterTypes as CPT
+from nnr.units.types import PayloadType
+
+BINS_PER_BIT = 128  # safe upper bound of context-coded bins per payload bit
+
+# Roles of tensors in a unit.  For PT_BLOCK, ids are listed weight-first but coded LS-first.
+ROLE_TENSOR = "tensor"
+
+
+@dataclass
+class CodedTensor:
+    """One tensor of an NDU as decoded from the payload, before reconstruction."""
+
+    name: str
+    role: str  # tensor, weight, ls, bias, bn_beta, bn_gamma, bn_mean, bn_var, dc_g, dc_h
+    shape: list[int]
+    payload_type: int
+    levels: npt.NDArray[np.int32] | None = None  # integer levels (DQ-mapped)
+    level_list: list[int] | None = None  # the same, as the list TCA needs next time
+    raw: npt.NDArray[np.float32] | None = None  # PT_RAW_FLOAT
+    qp: int | None = None
+    qp_density: int = 0
+    dq_flag: int = 0
+    codebook: IntegerCodebook | None = None
+    side: TensorSideInfo = field(default_factory=TensorSideInfo)
+    tca: bool = False
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass
+class PayloadContext:
+    """What the payload decoding needs besides the header."""
+
+    general_profile_idc: int
+    qp_density: int
+    quantization_parameter: int
+    base: dict[str, list[int]]  # TCA: last decoded levels per tensor name
+    history: dict[str, list[int]]  # HDSP: ever-non-zero positions per tensor name
+    verify_entry_points: bool = True
+    max_elements: int = 1 << 28
+
+
+def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, str, list[int]]]:
+    """(name, role, shape) of each tensor of the unit, in coding order (syntax.md §8.2)."""
+    dims = list(h.tensor_dimensions)
+    pt = h.nnr_compressed_data_unit_payload_type
+    cpt = h.compressed_parameter_types
+    if pt != PayloadType.NNR_PT_BLOCK:
+        name = h.ids[0]
+        if cpt & CPT.NNR_CPT_DC:
+            g, r = h.g_number_of_rows or 0, h.decomposition_rank or 0
+            if name.endswith("_G"):
+                return [(name, "dc_g", [g, r])]
+            if g == 0:
+                raise MalformedStreamError("g_number_of_rows is 0", element="g_number_of_rows")
+            return [(name, "dc_h", [r, math.prod(dims) // g])]
+        return [(name, ROLE_TENSOR, dims)]
+    ids = h.ids
+    n_expected = (2 if cpt & CPT.NNR_CPT_DC else 1) + (1 if cpt & CPT.NNR_CPT_LS else 0) \
+        + (4 if cpt & CPT.NNR_CPT_BN else 0) + (1 if cpt & CPT.NNR_CPT_BI else 0)
+    if len(ids) != n_expected:
+        raise MalformedStreamError(
+            f"topology_elements_ids_list has {len(ids)} ids, compressed_parameter_types {cpt} needs {n_expected}",
+            element="count_topology_elements_minus2",
+        )
+    if not dims:
+        raise MalformedStreamError("NNR_PT_BLOCK without tensor dimensions", element="tensor_dimensions")
+    # id order: weight (or G, H), LS, BN beta/gamma/mean/var, bias
+    pos = 0
+    if cpt & CPT.NNR_CPT_DC:
+        g_name, h_name = ids[0], ids[1]
+        pos = 2
+    else:
+        w_name = ids[0]
+        pos = 1
+    ls_name = bn_names = bi_name = None
+    if cpt & CPT.NNR_CPT_LS:
+        ls_name = ids[pos]
+        pos += 1
+    if cpt & CPT.NNR_CPT_BN:
+        bn_names = ids[pos : pos + 4]
+        pos += 4
+    if cpt & CPT.NNR_CPT_BI:
+        bi_name = ids[pos]
+    vec = [dims[0]]
+    out: list[tuple[str, str, list[int]]] = []
+    # coding order: LS, BI, BN, weight (or G then H)
+    if ls_name is not None:
+        out.append((ls_name, "ls", vec))
+    if bi_name is not None:
+        out.append((bi_name, "bias", vec))
+    if bn_names is not None:
+        for nm, role in zip(bn_names, ("bn_beta", "bn_gamma", "bn_mean", "bn_var")):
+            out.append((nm, role, vec))
+    if cpt & CPT.NNR_CPT_DC:
+        g, r = h.g_number_of_rows or 0, h.decomposition_rank or 0
+        if g == 0:
+            raise MalformedStreamError("g_number_of_rows is 0", element="g_number_of_rows")
+        out.append((g_name, "dc_g", [g, r]))
+        out.append((h_name, "dc_h", [r, math.prod(dims) // g]))
+    else:
+        out.append((w_name, "weight", dims))
+    return out
+
+
+def _entry_points_for(h: CompressedDataUnitHeader, role: str, shape: list[int]) -> list[int]:
+    eps = h.cabac_entry_point_list
+    if h.scan_order == 0 or len(shape) < 2:
+        return []
+    bs = 4 << h.scan_order
+    rows_g = max(0, -(-(h.g_number_of_rows or 0) // bs) - 1)
+    if role == "dc_h" and h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_BLOCK:
+        sel = eps[rows_g:]
+    else:
+        sel = eps[: max(0, -(-shape[0] // bs) - 1)]
+    flat: list[int] = []
+    for e in sel:
+        flat += [e.value, e.dq_state, e.bit_offset]
+    return flat
+
+
+def decode_payload(
+    data: bytes,
+    start: int,
+    end: int,
+    h: CompressedDataUnitHeader,
+    ctx: PayloadContext,
+    r: BitReader,
+) -> list[CodedTensor]:
+    """Decode the payload ``data[start:end]`` of one NDU into its tensors (coding order)."""
+    layout = tensor_layout(h)
+    pt = h.nnr_compressed_data_unit_payload_type
+    tensors: list[CodedTensor] = []
+    payload_bits = 8 * (end - start)
+    for name, role, shape in layout:
+        n = math.prod(shape)
+        if any(d < 0 for d in shape):
+            raise MalformedStreamError(f"negative dimension in {shape}", element="tensor_dimensions")
+        if n > ctx.max_elements:
+            raise LimitExceededError(f"tensor {name!r} has {n} elements, more than the limit {ctx.max_elements}",
+                                     element="tensor_dimensions")
+        tensors.append(CodedTensor(name, role, list(shape), pt))
+
+    if pt == PayloadType.NNR_PT_RAW_FLOAT:
+        pos = start
+        for t in tensors:
+            nbytes = 4 * t.size
+            if pos + nbytes > end:
+                raise r.error(type_trunc(), f"raw float tensor needs {nbytes} bytes, {end - pos} remain",
+                              "raw_float32_parameter", 8 * pos)
+            t.raw = np.frombuffer(data, dtype="<f4", count=t.size, offset=pos).astype(np.float32).reshape(t.shape)
+            pos += nbytes
+        if pos != end:
+            raise r.error(MalformedStreamError, f"{end - pos} byte(s) after the raw float tensor",
+                          "raw_float32_parameter", 8 * pos)
+        return tensors
+
+    # A context-coded bin costs at least ~0.011 bits (the most skewed probability state), so a
+    # payload of b bits codes at most ~90·b bins.  Every coded element costs a bin, every row a
+    # bin when row skipping may apply; only a size-1 codebook codes nothing at all.
+    max_bins = BINS_PER_BIT * payload_bits + 64
+    for t in tensors:
+        height = t.shape[0] if t.shape else 1
+        width = t.size // height if height else 0
+        if h.codebook_present_flag and ctx.general_profile_idc == 1 and t.role in ("tensor", "weight", "dc_g", "dc_h"):
+            cb = h.codebook_dc if (t.role == "dc_h" and pt == PayloadType.NNR_PT_BLOCK) else h.codebook
+            if cb is not None and len(cb.codebook) == 1:
+                continue
+        row_skip_possible = ctx.general_profile_idc == 1 and width > 1 and t.size > width
+        units = height if row_skip_possible else t.size
+        if units > max_bins:
+            raise LimitExceededError(
+                f"tensor {t.name!r} ({t.shape}) cannot be coded in a {end - start}-byte payload",
+                element="tensor_dimensions",
+            )
+
+    dec = ArithmeticDecoder(data, start, end)
+    if not dec.state_valid():
+        raise r.error(MalformedStreamError, "arithmetic decoder initial offset >= 510",
+                      "nnr_compressed_data_unit_payload", 8 * start)
+    num_gtx = h.cabac_unary_length_minus1 + 1
+    for t in tensors:
+        bit0 = 8 * start + int(dec.bit_position())
+        if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
+            nbits = 6 + ctx.qp_density
+            v = int(dec.decode_bypass_bins(nbits))
+            if v >= 1 << (nbits - 1):
+                v -= 1 << nbits
+            t.qp = ctx.quantization_parameter + v
+            t.qp_density = ctx.qp_density
+            t.dq_flag = h.dq_flag
+            r.trace_value("qp_offset", f"iae({nbits})", bit0, v)
+        if t.role in ("weight", "tensor", "dc_g") and h.codebook_present_flag:
+            t.codebook = h.codebook
+        elif t.role == "dc_h" and h.codebook_present_flag:
+            t.codebook = h.codebook_dc if pt == PayloadType.NNR_PT_BLOCK else h.codebook
+        dq = bool(h.dq_flag) and pt != PayloadType.NNR_PT_INT
+        t.dq_flag = int(dq)
+        height = t.shape[0] if t.shape else 1
+        width = t.size // height if height else 0
+        cb_size = cb_zero = 0
+        if ctx.general_profile_idc == 1 and t.codebook is not None:
+            cb_size = len(t.codebook.codebook)
+            cb_zero = t.codebook.cb_zero_offset
+        base = None
+        if h.temporal_context_modeling_flag and ctx.general_profile_idc == 1:
+            base = ctx.base.get(t.name)
+            if base is None:
+                raise MissingReferenceError(
+                    f"temporal_context_modeling_flag is 1 but no earlier update of {t.name!r} was decoded "
+                    "by this session", element="temporal_context_modeling_flag")
+            if len(base) != t.size:
+                raise MalformedStreamError(
+                    f"{t.name!r} has {t.size} elements, its parent had {len(base)}",
+                    element="temporal_context_modeling_flag")
+            t.tca = True
+        history = ctx.history.get(t.name)
+        if history is not None and len(history) != t.size:
+            history = None
+        out = [0] * t.size
+        scan = h.scan_order if len(t.shape) >= 2 else 0
+        try:
+            decode_tensor_levels(
+                dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
+                bool(h.parent_node_id_present_flag), cb_size, cb_zero, base, history,
+                _entry_points_for(h, t.role, t.shape), ctx.verify_entry_points, t.side,
+            )
+        except NNRError as e:
+            raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
+        r.trace_value("levels", "ae(v)", bit0, f"<{t.size} levels of {t.name!r}>")
+        t.level_list = out
+        t.levels = np.array(out, dtype=np.int32).reshape(t.shape)
+    try:
+        finish_codeword(dec)
+    except NNRError as e:
+        raise e.locate(bit_offset=8 * start + int(dec.bit_position()))
+    consumed = int(dec.bytes_consumed())
+    if consumed != end - start:
+        raise r.error(MalformedStreamError,
+                      f"the arithmetic codeword ends after {consumed} byte(s) but the unit's payload has {end - start}",
+                      "nnr_unit_size", 8 * (start + consumed))
+    return tensors
+
+
+def type_trunc() -> type[NNRError]:
+    from nnr.errors import TruncatedStreamError
+
+    return TruncatedStreamError

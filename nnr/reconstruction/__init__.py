@@ -1,0 +1,1 @@
+"""Reconstruction of tensors from decoded levels (quantization.md)."""

@@ -1,0 +1,45 @@
+"""Dequantization: step size from QP, uniform / dependent quantization, codebooks (quantization.md §1–§3)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.errors import MalformedStreamError
+
+
+def step_size(qp: int, qp_density: int) -> float:
+    """Quantization step size Δ from QP and qp_density (quantization.md §1), exact in float64.
+
+    Δ = (k + (QP mod k)) · 2^(floor(QP / k) − qp_density) with k = 2^qp_density.
+    """
+    k = 1 << qp_density
+    mul = k + (qp & (k - 1))
+    shift = qp >> qp_density
+    return math.ldexp(mul, shift - qp_density)
+
+
+def dequantize_uniform(levels: npt.NDArray[np.int32], qp: int, qp_density: int) -> npt.NDArray[np.float32]:
+    """Uniform and dependent quantization: w = Δ · level, one float32 product (quantization.md §2).
+
+    With dq_flag the levels are already reconstruction indices (2k − sgn(k)·(state & 1)).
+    """
+    delta = np.float32(step_size(qp, qp_density))
+    return levels.astype(np.float32) * delta
+
+
+def dequantize_codebook(
+    levels: npt.NDArray[np.int32], codebook: list[int], cb_zero_offset: int, qp: int, qp_density: int
+) -> npt.NDArray[np.float64]:
+    """Codebook reconstruction: w = codebook[level + CbZeroOffset] · Δ, in float64 (quantization.md §3)."""
+    idx = levels.astype(np.int64) + cb_zero_offset
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= len(codebook)):
+        raise MalformedStreamError(
+            f"a level indexes outside the {len(codebook)}-entry codebook "
+            f"(levels {int(levels.min())}..{int(levels.max())}, CbZeroOffset {cb_zero_offset})",
+            element="integer_codebook",
+        )
+    cb = np.asarray(codebook, dtype=np.float64) * step_size(qp, qp_density)
+    return cb[idx]

@@ -1,0 +1,18 @@
+"""Build: compiles the hot modules with mypyc (set NNR_NO_MYPYC=1 for a pure-Python install)."""
+
+import os
+
+from setuptools import setup
+
+HOT_MODULES = [
+    "nnr/cabac/engine.py",
+    "nnr/cabac/levels.py",
+]
+
+ext_modules = []
+if not os.environ.get("NNR_NO_MYPYC"):
+    from mypyc.build import mypycify
+
+    ext_modules = mypycify(HOT_MODULES, opt_level="3", debug_level="0")
+
+setup(ext_modules=ext_modules)
