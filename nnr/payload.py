@@ -250,7 +250,8 @@ def decode_payload(
             )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
-        r.trace_value("levels", "ae(v)", bit0, f"<{t.size} levels of {t.name!r}>")
+        if r.tracer is not None:
+            _trace_side_info(r, t, 8 * start)
         t.level_list = out
         t.levels = np.array(out, dtype=np.int32).reshape(t.shape)
     try:
@@ -263,6 +264,21 @@ def decode_payload(
                       f"the arithmetic codeword ends after {consumed} byte(s) but the unit's payload has {end - start}",
                       "nnr_unit_size", 8 * (start + consumed))
     return tensors
+
+
+def _trace_side_info(r: BitReader, t: CodedTensor, base_bit: int) -> None:
+    """Report the arithmetic-coded elements of one tensor (positions are codeword bit counters)."""
+    side = t.side
+    b0 = base_bit + int(side.bit_start)
+    if side.hdsp_flag_coded:
+        r.trace_value("hist_dep_sig_prob_enabled_flag", "ae(v)", b0, int(side.hist_dep_sig_prob_enabled_flag))
+    if side.row_skip_enabled_flag_coded:
+        r.trace_value("row_skip_enabled_flag", "ae(v)", b0, int(side.row_skip_enabled_flag))
+    if side.row_skip_flag:
+        r.trace_value("row_skip_flag", "ae(v)", b0, "".join(str(x) for x in side.row_skip_flag))
+    r.trace_value("parameter_set_ids", "ae(v)", b0, list(side.parameter_set_ids))
+    r.trace_value("levels", "ae(v)", base_bit + int(side.bit_levels),
+                  f"<{t.size} levels of {t.name!r}, {int(np.count_nonzero(t.levels)) if t.levels is not None else 0} non-zero>")
 
 
 def type_trunc() -> type[NNRError]:

@@ -132,6 +132,7 @@ class ArithmeticDecoder:
         self.overrun = 0
         self.range = 510
         self.bits_needed = -8
+        self.value = 0
         hi = self.read_byte()
         lo = self.read_byte()
         self.value = (hi << 8) | lo
@@ -161,9 +162,10 @@ class ArithmeticDecoder:
         rmps = rng - rlps
         scaled = rmps << 7
         value = self.value
-        b: i64
+        b: i64 = 0
         if value < scaled:
-            b = 1 if p >= 0 else 0
+            if p >= 0:
+                b = 1
             if rmps < 256:
                 self.range = rmps << 1
                 value <<= 1
@@ -176,7 +178,8 @@ class ArithmeticDecoder:
                 self.range = rmps
             self.value = value
         else:
-            b = 0 if p >= 0 else 1
+            if p < 0:
+                b = 1
             n = i64(RENORM[rlps])
             self.range = rlps << n
             value = (value - scaled) << n

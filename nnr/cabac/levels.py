@@ -81,6 +81,8 @@ class TensorSideInfo:
 
     hist_dep_sig_prob_enabled_flag: i64
     row_skip_enabled_flag: i64
+    hdsp_flag_coded: bool
+    row_skip_enabled_flag_coded: bool
     row_skip_flag: list[int]
     parameter_set_ids: list[int]  # one per signalled context model, in signalling order
     scan_order_used: i64
@@ -91,6 +93,8 @@ class TensorSideInfo:
     def __init__(self) -> None:
         self.hist_dep_sig_prob_enabled_flag = 0
         self.row_skip_enabled_flag = 0
+        self.hdsp_flag_coded = False
+        self.row_skip_enabled_flag_coded = False
         self.row_skip_flag = []
         self.parameter_set_ids = []
         self.scan_order_used = 0
@@ -121,7 +125,9 @@ def decode_parameter_sets(
 ) -> None:
     """Probability-estimator parameter-set signalling (deepcabac.md §6.3)."""
     coded = cb_size != 1
-    nstates: i64 = 8 if dq else 1
+    nstates: i64 = 1
+    if dq:
+        nstates = 8
     for i in range(3 * nstates):
         _signal(dec, ctxs, ctxs.sig[i], coded, ids)
     if use_tca:
@@ -292,7 +298,9 @@ def decode_tensor_levels(
     if gpi == 1 and width > 1 and n > width and cb_size != 1:
         if parent_node_id_present:
             hdsp_flag = dec.decode_bypass()
+            info.hdsp_flag_coded = True
         row_skip_enabled = dec.decode_bypass()
+        info.row_skip_enabled_flag_coded = True
         if row_skip_enabled:
             rs = ctxs.row_skip
             for _ in range(height):
@@ -330,6 +338,7 @@ def decode_tensor_levels(
     basel: list[int] = base if base is not None else []
     skip_perm = _skip_permutation(width) if (row_skip_enabled and dq) else b""
     cb_mode = cb_size > 0
+    fast = not use_tca and not hist_on and not cb_mode
     sig = ctxs.sig
     sig_tca = ctxs.sig_tca
     sig_hdsp = ctxs.sig_hdsp
@@ -380,46 +389,82 @@ def decode_tensor_levels(
                         state = i64(skip_perm[state])
                     continue
                 row = y * width
-                for p in range(row + bx0, row + bx1):
-                    bv: i64 = i64(basel[p]) if use_tca else 0
-                    if hist_on and hist[p]:
-                        c = sig_hdsp[state]
-                    elif bv != 0:
-                        c = sig_tca[2 * state + (1 if (bv > 1 or bv < -1) else 0)]
-                    elif prev == 0:
-                        c = sig[3 * state]
-                    elif prev < 0:
-                        c = sig[3 * state + 1]
-                    else:
-                        c = sig[3 * state + 2]
-                    level: i64
-                    if cb_mode:
-                        level = _level_with_codebook(dec, ctxs, c, bv, prev, num_gtx, cb_size, cb_zero)
-                    elif dec.decode_bin(c) == 0:
-                        level = 0
-                    else:
-                        if bv < 0:
-                            sc = sign_tca[0]
-                        elif bv > 0:
-                            sc = sign_tca[1]
-                        elif prev == 0:
-                            sc = sign[0]
+                if fast:
+                    # no TCA, no HDSP, no codebook: the common case, kept tight
+                    for p in range(row + bx0, row + bx1):
+                        if prev == 0:
+                            c = sig[3 * state]
                         elif prev < 0:
-                            sc = sign[1]
+                            c = sig[3 * state + 1]
                         else:
-                            sc = sign[2]
-                        neg = dec.decode_bin(sc)
-                        a = _rest_of_level(dec, ctxs, neg, bv, num_gtx)
-                        level = -a if neg else a
-                    prev = level
-                    if dq:
-                        nxt = i64(STT[2 * state + (level & 1)])
-                        if level > 0:
-                            level = 2 * level - (state & 1)
-                        elif level < 0:
-                            level = 2 * level + (state & 1)
-                        state = nxt
-                    out[p] = int(level)
+                            c = sig[3 * state + 2]
+                        level: i64 = 0
+                        if dec.decode_bin(c):
+                            if prev == 0:
+                                sc = sign[0]
+                            elif prev < 0:
+                                sc = sign[1]
+                            else:
+                                sc = sign[2]
+                            neg = dec.decode_bin(sc)
+                            level = _rest_of_level(dec, ctxs, neg, 0, num_gtx)
+                            if neg:
+                                level = -level
+                        prev = level
+                        if dq:
+                            nxt = i64(STT[2 * state + (level & 1)])
+                            if level > 0:
+                                level = 2 * level - (state & 1)
+                            elif level < 0:
+                                level = 2 * level + (state & 1)
+                            state = nxt
+                        if level:
+                            out[p] = int(level)
+                else:
+                    for p in range(row + bx0, row + bx1):
+                        bv: i64 = 0
+                        if use_tca:
+                            bv = i64(basel[p])
+                        if hist_on and hist[p]:
+                            c = sig_hdsp[state]
+                        elif bv > 1 or bv < -1:
+                            c = sig_tca[2 * state + 1]
+                        elif bv != 0:
+                            c = sig_tca[2 * state]
+                        elif prev == 0:
+                            c = sig[3 * state]
+                        elif prev < 0:
+                            c = sig[3 * state + 1]
+                        else:
+                            c = sig[3 * state + 2]
+                        level = 0
+                        if cb_mode:
+                            level = _level_with_codebook(dec, ctxs, c, bv, prev, num_gtx, cb_size, cb_zero)
+                        elif dec.decode_bin(c):
+                            if bv < 0:
+                                sc = sign_tca[0]
+                            elif bv > 0:
+                                sc = sign_tca[1]
+                            elif prev == 0:
+                                sc = sign[0]
+                            elif prev < 0:
+                                sc = sign[1]
+                            else:
+                                sc = sign[2]
+                            neg = dec.decode_bin(sc)
+                            level = _rest_of_level(dec, ctxs, neg, bv, num_gtx)
+                            if neg:
+                                level = -level
+                        prev = level
+                        if dq:
+                            nxt = i64(STT[2 * state + (level & 1)])
+                            if level > 0:
+                                level = 2 * level - (state & 1)
+                            elif level < 0:
+                                level = 2 * level + (state & 1)
+                            state = nxt
+                        if level:
+                            out[p] = int(level)
                 if dec.overrun > 0:  # once per row: bounds the work a truncated unit causes
                     raise TruncatedStreamError(
                         "arithmetic codeword runs past the end of the NNR unit",
