@@ -126,13 +126,26 @@ class Decoder:
         *,
         verify_entry_points: bool = True,
         max_tensor_elements: int = 1 << 28,
-        out_of_band: Mapping[str, OutOfBandParameters] | None = None,
+        out_of_band: Mapping[str, OutOfBandParameters | Mapping[str, object]] | None = None,
         reconstruct_lsa: bool = False,
         reconstruct_bnf: bool = False,
+        recompose_decomposition: bool = False,
     ) -> None:
+        """Options:
+
+        * ``verify_entry_points``: check every cabac_entry_point_list entry against the state
+          sequential decoding reaches (a mismatch raises); off: decode sequentially, ignore them.
+        * ``max_tensor_elements``: refuse larger tensors (LimitExceededError).
+        * ``out_of_band``: per tensor name, the values a stream leaves to the application
+          (:class:`OutOfBandParameters` or NNCodec's ``oob_dict`` entries).
+        * ``reconstruct_lsa``: apply local scaling to the weight and drop the scaling tensor.
+        * ``recompose_decomposition``: output W = G·H instead of G and H.
+        """
         self.verify_entry_points = verify_entry_points
         self.max_tensor_elements = max_tensor_elements
-        self.out_of_band = dict(out_of_band or {})
+        self.out_of_band = {k: v if isinstance(v, OutOfBandParameters) else OutOfBandParameters.from_dict(v)
+                            for k, v in (out_of_band or {}).items()}
+        self.recompose_decomposition = recompose_decomposition
         self.reconstruct_lsa = reconstruct_lsa
         self.reconstruct_bnf = reconstruct_bnf
         self.general_profile_idc: int | None = None
@@ -265,15 +278,11 @@ class Decoder:
             # units; the notes give no reassembly rule, so each piece must decode on its own.
             pass
         mps = self.mps
-        name_hint = None
-        oob = None
-        if self.out_of_band:
-            name_hint = _peek_name(buf, r)
-            oob = self.out_of_band.get(name_hint or "")
         gpi = self._gpi
         h = CompressedDataUnitHeader.read(
             r, gpi, mps.mps_topology_indexed_reference_flag,
-            mps.mps_parent_signalling_enabled_flag if gpi == 1 else 0, self.reflist, oob)
+            mps.mps_parent_signalling_enabled_flag if gpi == 1 else 0, self.reflist,
+            self.out_of_band.get if self.out_of_band else None)
         u.ndu = h
         lps = self.lps
         if lps is not None and lps.has_quantization:
@@ -329,10 +338,10 @@ class Decoder:
             for t in tensors:
                 if t.name not in values:
                     continue
-                if t.role == "dc_g":
+                if t.role == "dc_g" and self.recompose_decomposition:
                     pending_g = (t, values[t.name], unit_index)
                     continue
-                if t.role == "dc_h":
+                if t.role == "dc_h" and self.recompose_decomposition:
                     if pending_g is None:
                         raise MalformedStreamError(f"decomposed tensor H {t.name!r} without a preceding G",
                                                    unit_index=unit_index, element="compressed_parameter_types")
@@ -374,18 +383,6 @@ def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:
     if t.codebook is not None:
         return dequantize_codebook(t.levels, t.codebook.codebook, t.codebook.cb_zero_offset, t.qp, t.qp_density)
     return dequantize_uniform(t.levels, t.qp, t.qp_density)
-
-
-def _peek_name(buf: bytes, r: BitReader) -> str | None:
-    """The topology_elem_id of an NDU, read ahead (for out-of-band parameters by name)."""
-    b0 = r.pos // 8 + 1
-    nul = buf.find(b"\x00", b0, r.end_bit // 8)
-    if nul < 0:
-        return None
-    try:
-        return buf[b0:nul].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
 
 
 def decode(data: StreamInput) -> dict[str, npt.NDArray[np.generic]]:

@@ -1,7 +1,19 @@
-import os
-import sys
+"""Test configuration.
 
-# Tests run against the source tree (a compiled copy may also be installed).
+``pytest`` tests the installed package (the mypyc-compiled build ``pip install .`` makes);
+``python -m pytest`` puts the working directory first on sys.path and so tests the source tree.
+"""
+
+import os
+
+import nnr
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if os.environ.get("NNR_TEST_INSTALLED") != "1":
-    sys.path.insert(0, ROOT)
+BITSTREAMS = os.path.join(ROOT, "bitstreams")
+
+
+def pytest_report_header(config):  # type: ignore[no-untyped-def]
+    from nnr.cabac import levels
+
+    compiled = not levels.__file__.endswith(".py")
+    return f"nnr {nnr.__version__} from {os.path.dirname(nnr.__file__)} ({'mypyc-compiled' if compiled else 'pure Python'})"

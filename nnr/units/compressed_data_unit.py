@@ -7,6 +7,7 @@ raw float tensor) is decoded by :mod:`nnr.payload`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from nnr.bitstream import BitReader, BitWriter
@@ -73,11 +74,30 @@ class EntryPoint:
 @dataclass
 class OutOfBandParameters:
     """Values an NDU with ``input_parameters_present_flag == 0`` (or absent flags) leaves to the
-    application (syntax.md §8.1 item 4)."""
+    application (syntax.md §8.1 item 4).  Defaults are NNCodec's: cabac_unary_length_minus1 9,
+    compressed_parameter_types 0."""
 
     tensor_dimensions: list[int] | None = None
     cabac_unary_length_minus1: int = 9
     compressed_parameter_types: int = 0
+    decomposition_rank: int | None = None
+    g_number_of_rows: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> OutOfBandParameters:
+        """From NNCodec's per-tensor ``oob_dict`` entry (keys as the syntax element names)."""
+        o = cls()
+        dims = d.get("tensor_dimensions")
+        if dims is not None:
+            o.tensor_dimensions = [int(x) for x in dims]  # type: ignore[attr-defined]
+        for key in ("cabac_unary_length_minus1", "compressed_parameter_types", "decomposition_rank",
+                    "g_number_of_rows"):
+            if d.get(key) is not None:
+                setattr(o, key, int(d[key]))  # type: ignore[call-overload]
+        return o
+
+
+OutOfBandLookup = Callable[[str], "OutOfBandParameters | None"]
 
 
 @dataclass
@@ -164,8 +184,10 @@ class CompressedDataUnitHeader:
         mps_topology_indexed_reference_flag: int,
         mps_parent_signalling_enabled_flag: int,
         reflist: list[str] | None,
-        out_of_band: OutOfBandParameters | None,
+        out_of_band: OutOfBandLookup | None,
     ) -> CompressedDataUnitHeader:
+        """Read the header; ``out_of_band(name)`` supplies values the stream leaves out, looked up
+        by the unit's first topology element (as NNCodec does)."""
         h = cls()
         start = r.pos
         with r.structure("nnr_compressed_data_unit_header"):
@@ -222,7 +244,7 @@ class CompressedDataUnitHeader:
                 h.dq_flag = r.u(1, "dq_flag")
             if h.nnr_decompressed_data_format_present_flag:
                 h.nnr_decompressed_data_format = r.u(7, "nnr_decompressed_data_format")
-            oob = out_of_band or OutOfBandParameters()
+            oob = (out_of_band(h.ids[0]) if out_of_band is not None else None) or OutOfBandParameters()
             h.tensor_dimensions_flag = 0
             h.cabac_unary_length_flag = 0
             h.compressed_parameter_types = oob.compressed_parameter_types
@@ -249,6 +271,9 @@ class CompressedDataUnitHeader:
                                   "topology_tensor_dimension_mapping")
                 if h.cabac_unary_length_flag:
                     h.cabac_unary_length_minus1 = r.u(8, "cabac_unary_length_minus1")
+            if h.compressed_parameter_types & CPT.NNR_CPT_DC and h.decomposition_rank is None:
+                h.decomposition_rank = oob.decomposition_rank
+                h.g_number_of_rows = oob.g_number_of_rows
             if not h.tensor_dimensions_flag:
                 if oob.tensor_dimensions is None:
                     raise r.error(MissingReferenceError,
