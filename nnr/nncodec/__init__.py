@@ -1,0 +1,26 @@
+"""A drop-in for NNCodec 2.1.3's decoding calls.
+
+Change one import and get NNCodec's results (same arrays, dtypes, key order and incremental
+state)::
+
+    from nnr.nncodec import tensor          # instead of: from nncodec import tensor
+    w = tensor.decode(bitstream)
+
+    from nnr.nncodec import nn, nnc
+    params = nn.decode(bitstream, {"lsa": True})
+    params = nnc.decompress(bitstream, reconstruct_lsa=True)
+
+Incremental decoding carries NNCodec's state dict and, for HDSP, an ``HdspTool`` (ours or
+NNCodec's); state produced by NNCodec continues here and vice versa::
+
+    from nnr.nncodec import HdspTool, new_approx_param_base
+    state, tool = new_approx_param_base(), HdspTool(True)
+    for bs in updates:
+        upd, _ = tensor.decode(bs, approx_param_base=state, hdsp_tool=tool, return_hls=True)
+"""
+
+from nnr.nncodec import nn, nnc, tensor
+from nnr.nncodec.hdsp import HDSP_OPTS_OFF, HdspMode, HdspTool
+from nnr.nncodec.nnc import decompress, new_approx_param_base
+
+__all__ = ["HDSP_OPTS_OFF", "HdspMode", "HdspTool", "decompress", "new_approx_param_base", "nn", "nnc", "tensor"]

@@ -1,0 +1,295 @@
+"""``nnr.nncodec.nnc``: NNCodec's ``nnc.decompress`` on top of :class:`nnr.Decoder`.
+
+Same signature, defaults and results as NNCodec 2.1.3's ``nncodec.nnc.decompress``:
+
+* the returned dict maps tensor names to arrays in NNCodec's dtypes (float32 for uniformly
+  quantized tensors, float64 for codebook tensors, int32 for integer tensors, float32 for raw
+  floats) and NNCodec's order (the order in which tensors are first decoded; within an
+  ``NNR_PT_BLOCK``, its coding order: local scaling, bias, batch-norm, weight);
+* ``reconstruct_lsa`` multiplies each block's weight rows by its local-scaling tensor and drops
+  the scaling tensor; ``reconstruct_bnf`` changes nothing (see :func:`decompress`);
+* ``approx_param_base``, NNCodec's incremental state
+  ``{'parameters': {}, 'put_node_depth': {}, 'device_id': 0, 'parameter_id': {}}``, gives the
+  temporal-context-adaptation base and, with ``update_base_param``, is updated in place with
+  NNCodec's values (decoded int32 level arrays, PUT node depths counted per tensor, ...);
+* ``hdsp_tool`` (an :class:`nnr.nncodec.HdspTool` or NNCodec's) supplies the HDSP history and,
+  with ``return_hls=True`` on an update stream, receives the decoded levels.
+
+Differences: bad streams raise :class:`nnr.NNRError` (NNCodec: ``AssertionError``/``KeyError``);
+bytes and memoryview are accepted besides bytearray and paths; streams NNCodec cannot decode
+(aggregate units, layer parameter sets, topology reference lists, decomposed tensors) decode.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
+from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError, NNRUsageError
+from nnr.nncodec import _hls
+from nnr.nncodec.hdsp import history_for_decoder
+from nnr.payload import CodedTensor
+from nnr.units.compressed_data_unit import CompressedDataUnitHeader
+from nnr.units.layer_parameter_set import LayerParameterSet
+from nnr.units.types import NNRUnitType
+
+__all__ = ["decompress", "new_approx_param_base"]
+
+STATE_KEYS = ("parameters", "put_node_depth", "device_id", "parameter_id")
+
+_FLAG_KEYS = (
+    "mps_sparsification_flag", "lps_sparsification_flag",
+    "mps_pruning_flag", "lps_pruning_flag",
+    "mps_unification_flag", "lps_unification_flag",
+    "mps_decomposition_performance_map_flag", "lps_decomposition_performance_map_flag",
+)
+
+
+def new_approx_param_base() -> dict[str, Any]:
+    """An empty incremental-decoding state, as NNCodec users create it."""
+    return {"parameters": {}, "put_node_depth": {}, "device_id": 0, "parameter_id": {}}
+
+
+def _read(bitstream_or_path: object) -> bytes:
+    if isinstance(bitstream_or_path, str):
+        bitstream_or_path = os.path.expanduser(bitstream_or_path)
+    elif isinstance(bitstream_or_path, os.PathLike):
+        bitstream_or_path = os.path.expanduser(os.fspath(bitstream_or_path))
+    return read_input(bitstream_or_path)
+
+
+def _say(text: str, verbose: bool) -> None:
+    if verbose:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _check_state(state: object) -> MutableMapping[str, Any]:
+    if not isinstance(state, MutableMapping) or any(k not in state for k in STATE_KEYS):
+        raise NNRUsageError("approx_param_base must be a dict with the keys 'parameters', 'put_node_depth', "
+                            "'device_id' and 'parameter_id' (start from nnr.nncodec.new_approx_param_base())")
+    for k in ("parameters", "put_node_depth", "parameter_id"):
+        if not isinstance(state[k], MutableMapping):
+            raise NNRUsageError(f"approx_param_base[{k!r}] must be a dict")
+    return state
+
+
+def _flat_units(units: list[DecodedUnit]) -> list[DecodedUnit]:
+    out: list[DecodedUnit] = []
+    for u in units:
+        out.append(u)
+        if u.children:
+            out.extend(_flat_units(u.children))
+    return out
+
+
+class _Walk:
+    """What NNCodec collects while parsing: the last MPS / LPS / TPL and, per tensor, the LPS in force."""
+
+    def __init__(self, ds: DecodedStream) -> None:
+        self.mps_unit: DecodedUnit | None = None
+        self.lps_unit: DecodedUnit | None = None
+        self.tpl_unit: DecodedUnit | None = None
+        self.ndus: list[tuple[DecodedUnit, CompressedDataUnitHeader, list[CodedTensor], LayerParameterSet | None]] = []
+        self.lps_maps: dict[str, Any] = {}
+        self.mps_maps: dict[str, Any] = {}
+        for u in _flat_units(ds.units):
+            t = u.header.nnr_unit_type
+            if t == NNRUnitType.NNR_MPS and u.mps is not None:
+                self.mps_unit = u
+                self.mps_maps = _hls.performance_maps(u.mps)
+            elif t == NNRUnitType.NNR_LPS and u.lps is not None:
+                self.lps_unit = u
+                self.lps_maps.update(_hls.performance_maps(u.lps))
+            elif t == NNRUnitType.NNR_TPL and u.topology is not None:
+                self.tpl_unit = u
+            elif t == NNRUnitType.NNR_NDU and u.ndu is not None:
+                lps: LayerParameterSet | None = self.lps_unit.lps if self.lps_unit is not None else None
+                self.ndus.append((u, u.ndu, u.tensors, lps))
+
+
+def _update_state(walk: _Walk, gpi: int, state: MutableMapping[str, Any] | None, update: bool) -> dict[str, Any] | None:
+    """NNCodec's checks of temporal context adaptation and its state updates, tensor by tensor.
+
+    Works on copies; the caller commits them when the whole stream has decoded.
+    """
+    if state is None:
+        return None
+    params = dict(state["parameters"])
+    depth = dict(state["put_node_depth"])
+    pids = dict(state["parameter_id"])
+    device = state["device_id"]
+    use_tca_base = bool(state)  # NNCodec consults the base only for a non-empty dict
+    for u, h, tensors, _lps in walk.ndus:
+
+        def fail(cls: type[NNRError], reason: str, element: str) -> NNRError:
+            return cls(reason, element=element, unit_index=u.index, unit_type="NNR_NDU")
+
+        for t in tensors:
+            if t.raw is not None or t.levels is None:
+                continue  # raw float tensors are neither TCA-coded nor kept in the base
+            name = t.name
+            if h.temporal_context_modeling_flag and gpi == 1 and use_tca_base:
+                if h.device_id != device:
+                    raise fail(MalformedStreamError, f"{name!r}: device_id {h.device_id} differs from the base's "
+                               f"device_id {device}", "device_id")
+                if name not in pids:
+                    raise fail(MissingReferenceError, f"{name!r} is coded with temporal context adaptation but "
+                               "approx_param_base has no parameter_id for it", "parameter_id")
+                if h.parameter_id != pids[name]:
+                    raise fail(MalformedStreamError, f"{name!r}: parameter_id {h.parameter_id} differs from the "
+                               f"base's {pids[name]}", "parameter_id")
+                if name not in depth:
+                    raise fail(MissingReferenceError, f"{name!r} is coded with temporal context adaptation but "
+                               "approx_param_base has no put_node_depth for it", "put_node_depth")
+                if h.put_node_depth is None or h.put_node_depth - 1 != depth[name]:
+                    raise fail(MalformedStreamError, f"{name!r}: put_node_depth {h.put_node_depth}, the base's "
+                               f"node has depth {depth[name]}", "put_node_depth")
+            if not update:
+                continue
+            depth[name] = depth[name] + 1 if name in depth else 1
+            if not device:
+                device = h.device_id
+            elif device != h.device_id:
+                raise fail(MalformedStreamError, f"{name!r}: device_id {h.device_id}, approx_param_base holds "
+                           f"device_id {device}", "device_id")
+            if name not in pids:
+                pids[name] = h.parameter_id
+            elif pids[name] != h.parameter_id:
+                raise fail(MalformedStreamError, f"{name!r}: parameter_id {h.parameter_id}, approx_param_base "
+                           f"holds {pids[name]}", "parameter_id")
+            params[name] = np.array(t.levels, dtype=np.int32, copy=True)
+    return {"parameters": params, "put_node_depth": depth, "device_id": device, "parameter_id": pids}
+
+
+def _commit(state: MutableMapping[str, Any], new: dict[str, Any]) -> None:
+    """Write the new values into the caller's dicts (the same objects, as NNCodec mutates them)."""
+    for k in ("parameters", "put_node_depth", "parameter_id"):
+        target = state[k]
+        for name, value in new[k].items():
+            target[name] = value
+    state["device_id"] = new["device_id"]
+
+
+def _levels(walk: _Walk) -> dict[str, npt.NDArray[Any]]:
+    """NNCodec's decoded-but-not-reconstructed tensors: int32 levels (raw floats as decoded)."""
+    out: dict[str, npt.NDArray[Any]] = {}
+    for _u, _h, tensors, _lps in walk.ndus:
+        for t in tensors:
+            if t.raw is not None:
+                out[t.name] = t.raw
+            elif t.levels is not None:
+                out[t.name] = t.levels
+    return out
+
+
+def _model_information(walk: _Walk) -> dict[str, Any]:
+    flags: dict[str, dict[str, int]] = {k: {} for k in _FLAG_KEYS}
+    mps = walk.mps_unit.mps if walk.mps_unit is not None else None
+    for _u, _h, tensors, lps in walk.ndus:
+        for t in tensors:
+            src: list[tuple[str, Any]] = [("lps", lps), ("mps", mps)]
+            for prefix, ps in src:
+                flags[f"{prefix}_sparsification_flag"][t.name] = int(ps is not None and ps.sparsification_performance_map is not None)
+                flags[f"{prefix}_pruning_flag"][t.name] = int(ps is not None and ps.pruning_performance_map is not None)
+                flags[f"{prefix}_unification_flag"][t.name] = int(ps is not None and ps.unification_performance_map is not None)
+                flags[f"{prefix}_decomposition_performance_map_flag"][t.name] = int(
+                    prefix == "mps" and ps is not None and ps.decomposition_performance_map is not None)
+    tpl = walk.tpl_unit.topology if walk.tpl_unit is not None else None
+    return {
+        "topology_storage_format": int(tpl.topology_storage_format) if tpl is not None else None,
+        "performance_maps": {"mps": walk.mps_maps, "lps": walk.lps_maps},
+        "performance_map_flags": flags,
+    }
+
+
+def _dec_hls(walk: _Walk, gpi: int) -> dict[str, Any]:
+    mps: dict[str, Any] | None = None
+    lps: dict[str, Any] | None = None
+    tpl: dict[str, Any] | None = None
+    if walk.mps_unit is not None and walk.mps_unit.mps is not None:
+        mps = _hls.mps_dict(walk.mps_unit.header, walk.mps_unit.mps, gpi)
+    if walk.lps_unit is not None and walk.lps_unit.lps is not None and walk.lps_unit.lps_header is not None:
+        lps = _hls.lps_dict(walk.lps_unit.header, walk.lps_unit.lps_header, walk.lps_unit.lps)
+    if walk.tpl_unit is not None and walk.tpl_unit.topology is not None:
+        flag = walk.mps_unit.mps.mps_topology_indexed_reference_flag if (
+            walk.mps_unit is not None and walk.mps_unit.mps is not None) else 0
+        tpl = _hls.tpl_dict(walk.tpl_unit.header, walk.tpl_unit.topology, flag)
+    return {"mps": mps, "lps": lps, "tpl": tpl}
+
+
+def decompress(
+    bitstream_or_path: Any,
+    block_id_and_param_type: Any = None,
+    return_model_information: bool = False,
+    return_hls: bool = False,
+    verbose: bool = False,
+    reconstruct_lsa: bool = False,
+    reconstruct_bnf: bool = False,
+    approx_param_base: MutableMapping[str, Any] | None = None,
+    update_base_param: bool = False,
+    hdsp_tool: Any = None,
+    internal_states_path: str | None = None,
+) -> Any:
+    """Decode an NNR bitstream (bytearray, bytes, memoryview or path) like NNCodec's ``nnc.decompress``.
+
+    Returns the tensor dict; ``(dict, model_information)`` with ``return_model_information``;
+    otherwise ``(dict, {'mps': ..., 'lps': ..., 'tpl': ...})`` with ``return_hls``.
+
+    ``block_id_and_param_type`` is accepted and, as in NNCodec's decoder, does not change the
+    result: blocks, tensor roles and names come from the stream.  ``reconstruct_bnf`` does not
+    change it either: NNCodec undoes batch-norm folding only for a block whose batch-norm
+    tensors are known but absent from the stream, which a stream alone never describes (a
+    folded stream carries the folded bias and local scaling; apply the latter with
+    ``reconstruct_lsa``).  ``internal_states_path`` (NNCodec's pickle-based federated-learning
+    state files) is not supported.
+    """
+    if internal_states_path:
+        raise NNRUsageError("internal_states_path is not supported; pass approx_param_base instead")
+    if block_id_and_param_type is not None and not (
+            isinstance(block_id_and_param_type, dict)
+            and "block_identifier" in block_id_and_param_type and "parameter_type" in block_id_and_param_type):
+        raise NNRUsageError("block_id_and_param_type must be a dict with 'block_identifier' and 'parameter_type'")
+    _ = reconstruct_bnf  # a no-op on decoding, see the docstring
+    state = _check_state(approx_param_base) if approx_param_base is not None else None
+
+    t0 = time.perf_counter()
+    _say("DECODING...", verbose)
+    data = _read(bitstream_or_path)
+    dec = Decoder(reconstruct_lsa=bool(reconstruct_lsa))
+    if state is not None:
+        dec.base = {str(k): np.asarray(v).astype(np.int32, copy=False).reshape(-1).tolist()
+                    for k, v in state["parameters"].items()}
+    dec.history = history_for_decoder(hdsp_tool)
+    ds = dec.decode_stream(data)
+    walk = _Walk(ds)
+    new_state = _update_state(walk, ds.general_profile_idc, state, bool(update_base_param))
+    if state is not None and new_state is not None and update_base_param:
+        _commit(state, new_state)
+    mps = walk.mps_unit.mps if walk.mps_unit is not None else None
+    if hdsp_tool is not None and return_hls and mps is not None and mps.mps_parent_signalling_enabled_flag:
+        hdsp_tool.add_data_to_hist(_levels(walk))
+    t1 = time.perf_counter()
+    _say(f"DONE in {t1 - t0:.4f} s\n", verbose)
+
+    _say("RECONSTRUCTING...", verbose)
+    params: dict[str, npt.NDArray[Any]] = {}
+    for o in ds.outputs:  # first decoding fixes the position, the last decoding the value
+        params[o.name] = o.value
+    shared = {id(v) for v in _levels(walk).values()}
+    params = {k: (v.copy() if id(v) in shared else v) for k, v in params.items()}
+    _say(f"DONE in {time.perf_counter() - t1:.4f} s\n", verbose)
+
+    if return_model_information:
+        return params, _model_information(walk)
+    if return_hls:
+        return params, _dec_hls(walk, ds.general_profile_idc)
+    return params
+
