@@ -82,6 +82,8 @@ class ContextModel:
     s0: i64
     t0: i64  # offset of the sh0 row in STEP
     t1: i64  # offset of the sh1 row in STEP
+    a0: i64  # CURVE[16..30] >> sh0: the step while the estimator agrees with the bin
+    a1: i64  # CURVE[16..30] >> sh1
     idx: i64  # parameter set in force (restored by reset)
 
     def __init__(self) -> None:
@@ -89,6 +91,8 @@ class ContextModel:
         self.s0 = 0
         self.t0 = 32
         self.t1 = 0
+        self.a0 = 2
+        self.a1 = 4
         self.idx = 0
 
     def init(self, idx: i64) -> None:
@@ -97,6 +101,8 @@ class ContextModel:
         self.idx = idx
         self.t0 = (sh0 - 4) * 32
         self.t1 = (sh1 - 4) * 32
+        self.a0 = 64 >> sh0
+        self.a1 = 64 >> sh1
         self.p = p
         self.s0 = s0
 
@@ -105,6 +111,40 @@ class ContextModel:
         _, _, p, s0 = PARAMETER_SETS[self.idx]
         self.p = p
         self.s0 = s0
+
+
+def update(c: ContextModel, p: i64, b: i64) -> None:
+    """Two-rate estimator update after bin ``b`` (deepcabac.md §3.3); ``p`` is c.p before it.
+
+    CURVE[16 + k] is 64 for k = 0..14 and 0 for k = 15, so an estimator that agrees with the bin
+    (k >= 0) needs no table look-up.
+    """
+    s0 = c.s0
+    s1 = p - 16 * s0
+    if b:
+        k = s0 >> 3
+        if k < 0:
+            s0 += i64(STEP[c.t0 + 16 + k])
+        elif k < 15:
+            s0 += c.a0
+        k = s1 >> 7
+        if k < 0:
+            s1 += i64(STEP[c.t1 + 16 + k])
+        elif k < 15:
+            s1 += c.a1
+    else:
+        k = (-s0) >> 3
+        if k < 0:
+            s0 -= i64(STEP[c.t0 + 16 + k])
+        elif k < 15:
+            s0 -= c.a0
+        k = (-s1) >> 7
+        if k < 0:
+            s1 -= i64(STEP[c.t1 + 16 + k])
+        elif k < 15:
+            s1 -= c.a1
+    c.s0 = s0
+    c.p = s1 + 16 * s0
 
 
 @final
@@ -189,17 +229,7 @@ class ArithmeticDecoder:
                 bn -= 8
             self.bits_needed = bn
             self.value = value
-        # two-rate estimator update (deepcabac.md §3.3)
-        s0 = c.s0
-        s1 = p - 16 * s0
-        if b:
-            s0 += i64(STEP[c.t0 + 16 + (s0 >> 3)])
-            s1 += i64(STEP[c.t1 + 16 + (s1 >> 7)])
-        else:
-            s0 -= i64(STEP[c.t0 + 16 + ((-s0) >> 3)])
-            s1 -= i64(STEP[c.t1 + 16 + ((-s1) >> 7)])
-        c.s0 = s0
-        c.p = s1 + 16 * s0
+        update(c, p, b)
         return b
 
     def decode_bypass(self) -> i64:

@@ -21,7 +21,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.engine import ArithmeticDecoder, ContextModel
+from nnr.cabac.engine import RENORM, RLPS, ArithmeticDecoder, ContextModel, update
 from nnr.errors import MalformedStreamError, TruncatedStreamError
 
 # 8-state dependent-quantization transition table: STT[2 * state + parity].
@@ -263,6 +263,109 @@ def _level_with_codebook(
     return -a if neg else a
 
 
+def _decode_run_fast(
+    dec: ArithmeticDecoder, ctxs: ContextSet, out: list[int], p0: i64, p1: i64, state: i64, prev: i64,
+    dq: bool, num_gtx: i64,
+) -> tuple[i64, i64]:
+    """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the hot loop.
+
+    The sig_flag bin (most bins of a tensor) is decoded inline with the engine state in locals;
+    this is ArithmeticDecoder.decode_bin unrolled, and must stay identical to it.  Other bins go
+    through the engine's methods after the locals are written back.
+    """
+    sig = ctxs.sig
+    sign = ctxs.sign
+    data = dec.data
+    end = dec.end
+    rng = dec.range
+    value = dec.value
+    bn = dec.bits_needed
+    ptr = dec.ptr
+    for p in range(p0, p1):
+        if prev == 0:
+            c = sig[3 * state]
+        elif prev < 0:
+            c = sig[3 * state + 1]
+        else:
+            c = sig[3 * state + 2]
+        # -- inline decode_bin(c) --
+        cp = c.p
+        q = cp >> 7
+        if q < 0:
+            q = -q
+        rlps = i64(RLPS[(rng & 0xE0) + q])
+        rmps = rng - rlps
+        scaled = rmps << 7
+        b: i64 = 0
+        if value < scaled:
+            if cp >= 0:
+                b = 1
+            if rmps < 256:
+                rng = rmps << 1
+                value <<= 1
+                bn += 1
+                if bn >= 0:
+                    if ptr < end:
+                        value += i64(data[ptr]) << bn
+                    else:
+                        dec.overrun += 1
+                    ptr += 1
+                    bn -= 8
+            else:
+                rng = rmps
+        else:
+            if cp < 0:
+                b = 1
+            n = i64(RENORM[rlps])
+            rng = rlps << n
+            value = (value - scaled) << n
+            bn += n
+            if bn >= 0:
+                if ptr < end:
+                    value += i64(data[ptr]) << bn
+                else:
+                    dec.overrun += 1
+                ptr += 1
+                bn -= 8
+        update(c, cp, b)
+        # -- end of inline decode_bin --
+        level: i64 = 0
+        if b:
+            dec.range = rng
+            dec.value = value
+            dec.bits_needed = bn
+            dec.ptr = ptr
+            if prev == 0:
+                sc = sign[0]
+            elif prev < 0:
+                sc = sign[1]
+            else:
+                sc = sign[2]
+            neg = dec.decode_bin(sc)
+            level = _rest_of_level(dec, ctxs, neg, 0, num_gtx)
+            if neg:
+                level = -level
+            rng = dec.range
+            value = dec.value
+            bn = dec.bits_needed
+            ptr = dec.ptr
+        prev = level
+        if dq:
+            nxt = i64(STT[2 * state + (level & 1)])
+            if level > 0:
+                level = 2 * level - (state & 1)
+            elif level < 0:
+                level = 2 * level + (state & 1)
+            state = nxt
+        if level:
+            out[p] = int(level)
+    dec.range = rng
+    dec.value = value
+    dec.bits_needed = bn
+    dec.ptr = ptr
+    return state, prev
+
+
 def decode_tensor_levels(
     dec: ArithmeticDecoder,
     out: list[int],
@@ -390,36 +493,7 @@ def decode_tensor_levels(
                     continue
                 row = y * width
                 if fast:
-                    # no TCA, no HDSP, no codebook: the common case, kept tight
-                    for p in range(row + bx0, row + bx1):
-                        if prev == 0:
-                            c = sig[3 * state]
-                        elif prev < 0:
-                            c = sig[3 * state + 1]
-                        else:
-                            c = sig[3 * state + 2]
-                        level: i64 = 0
-                        if dec.decode_bin(c):
-                            if prev == 0:
-                                sc = sign[0]
-                            elif prev < 0:
-                                sc = sign[1]
-                            else:
-                                sc = sign[2]
-                            neg = dec.decode_bin(sc)
-                            level = _rest_of_level(dec, ctxs, neg, 0, num_gtx)
-                            if neg:
-                                level = -level
-                        prev = level
-                        if dq:
-                            nxt = i64(STT[2 * state + (level & 1)])
-                            if level > 0:
-                                level = 2 * level - (state & 1)
-                            elif level < 0:
-                                level = 2 * level + (state & 1)
-                            state = nxt
-                        if level:
-                            out[p] = int(level)
+                    state, prev = _decode_run_fast(dec, ctxs, out, row + bx0, row + bx1, state, prev, dq, num_gtx)
                 else:
                     for p in range(row + bx0, row + bx1):
                         bv: i64 = 0
