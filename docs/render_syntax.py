@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""Render the syntax tables of ``syntax/`` as reStructuredText pages for the Sphinx docs.
+
+Writes ``docs/syntax_tables.rst`` (every structure as a table, laid out like the standard's syntax
+tables) and ``docs/implementation.rst`` (autodoc entries for the code each structure names, so that
+the tables link to it).  Both files are committed; ``tests/test_syntax_tables.py`` checks that they
+are up to date.
+
+Usage::
+
+    python3 docs/render_syntax.py            # rewrite the pages
+    python3 docs/render_syntax.py --check    # exit 1 if a page is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+from collections.abc import Iterable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from nnr import syntax_tables as st  # noqa: E402
+
+TABLES_PAGE = os.path.join(HERE, "syntax_tables.rst")
+IMPL_PAGE = os.path.join(HERE, "implementation.rst")
+MAX_DEPTH = 10
+
+
+def esc(text: str) -> str:
+    """Plain text for reST: escape inline markup characters."""
+    out = []
+    for ch in text:
+        if ch in "\\*`|_":
+            out.append("\\")
+        out.append(ch)
+    return "".join(out)
+
+
+def lit(text: str) -> str:
+    """An inline literal (text never contains double backquotes)."""
+    return f"``{text}``"
+
+
+def heading(text: str, char: str) -> list[str]:
+    return [text, char * len(text), ""]
+
+
+def code_role(dotted: str) -> str:
+    obj = st.resolve_code(dotted)
+    if inspect.isclass(obj):
+        return f":py:class:`{dotted}`"
+    if "." in getattr(obj, "__qualname__", ""):
+        return f":py:meth:`{dotted}`"
+    return f":py:func:`{dotted}`"
+
+
+def autodoc_directive(dotted: str) -> str:
+    obj = st.resolve_code(dotted)
+    if inspect.isclass(obj):
+        return f".. autoclass:: {dotted}"
+    if "." in getattr(obj, "__qualname__", ""):
+        return f".. automethod:: {dotted}"
+    return f".. autofunction:: {dotted}"
+
+
+class _Rows:
+    """Rows of one rendered list-table: (syntax cell, descriptor, status, semantics)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def add(self, depth: int, syntax: str, descriptor: str = "", status: str = "", semantics: str = "") -> None:
+        indent = f"|i{depth}|\\ " if depth else ""
+        self.rows.append((indent + syntax, descriptor, status, semantics))
+
+
+def _call_cell(r: st.Row, syn: st.Syntax) -> str:
+    text = (r.call or "").replace("()", "( )")
+    if r.is_builtin_call or r.name not in syn.tables:
+        return lit(text)
+    return f":ref:`{text} <syntax-{r.name}>`"
+
+
+def _row_semantics(r: st.Row) -> str:
+    s = esc(r.semantics)
+    notes = []
+    if r.suffix:
+        notes.append(f"Decoder trace: the elements of this instance carry the suffix {lit(r.suffix)}.")
+    if r.traced_as:
+        notes.append(f"Decoder trace: one element {lit(r.traced_as)} {lit(r.traced_descriptor or '')}.")
+    if not r.traced:
+        notes.append("Decoder trace: not reported.")
+    return " ".join([s] + notes) if notes else s
+
+
+def _render_nodes(nodes: Iterable[st.Node], depth: int, out: _Rows, table: st.Table, syn: st.Syntax) -> None:
+    for n in nodes:
+        if isinstance(n, st.Row):
+            if n.element is not None:
+                out.add(depth, lit(n.element), lit(n.descriptor or ""), n.status, _row_semantics(n))
+            else:
+                out.add(depth, _call_cell(n, syn), "", n.status, _row_semantics(n))
+        elif isinstance(n, st.Chain):
+            for b in n.branches:
+                _render_block(b, depth, out, table, syn)
+        else:
+            _render_block(n, depth, out, table, syn)
+
+
+def _render_block(b: st.Block, depth: int, out: _Rows, table: st.Table, syn: st.Syntax) -> None:
+    braces = not (len(b.children) == 1 and isinstance(b.children[0], st.Row))
+    alias = table.alias_for(b.line) if b.kind in ("for", "while") else None
+    note = ""
+    if alias is not None:
+        note = f"Decoder trace: the whole loop as one element {lit(alias.name)} {lit(alias.descriptor)}, {esc(alias.note)}."
+    out.add(depth, lit(b.line + (" {" if braces else "")), "", "", note)
+    _render_nodes(b.children, depth + 1, out, table, syn)
+    if braces:
+        out.add(depth, lit("}"))
+
+
+def render_table(table: st.Table, syn: st.Syntax) -> list[str]:
+    lines = [f".. _syntax-{table.name}:", ""]
+    lines += heading(lit(table.signature), "~")
+    lines += [esc(table.summary), ""]
+    status_text = syn.status.get(table.status, "")
+    lines.append(f":Status: {table.status} ({esc(status_text)})" if status_text else f":Status: {table.status}")
+    if table.clause:
+        lines.append(f":Notes: {esc(table.clause)}")
+    lines.append(f":Implemented by: {code_role(table.code)}")
+    if table.see_also:
+        lines.append(":See also: " + ", ".join(code_role(c) for c in table.see_also))
+    if table.traced:
+        lines.append(f":In traces: structure {lit(table.name)}")
+    else:
+        lines.append(":In traces: not marked; its elements appear in the enclosing structure")
+    lines.append(f":Source: {lit('syntax/' + table.path.name)}")
+    lines.append("")
+    rows = _Rows()
+    if table.rows:
+        rows.add(0, lit(table.signature + " {"))
+        _render_nodes(st.build_tree(table.rows), 1, rows, table, syn)
+        rows.add(0, lit("}"))
+    else:
+        rows.add(0, lit(table.signature + " { }"), "", table.status, "No syntax elements in the available notes.")
+    lines += [
+        ".. list-table::",
+        "   :header-rows: 1",
+        "   :widths: 44 16 6 34",
+        "   :class: syntax-table",
+        "",
+        "   * - Syntax",
+        "     - Descriptor",
+        "     - Status",
+        "     - Semantics",
+    ]
+    for syntax, desc, status, sem in rows.rows:
+        lines.append(f"   * - {syntax}")
+        for cell in (desc, status, sem):
+            lines.append(f"     - {cell}" if cell else "     -")
+    lines.append("")
+    return lines
+
+
+def render_tables_page(syn: st.Syntax) -> str:
+    lines = [
+        ".. This file is generated by docs/render_syntax.py from syntax/*.toml; do not edit.",
+        "",
+    ]
+    for d in range(1, MAX_DEPTH + 1):
+        lines.append(f".. |i{d}| unicode:: " + " ".join(["0xA0"] * (4 * d)))
+    lines.append("")
+    lines += heading(esc(syn.title or "Syntax tables"), "=")
+    lines += [
+        "One table per syntax structure, rendered from the files in ``syntax/``.  Each row is an element "
+        "with its descriptor, or a call of another structure (linked), under the ``if`` / ``for`` lines "
+        "that enclose it.  Status marks: "
+        + "; ".join(f"**{k}** {esc(v)}" for k, v in syn.status.items())
+        + f".  Source of the notes: {esc(syn.notes)}.",
+        "",
+    ]
+    lines += heading("Descriptors", "-")
+    lines += [".. list-table::", "   :header-rows: 1", "   :widths: 20 80", "", "   * - Descriptor", "     - Meaning"]
+    for k, v in syn.descriptors.items():
+        lines += [f"   * - {lit(k)}", f"     - {esc(v)}"]
+    lines.append("")
+    for sec in syn.sections:
+        lines += heading(esc(sec.title), "-")
+        if sec.clause:
+            lines += [f"Notes: {esc(sec.clause)}.", ""]
+        for name in sec.structures:
+            lines += render_table(syn.tables[name], syn)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def code_references(syn: st.Syntax) -> list[str]:
+    """Every code reference of the tables, once, in table order."""
+    seen: list[str] = []
+    for t in syn.ordered():
+        for c in (t.code, *t.see_also):
+            if c not in seen:
+                seen.append(c)
+    return seen
+
+
+def render_implementation_page(syn: st.Syntax) -> str:
+    refs = code_references(syn)
+    by_module: dict[str, list[str]] = {}
+    for c in refs:
+        obj = st.resolve_code(c)
+        mod = getattr(obj, "__module__", None) or c.rsplit(".", 1)[0]
+        by_module.setdefault(mod, []).append(c)
+    users: dict[str, list[str]] = {}
+    for t in syn.ordered():
+        for c in (t.code, *t.see_also):
+            users.setdefault(c, []).append(t.name)
+    lines = [
+        ".. This file is generated by docs/render_syntax.py from syntax/*.toml; do not edit.",
+        "",
+    ]
+    lines += heading("Implementing code", "=")
+    lines += [
+        "The functions, methods and classes the syntax tables name as their implementation "
+        "(the ``code`` and ``see_also`` fields of ``syntax/*.toml``).",
+        "",
+    ]
+    for mod in sorted(by_module):
+        lines += heading(lit(mod), "-")
+        for c in by_module[mod]:
+            lines.append(autodoc_directive(c))
+            lines.append("")
+            used = ", ".join(f":ref:`{n} <syntax-{n}>`" for n in users[c])
+            lines.append(f"   Syntax structures: {used}")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def pages(syn: st.Syntax | None = None) -> dict[str, str]:
+    s = syn or st.load()
+    return {TABLES_PAGE: render_tables_page(s), IMPL_PAGE: render_implementation_page(s)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="only check that the pages are up to date")
+    args = ap.parse_args(argv)
+    stale = []
+    for path, text in pages().items():
+        old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+        if old != text:
+            stale.append(path)
+            if not args.check:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+    if args.check and stale:
+        print("out of date (run python3 docs/render_syntax.py): " + ", ".join(os.path.relpath(p, ROOT) for p in stale))
+        return 1
+    for p in stale:
+        print("wrote " + os.path.relpath(p, ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
