@@ -212,7 +212,7 @@ def decode_payload(
             t.qp = ctx.quantization_parameter + v
             t.qp_density = ctx.qp_density
             t.dq_flag = h.dq_flag
-            r.trace_value("qp_offset", f"iae({nbits})", bit0, v)
+            r.trace_value("qp_offset", f"iae({nbits})", bit0, v, nbits)
         if t.role in ("weight", "tensor", "dc_g") and h.codebook_present_flag:
             t.codebook = h.codebook
         elif t.role == "dc_h" and h.codebook_present_flag:
@@ -250,10 +250,10 @@ def decode_payload(
             )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
-        if r.tracer is not None:
-            _trace_side_info(r, t, 8 * start)
         t.level_list = out
         t.levels = np.array(out, dtype=np.int32).reshape(t.shape)
+        if r.tracer is not None:
+            _trace_side_info(r, t, 8 * start)
     try:
         finish_codeword(dec)
     except NNRError as e:
@@ -267,18 +267,26 @@ def decode_payload(
 
 
 def _trace_side_info(r: BitReader, t: CodedTensor, base_bit: int) -> None:
-    """Report the arithmetic-coded elements of one tensor (positions are codeword bit counters)."""
+    """Report the arithmetic-coded elements of one tensor at their codeword bit counters.
+
+    Levels are summarised in one event; individual bins are not traced.
+    """
     side = t.side
-    b0 = base_bit + int(side.bit_start)
+    b = base_bit
     if side.hdsp_flag_coded:
-        r.trace_value("hist_dep_sig_prob_enabled_flag", "ae(v)", b0, int(side.hist_dep_sig_prob_enabled_flag))
+        r.trace_value("hist_dep_sig_prob_enabled_flag", "ae(v)", b + int(side.bit_start),
+                      int(side.hist_dep_sig_prob_enabled_flag), 1)
     if side.row_skip_enabled_flag_coded:
-        r.trace_value("row_skip_enabled_flag", "ae(v)", b0, int(side.row_skip_enabled_flag))
+        r.trace_value("row_skip_enabled_flag", "ae(v)", b + int(side.bit_row_skip) - 1,
+                      int(side.row_skip_enabled_flag), 1)
     if side.row_skip_flag:
-        r.trace_value("row_skip_flag", "ae(v)", b0, "".join(str(x) for x in side.row_skip_flag))
-    r.trace_value("parameter_set_ids", "ae(v)", b0, list(side.parameter_set_ids))
-    r.trace_value("levels", "ae(v)", base_bit + int(side.bit_levels),
-                  f"<{t.size} levels of {t.name!r}, {int(np.count_nonzero(t.levels)) if t.levels is not None else 0} non-zero>")
+        r.trace_value("row_skip_flag", "ae(v)", b + int(side.bit_row_skip),
+                      "".join(str(x) for x in side.row_skip_flag), int(side.bit_params - side.bit_row_skip))
+    r.trace_value("parameter_set_ids", "ae(v)", b + int(side.bit_params), list(side.parameter_set_ids),
+                  int(side.bit_levels - side.bit_params))
+    nz = int(np.count_nonzero(t.levels)) if t.levels is not None else 0
+    r.trace_value("levels", "ae(v)", b + int(side.bit_levels), f"<{t.size} levels of {t.name!r}, {nz} non-zero>",
+                  int(side.bit_end - side.bit_levels))
 
 
 def type_trunc() -> type[NNRError]:

@@ -9,10 +9,9 @@ Descriptors (syntax.md §1): ``u(n)``, ``i(n)``, ``ue(k)``, ``ie(k)``, ``flt(32)
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
 from bitarray import bitarray
 from bitarray.util import ba2int
@@ -37,8 +36,7 @@ class TraceEvent:
     value: object
 
 
-class Tracer(Protocol):
-    def __call__(self, event: TraceEvent) -> None: ...
+Tracer = Callable[[TraceEvent], None]
 
 
 class BitReader:
@@ -112,12 +110,12 @@ class BitReader:
                            self.pos - start, value)
             )
 
-    def trace_value(self, name: str, descriptor: str, start: int, value: object) -> None:
-        """Report an element decoded elsewhere (e.g. by the arithmetic decoder)."""
+    def trace_value(self, name: str, descriptor: str, start: int, value: object, bit_length: int) -> None:
+        """Report an element decoded elsewhere (e.g. by the arithmetic decoder): ``start`` and
+        ``bit_length`` are positions of the arithmetic decoder's bit counter in the stream."""
         if self.tracer is not None:
             self.tracer(
-                TraceEvent(self.current_structure, tuple(self._path), name, descriptor, start,
-                           self.pos - start, value)
+                TraceEvent(self.current_structure, tuple(self._path), name, descriptor, start, bit_length, value)
             )
 
     # -- raw access -----------------------------------------------------------------------------

@@ -28,6 +28,13 @@ from nnr.errors import MalformedStreamError, TruncatedStreamError
 STT: Final = bytes([0, 2, 7, 5, 1, 3, 6, 4, 2, 0, 5, 7, 3, 1, 4, 6])
 
 NUM_REM_CONTEXTS: Final = 31  # prefix bins of the remainder: REM[0..30]
+INT32_MAX: Final = 2147483647
+INT32_MIN: Final = -2147483648
+
+
+def _level_overflow(level: i64) -> MalformedStreamError:
+    return MalformedStreamError(f"decoded level {level} is outside the int32 range",
+                                element="nnr_compressed_data_unit_payload")
 
 
 @final
@@ -87,8 +94,11 @@ class TensorSideInfo:
     parameter_set_ids: list[int]  # one per signalled context model, in signalling order
     scan_order_used: i64
     block_rows: i64
-    bit_start: i64  # codeword bit position where the tensor's bins start
+    bit_start: i64  # codeword bit position (engine bit counter) where the tensor's bins start
+    bit_row_skip: i64  # ... where the row_skip_flag list starts
+    bit_params: i64  # ... where the parameter-set signalling starts
     bit_levels: i64  # ... where its levels start
+    bit_end: i64  # ... after its last level
 
     def __init__(self) -> None:
         self.hist_dep_sig_prob_enabled_flag = 0
@@ -100,7 +110,10 @@ class TensorSideInfo:
         self.scan_order_used = 0
         self.block_rows = 1
         self.bit_start = 0
+        self.bit_row_skip = 0
+        self.bit_params = 0
         self.bit_levels = 0
+        self.bit_end = 0
 
 
 def _signal(dec: ArithmeticDecoder, ctxs: ContextSet, c: ContextModel, read: bool, ids: list[int]) -> None:
@@ -358,6 +371,8 @@ def _decode_run_fast(
                 level = 2 * level + (state & 1)
             state = nxt
         if level:
+            if level > INT32_MAX or level < INT32_MIN:
+                raise _level_overflow(level)
             out[p] = int(level)
     dec.range = rng
     dec.value = value
@@ -404,6 +419,7 @@ def decode_tensor_levels(
             info.hdsp_flag_coded = True
         row_skip_enabled = dec.decode_bypass()
         info.row_skip_enabled_flag_coded = True
+        info.bit_row_skip = dec.bit_position()
         if row_skip_enabled:
             rs = ctxs.row_skip
             for _ in range(height):
@@ -413,6 +429,7 @@ def decode_tensor_levels(
 
     use_tca = base is not None
     use_hdsp = hdsp_flag == 1
+    info.bit_params = dec.bit_position()
     decode_parameter_sets(dec, ctxs, dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, info.parameter_set_ids)
     info.bit_levels = dec.bit_position()
 
@@ -538,6 +555,8 @@ def decode_tensor_levels(
                                 level = 2 * level + (state & 1)
                             state = nxt
                         if level:
+                            if level > INT32_MAX or level < INT32_MIN:
+                                raise _level_overflow(level)
                             out[p] = int(level)
                 if dec.overrun > 0:  # once per row: bounds the work a truncated unit causes
                     raise TruncatedStreamError(
@@ -545,6 +564,7 @@ def decode_tensor_levels(
                         element="nnr_compressed_data_unit_payload",
                     )
             bx0 = bx1
+    info.bit_end = dec.bit_position()
 
 
 def finish_codeword(dec: ArithmeticDecoder) -> None:
