@@ -229,7 +229,33 @@ class ArithmeticDecoder:
                 bn -= 8
             self.bits_needed = bn
             self.value = value
-        update(c, p, b)
+        # estimator update, as update(c, p, b) (inlined: this is the hottest path)
+        s0 = c.s0
+        s1 = p - 16 * s0
+        if b:
+            k = s0 >> 3
+            if k < 0:
+                s0 += i64(STEP[c.t0 + 16 + k])
+            elif k < 15:
+                s0 += c.a0
+            k = s1 >> 7
+            if k < 0:
+                s1 += i64(STEP[c.t1 + 16 + k])
+            elif k < 15:
+                s1 += c.a1
+        else:
+            k = (-s0) >> 3
+            if k < 0:
+                s0 -= i64(STEP[c.t0 + 16 + k])
+            elif k < 15:
+                s0 -= c.a0
+            k = (-s1) >> 7
+            if k < 0:
+                s1 -= i64(STEP[c.t1 + 16 + k])
+            elif k < 15:
+                s1 -= c.a1
+        c.s0 = s0
+        c.p = s1 + 16 * s0
         return b
 
     def decode_bypass(self) -> i64:
