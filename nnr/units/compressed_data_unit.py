@@ -286,6 +286,12 @@ class CompressedDataUnitHeader:
             if h.count_tensor_dimensions > 1:
                 if general_profile_idc == 1:
                     h.first_tensor_dimension_shift = r.ue(1, "first_tensor_dimension_shift")
+                    if h.first_tensor_dimension_shift:
+                        # Its reordering semantics are not in the available specification and
+                        # NNCodec ignores the value; refuse rather than return a wrongly ordered tensor.
+                        raise r.error(UnsupportedFeatureError,
+                                      f"first_tensor_dimension_shift {h.first_tensor_dimension_shift} "
+                                      "(tensor dimension reordering) is not supported", "first_tensor_dimension_shift")
                 h.scan_order = r.u(4, "scan_order")
                 if h.scan_order > 4:
                     raise r.error(ReservedValueError, f"scan_order {h.scan_order} is reserved", "scan_order", r.pos - 4)
