@@ -7,6 +7,8 @@ from setuptools import setup
 HOT_MODULES = [
     "nnr/cabac/engine.py",
     "nnr/cabac/levels.py",
+    "nnr/cabac/encoder.py",
+    "nnr/cabac/enc_levels.py",
 ]
 
 ext_modules = []
