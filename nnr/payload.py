@@ -74,8 +74,7 @@ def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, str, list[int]
             g, r = h.g_number_of_rows or 0, h.decomposition_rank or 0
             if name.endswith("_G"):
                 return [(name, "dc_g", [g, r])]
-            if g == 0:
-                raise MalformedStreamError("g_number_of_rows is 0", element="g_number_of_rows")
+            _check_decomposition(g, dims)
             return [(name, "dc_h", [r, math.prod(dims) // g])]
         return [(name, ROLE_TENSOR, dims)]
     ids = h.ids
@@ -117,13 +116,20 @@ def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, str, list[int]
             out.append((nm, role, vec))
     if cpt & CPT.NNR_CPT_DC:
         g, r = h.g_number_of_rows or 0, h.decomposition_rank or 0
-        if g == 0:
-            raise MalformedStreamError("g_number_of_rows is 0", element="g_number_of_rows")
+        _check_decomposition(g, dims)
         out.append((g_name, "dc_g", [g, r]))
         out.append((h_name, "dc_h", [r, math.prod(dims) // g]))
     else:
         out.append((w_name, "weight", dims))
     return out
+
+
+def _check_decomposition(g_number_of_rows: int, dims: list[int]) -> None:
+    """G has g_number_of_rows rows and H prod(dims) / g_number_of_rows columns: it must divide."""
+    if g_number_of_rows == 0 or math.prod(dims) % g_number_of_rows:
+        raise MalformedStreamError(
+            f"g_number_of_rows {g_number_of_rows} does not divide the {math.prod(dims)} elements of {dims}",
+            element="g_number_of_rows")
 
 
 def _entry_points_for(h: CompressedDataUnitHeader, role: str, shape: list[int]) -> list[int]:
