@@ -246,13 +246,14 @@ def decode_payload(
         history = ctx.history.get(t.name)
         if history is not None and len(history) != t.size:
             history = None
-        out = [0] * t.size
+        out: list[int] = []  # filled once the tensor's preamble has justified its size
         scan = h.scan_order if len(t.shape) >= 2 else 0
         try:
             decode_tensor_levels(
                 dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
                 bool(h.parent_node_id_present_flag), cb_size, cb_zero, base, history,
                 _entry_points_for(h, t.role, t.shape), ctx.verify_entry_points, t.side,
+                -1 if cb_size == 1 else max_bins,
             )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")

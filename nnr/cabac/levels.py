@@ -22,7 +22,7 @@ from typing import Final, final
 from mypy_extensions import i64
 
 from nnr.cabac.engine import RENORM, RLPS, ArithmeticDecoder, ContextModel, update
-from nnr.errors import MalformedStreamError, TruncatedStreamError
+from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
 # 8-state dependent-quantization transition table: STT[2 * state + parity].
 STT: Final = bytes([0, 2, 7, 5, 1, 3, 6, 4, 2, 0, 5, 7, 3, 1, 4, 6])
@@ -398,8 +398,13 @@ def decode_tensor_levels(
     entry_points: list[int],
     verify_entry_points: bool,
     info: TensorSideInfo,
+    max_coded: i64 = -1,
 ) -> None:
     """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (length height*width).
+
+    ``out`` may be passed empty: it is then filled with zeros only after the preamble has shown
+    how many elements the codeword must code, which may not exceed ``max_coded`` (if >= 0) —
+    so a stream cannot make the decoder allocate what it could not have coded.
 
     ``base`` (TCA) and ``history`` (HDSP) are position-aligned with ``out`` or None.
     ``entry_points`` holds (value, dq_state, bit_offset) triples for block rows 1.. (flat).
@@ -426,6 +431,21 @@ def decode_tensor_levels(
                 skip.append(int(dec.decode_bin(rs)))
     info.hist_dep_sig_prob_enabled_flag = hdsp_flag
     info.row_skip_enabled_flag = row_skip_enabled
+
+    if max_coded >= 0:
+        coded = n
+        if row_skip_enabled:
+            coded = 0
+            for y in range(height):
+                if not skip[y]:
+                    coded += width
+        if coded > max_coded:
+            raise LimitExceededError(
+                f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
+                element="tensor_dimensions",
+            )
+    if len(out) < n:
+        out.extend([0] * (n - len(out)))
 
     use_tca = base is not None
     use_hdsp = hdsp_flag == 1
