@@ -329,7 +329,10 @@ class Decoder:
             names = [t.name for t in tensors]
             values: dict[str, npt.NDArray[np.generic]] = {}
             for t in tensors:
-                values[t.name] = _dequantize(t)
+                try:
+                    values[t.name] = _dequantize(t)
+                except NNRError as e:
+                    raise e.locate(unit_index=unit_index, unit_type="NNR_NDU")
             if self.reconstruct_lsa:
                 ls = next((t for t in tensors if t.role == "ls"), None)
                 tgt = next((t for t in tensors if t.role in ("weight", "dc_g")), None)

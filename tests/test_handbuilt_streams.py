@@ -280,3 +280,12 @@ def test_step_sizes_from_the_notes():
     assert step(-38, 2) == 0.00146484375 == 6 * 2.0 ** -12
     assert step(-75, 2) == 5 * 2.0 ** -21
     assert math.isclose(step(0, 0), 1.0)
+
+
+@pytest.mark.parametrize("qp", [4095, -4096])
+def test_step_size_outside_float32_is_an_error(qp):
+    s = example_writer(mps=ModelParameterSet(topology_carriage_flag=1, mps_qp_density=2, mps_quantization_parameter=qp))
+    s.compressed_data_unit(w_header(), W_PAYLOAD)
+    with pytest.raises(nnr.MalformedStreamError) as ei:
+        nnr.decode(s.getvalue())
+    assert ei.value.unit_index == 2

@@ -18,7 +18,20 @@ def step_size(qp: int, qp_density: int) -> float:
     k = 1 << qp_density
     mul = k + (qp & (k - 1))
     shift = qp >> qp_density
-    return math.ldexp(mul, shift - qp_density)
+    try:
+        return math.ldexp(mul, shift - qp_density)
+    except OverflowError:
+        return math.inf
+
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_step(delta: float, qp: int) -> None:
+    """A QP whose step size is 0 or infinite in the output precision cannot mean a tensor."""
+    if not (0.0 < delta <= F32_MAX):
+        raise MalformedStreamError(f"QP {qp} gives a step size outside the float32 range",
+                                   element="mps_quantization_parameter / qp_offset")
 
 
 def dequantize_uniform(levels: npt.NDArray[np.int32], qp: int, qp_density: int) -> npt.NDArray[np.float32]:
@@ -26,8 +39,9 @@ def dequantize_uniform(levels: npt.NDArray[np.int32], qp: int, qp_density: int) 
 
     With dq_flag the levels are already reconstruction indices (2k − sgn(k)·(state & 1)).
     """
-    delta = np.float32(step_size(qp, qp_density))
-    return levels.astype(np.float32) * delta
+    d = step_size(qp, qp_density)
+    _check_step(d if d > F32_MAX else float(np.float32(d)), qp)
+    return levels.astype(np.float32) * np.float32(d)
 
 
 def dequantize_codebook(
@@ -41,5 +55,6 @@ def dequantize_codebook(
             f"(levels {int(levels.min())}..{int(levels.max())}, CbZeroOffset {cb_zero_offset})",
             element="integer_codebook",
         )
+    _check_step(step_size(qp, qp_density), qp)
     cb = np.asarray(codebook, dtype=np.float64) * step_size(qp, qp_density)
     return cb[idx]
