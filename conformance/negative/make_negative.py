@@ -931,6 +931,22 @@ def _(seeds: Seeds) -> Built:
                  "as NEG_REFLIST_INDEX_A with index 0, TPL unit removed")
 
 
+@case(name="NEG_TENSOR_SPLIT_A", features=[20],
+      description="nnr_multiple_topology_elements_present_flag 1 on a non-block NDU (one tensor split over "
+                  "the topology elements ['w1', 'w2']): topology_tensor_dimension_mapping() has no syntax in "
+                  "the available specification, so a decoder must refuse the unit rather than guess.",
+      error="UnsupportedFeatureError", unit_index=3, element="topology_tensor_dimension_mapping", fast=True)
+def _(seeds: Seeds) -> Built:
+    (ds,) = parse([EX1])
+    assert ds.mps is not None
+
+    def m(h: CompressedDataUnitHeader) -> None:
+        h.nnr_multiple_topology_elements_present_flag = 1
+        h.topology_elem_id_list = ["w1", "w2"]
+    return Built([rewrite_ndu_at(EX1, ds, 3, 3, m, ds.mps)], EXAMPLE + " (gpi 1)",
+                 "unit 3: nnr_multiple_topology_elements_present_flag 0 -> 1 with ids ['w1', 'w2']")
+
+
 # ---- PT_BLOCK ---------------------------------------------------------------------------------------------------------
 
 
