@@ -27,7 +27,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.engine import RENORM, RLPS, STEP, ContextModel
+from nnr.cabac.engine import RENORM, RLPS, ContextModel, update
 
 # The bytes of ``low`` are moved to ``out`` once the window reaches EMIT_AT bits; afterwards it
 # holds at least KEEP bits, so ``low`` always carries L mod 2**16 (needed for entry points).
@@ -80,17 +80,7 @@ class ArithmeticEncoder:
             self.window += n
         if self.window >= EMIT_AT:
             self._emit()
-        # two-rate estimator update (deepcabac.md §3.3), the same arithmetic as the decoder
-        s0 = c.s0
-        s1 = p - 16 * s0
-        if b:
-            s0 += i64(STEP[c.t0 + 16 + (s0 >> 3)])
-            s1 += i64(STEP[c.t1 + 16 + (s1 >> 7)])
-        else:
-            s0 -= i64(STEP[c.t0 + 16 + ((-s0) >> 3)])
-            s1 -= i64(STEP[c.t1 + 16 + ((-s1) >> 7)])
-        c.s0 = s0
-        c.p = s1 + 16 * s0
+        update(c, p, b)  # the decoder's two-rate estimator update (deepcabac.md §3.3)
 
     def encode_bypass(self, b: i64) -> None:
         """One equiprobable bin."""

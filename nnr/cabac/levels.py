@@ -282,18 +282,23 @@ def _decode_run_fast(
 ) -> tuple[i64, i64]:
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the hot loop.
 
-    The sig_flag bin (most bins of a tensor) is decoded inline with the engine state in locals;
-    this is ArithmeticDecoder.decode_bin unrolled, and must stay identical to it.  Other bins go
-    through the engine's methods after the locals are written back.
+    Every context-coded bin of a level (sig_flag, sign_flag, abs_level_greater_x[j], the
+    remainder prefix) goes through ONE inlined copy of ArithmeticDecoder.decode_bin, driven by a
+    small phase machine, with the engine state in locals; the remainder suffix is decoded inline
+    as bypass bins.  Behaviour must stay identical to decode_bin / decode_bypass and to the
+    general loop of decode_tensor_levels (the tests compare them on every golden stream).
     """
     sig = ctxs.sig
     sign = ctxs.sign
+    gtx = ctxs.gtx
+    rem = ctxs.rem
     data = dec.data
     end = dec.end
     rng = dec.range
     value = dec.value
     bn = dec.bits_needed
     ptr = dec.ptr
+    overrun: i64 = 0
     for p in range(p0, p1):
         if prev == 0:
             c = sig[3 * state]
@@ -301,67 +306,108 @@ def _decode_run_fast(
             c = sig[3 * state + 1]
         else:
             c = sig[3 * state + 2]
-        # -- inline decode_bin(c) --
-        cp = c.p
-        q = cp >> 7
-        if q < 0:
-            q = -q
-        rlps = i64(RLPS[(rng & 0xE0) + q])
-        rmps = rng - rlps
-        scaled = rmps << 7
-        b: i64 = 0
-        if value < scaled:
-            if cp >= 0:
-                b = 1
-            if rmps < 256:
-                rng = rmps << 1
-                value <<= 1
-                bn += 1
+        phase: i64 = 0  # 0 sig_flag, 1 sign_flag, 2 greater flags, 3 remainder prefix, 4 done
+        a: i64 = 0
+        neg: i64 = 0
+        j: i64 = 0
+        k: i64 = 0
+        while phase < 4:
+            # -- inline decode_bin(c) --
+            cp = c.p
+            q = cp >> 7
+            if q < 0:
+                q = -q
+            rlps = i64(RLPS[(rng & 0xE0) + q])
+            rmps = rng - rlps
+            scaled = rmps << 7
+            b: i64 = 0
+            if value < scaled:
+                if cp >= 0:
+                    b = 1
+                if rmps < 256:
+                    rng = rmps << 1
+                    value <<= 1
+                    bn += 1
+                    if bn >= 0:
+                        if ptr < end:
+                            value += i64(data[ptr]) << bn
+                        else:
+                            overrun += 1
+                        ptr += 1
+                        bn -= 8
+                else:
+                    rng = rmps
+            else:
+                if cp < 0:
+                    b = 1
+                n = i64(RENORM[rlps])
+                rng = rlps << n
+                value = (value - scaled) << n
+                bn += n
                 if bn >= 0:
                     if ptr < end:
                         value += i64(data[ptr]) << bn
                     else:
-                        dec.overrun += 1
+                        overrun += 1
                     ptr += 1
                     bn -= 8
-            else:
-                rng = rmps
-        else:
-            if cp < 0:
-                b = 1
-            n = i64(RENORM[rlps])
-            rng = rlps << n
-            value = (value - scaled) << n
-            bn += n
-            if bn >= 0:
-                if ptr < end:
-                    value += i64(data[ptr]) << bn
+            update(c, cp, b)
+            # -- binarization (deepcabac.md §6.1) --
+            if phase == 0:
+                if b == 0:
+                    break
+                a = 1
+                phase = 1
+                if prev == 0:
+                    c = sign[0]
+                elif prev < 0:
+                    c = sign[1]
                 else:
-                    dec.overrun += 1
-                ptr += 1
-                bn -= 8
-        update(c, cp, b)
-        # -- end of inline decode_bin --
-        level: i64 = 0
-        if b:
-            dec.range = rng
-            dec.value = value
-            dec.bits_needed = bn
-            dec.ptr = ptr
-            if prev == 0:
-                sc = sign[0]
-            elif prev < 0:
-                sc = sign[1]
+                    c = sign[2]
+            elif phase == 1:
+                neg = b
+                phase = 2
+                c = gtx[neg]
+            elif phase == 2:
+                a += b
+                if b == 0:
+                    break
+                j += 1
+                if j < num_gtx:
+                    c = gtx[2 * j + neg]
+                else:
+                    phase = 3
+                    j = 0
+                    c = rem[0]
             else:
-                sc = sign[2]
-            neg = dec.decode_bin(sc)
-            level = _rest_of_level(dec, ctxs, neg, 0, num_gtx)
-            if neg:
-                level = -level
-            rng = dec.range
-            value = dec.value
-            bn = dec.bits_needed
-            ptr = dec.ptr
+                if b == 0:
+                    break
+                a += i64(1) << k
+                k += 1
+                if j >= NUM_REM_CONTEXTS - 1:
+                    break
+                j += 1
+                c = rem[j]
+        if k:
+            # remainder suffix: k bypass bins, MSB first (inline decode_bypass)
+            suffix: i64 = 0
+            for _ in range(k):
+                value <<= 1
+                bn += 1
+                if bn >= 0:
+                    if ptr < end:
+                        value += i64(data[ptr])
+                    else:
+                        overrun += 1
+                    ptr += 1
+                    bn = -8
+                sr = rng << 7
+                suffix <<= 1
+                if value >= sr:
+                    value -= sr
+                    suffix |= 1
+            a += suffix
+        level = -a if neg else a
         prev = level
         if dq:
             nxt = i64(STT[2 * state + (level & 1)])
@@ -378,6 +424,7 @@ def _decode_run_fast(
     dec.value = value
     dec.bits_needed = bn
     dec.ptr = ptr
+    dec.overrun += overrun
     return state, prev
 
 
