@@ -21,7 +21,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.engine import RENORM, RLPS, ArithmeticDecoder, ContextModel, update
+from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
 # 8-state dependent-quantization transition table: STT[2 * state + parity].
@@ -351,7 +351,33 @@ def _decode_run_fast(
                         overrun += 1
                     ptr += 1
                     bn -= 8
-            update(c, cp, b)
+            # estimator update, as engine.update(c, cp, b) (inlined)
+            s0 = c.s0
+            s1 = cp - 16 * s0
+            if b:
+                t = s0 >> 3
+                if t < 0:
+                    s0 += i64(STEP[c.t0 + 16 + t])
+                elif t < 15:
+                    s0 += c.a0
+                t = s1 >> 7
+                if t < 0:
+                    s1 += i64(STEP[c.t1 + 16 + t])
+                elif t < 15:
+                    s1 += c.a1
+            else:
+                t = (-s0) >> 3
+                if t < 0:
+                    s0 -= i64(STEP[c.t0 + 16 + t])
+                elif t < 15:
+                    s0 -= c.a0
+                t = (-s1) >> 7
+                if t < 0:
+                    s1 -= i64(STEP[c.t1 + 16 + t])
+                elif t < 15:
+                    s1 -= c.a1
+            c.s0 = s0
+            c.p = s1 + 16 * s0
             # -- binarization (deepcabac.md §6.1) --
             if phase == 0:
                 if b == 0:
