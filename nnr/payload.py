@@ -258,7 +258,7 @@ def decode_payload(
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
         t.level_list = out
-        t.levels = np.array(out, dtype=np.int32).reshape(t.shape)
+        t.levels = np.fromiter(out, dtype=np.int32, count=len(out)).reshape(t.shape)
         if r.tracer is not None:
             _trace_side_info(r, t, 8 * start)
     try:
