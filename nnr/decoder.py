@@ -8,7 +8,6 @@ temporal-context-adaptation base), the HDSP history and the parameter-update-tre
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -243,8 +242,6 @@ class Decoder:
                 u.aggregate = AggregateUnitHeader.read(r)
                 first = r.pos // 8
                 n = u.aggregate.num_of_nnr_units_minus2 + 2
-                before = len(coded)
-                _ = before
                 children: list[DecodedUnit] = []
                 self._decode_units(buf, first, pos + size, children, coded, tracer, index + 1)
                 if len(children) != n:
@@ -392,5 +389,3 @@ def decode(data: StreamInput) -> dict[str, npt.NDArray[np.generic]]:
     """Decode one NNR bitstream: tensor name -> array (float32 or int32), in stream order."""
     return Decoder().decode(data)
 
-
-_ = math

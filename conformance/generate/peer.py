@@ -20,10 +20,7 @@ same arguments (the generator checks this on a few cases at start-up).
 import contextlib
 import copy
 import io
-import os
-import sys
 
-import numpy as np
 
 _MODS = {}
 

@@ -23,7 +23,6 @@ import os
 import shutil
 import sys
 import tempfile
-from collections import OrderedDict
 
 import numpy as np
 
