@@ -180,8 +180,8 @@ class Decoder:
     # -- units -----------------------------------------------------------------------------------
 
     def _stream_start(self) -> None:
-        self._stream_has_start = False
-        self.lps = None
+        self.lps = None  # an LPS applies to the NDUs after it in its own stream
+        self._in_aggregate = False
 
     def _decode_units(self, buf: bytes, pos: int, end: int, units: list[DecodedUnit],
                       coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]],
@@ -220,7 +220,6 @@ class Decoder:
                 self.general_profile_idc = gpi
                 self.mps = None
                 self.reflist = None
-                self._stream_has_start = True
             elif t == NNRUnitType.NNR_MPS:
                 u.mps = ModelParameterSet.read(r, self._gpi)
                 self.mps = u.mps
@@ -239,11 +238,18 @@ class Decoder:
             elif t == NNRUnitType.NNR_NDU:
                 self._decode_ndu(buf, pos, size, r, u, coded)
             else:  # NNR_AGG
+                if self._in_aggregate:  # also bounds the recursion a corrupt stream could cause
+                    raise r.error(MalformedStreamError, "an aggregate unit inside an aggregate unit",
+                                  "nnr_unit_type", 8 * pos + 8 * h.size_field_bytes)
                 u.aggregate = AggregateUnitHeader.read(r)
                 first = r.pos // 8
                 n = u.aggregate.num_of_nnr_units_minus2 + 2
                 children: list[DecodedUnit] = []
-                self._decode_units(buf, first, pos + size, children, coded, tracer, index + 1)
+                self._in_aggregate = True
+                try:
+                    self._decode_units(buf, first, pos + size, children, coded, tracer, index + 1)
+                finally:
+                    self._in_aggregate = False
                 if len(children) != n:
                     raise r.error(MalformedStreamError,
                                   f"aggregate unit announces {n} NNR units but carries {len(children)}",

@@ -289,3 +289,15 @@ def test_step_size_outside_float32_is_an_error(qp):
     with pytest.raises(nnr.MalformedStreamError) as ei:
         nnr.decode(s.getvalue())
     assert ei.value.unit_index == 2
+
+
+def test_nested_aggregate_units_are_refused():
+    s = example_writer()
+    a = s.compressed_data_unit(w_header(), W_PAYLOAD)
+    b = s.compressed_data_unit(b_header(), B_PAYLOAD)
+    inner = s.aggregate([a, b])
+    c = s.compressed_data_unit(b_header(topology_elem_id="c"), B_PAYLOAD)
+    s.aggregate([inner, c])
+    with pytest.raises(nnr.MalformedStreamError) as ei:
+        nnr.decode(s.getvalue())
+    assert ei.value.element == "nnr_unit_type"
