@@ -9,6 +9,9 @@ HOT_MODULES = [
     "nnr/cabac/levels.py",
     "nnr/cabac/encoder.py",
     "nnr/cabac/enc_levels.py",
+    "nnr/quantization/rate.py",
+    "nnr/quantization/trellis.py",
+    "nnr/quantization/rdoq.py",
 ]
 
 ext_modules = []
