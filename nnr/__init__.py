@@ -1,6 +1,6 @@
 """nnr — ISO/IEC 15938-17 Neural Network Coding (NNC / NNR), editions 1 and 2.
 
-Decode any NNR bitstream::
+Decode any NNR bitstream, encode tensors as NNCodec 2.1.3 does::
 
     import nnr
     tensors = nnr.decode("model.nnc")          # {name: numpy array}
@@ -8,9 +8,13 @@ Decode any NNR bitstream::
     session = nnr.Decoder()                    # incremental (update) streams, in order
     for path in ["base.nnc", "upd1.nnc", "upd2.nnc"]:
         update = session.decode(path)
+
+    data = nnr.encode({"fc.weight": w})        # bytes; settings as NNCodec's nnc.compress
+    enc = nnr.Encoder(tca=True, hdsp=True)     # a session of update streams
 """
 
 from nnr.decoder import DecodedStream, Decoder, decode
+from nnr.encoder import Encoder, encode
 from nnr.errors import (
     LimitExceededError,
     MalformedStreamError,
@@ -27,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Decoder",
     "DecodedStream",
+    "Encoder",
     "LimitExceededError",
     "MalformedStreamError",
     "MissingReferenceError",
@@ -36,5 +41,6 @@ __all__ = [
     "TruncatedStreamError",
     "UnsupportedFeatureError",
     "decode",
+    "encode",
     "__version__",
 ]

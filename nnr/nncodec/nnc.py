@@ -40,7 +40,7 @@ from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.layer_parameter_set import LayerParameterSet
 from nnr.units.types import NNRUnitType
 
-__all__ = ["decompress", "new_approx_param_base"]
+__all__ = ["compress", "compress_model", "decompress", "new_approx_param_base"]
 
 STATE_KEYS = ("parameters", "put_node_depth", "device_id", "parameter_id")
 
@@ -293,3 +293,182 @@ def decompress(
         return params, _dec_hls(walk, ds.general_profile_idc)
     return params
 
+
+
+# =============================================================================================
+# Encoding: NNCodec's ``nnc.compress`` / ``nnc.compress_model``
+
+
+def _model_info_from(model: Any) -> Any:
+    """``model`` as NNCodec's ``compress`` takes it: None, an NNCodec ``NNRModel`` (anything with a
+    ``model_info`` dict), our :class:`nnr.encoding.ModelInfo` or a description dict."""
+    from nnr.encoding import ModelInfo
+
+    if model is None or isinstance(model, ModelInfo):
+        return model
+    info = getattr(model, "model_info", None)
+    if isinstance(info, dict) and "parameter_dimensions" in info:
+        index = info.get("parameter_index") or {}
+        names = sorted(info["parameter_dimensions"], key=lambda n: index.get(n, 0))
+        m = ModelInfo(topology_storage_format=info.get("topology_storage_format"),
+                      topology_compression_format=int(info.get("topology_compression_format") or 0))
+        for n in names:
+            m.dims[n] = tuple(int(d) for d in info["parameter_dimensions"][n]) or (1,)
+            m.types[n] = str(info.get("parameter_type", {}).get(n, "unspecified"))
+        m.blocks = {n: str(b) for n, b in (info.get("block_identifier") or {}).items() if b is not None}
+        if index:
+            m.ids = {n: int(index[n]) for n in names}
+        return m
+    if isinstance(model, dict) and "parameter_dimensions" in model:
+        from nnr.encoder import model_description
+
+        return model_description(model)
+    raise NNRUsageError("model must be an NNCodec NNRModel, an nnr.encoding.ModelInfo or a model description dict")
+
+
+def _reconstruct(a: Any) -> dict[str, npt.NDArray[Any]]:
+    """NNCodec's encoder-side reconstruction (``quantize_only``): dequantized tensors."""
+    from nnr.encoding.approx import stepsize_from_qp
+
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name in a.params:
+        q = a.out.get(name)
+        if q is None:
+            out[name] = a.params[name]
+        elif q.method == "uniform":
+            step = np.float32(stepsize_from_qp(q.qp, a.qp_density))
+            out[name] = q.values.astype(np.float32) * step
+        elif q.method == "codebook":
+            cb = np.asarray(q.codebook, dtype=np.int32) * stepsize_from_qp(q.qp, a.qp_density)
+            out[name] = cb[q.values + q.cb_zero]
+        else:
+            out[name] = q.values
+    return out
+
+
+def compress(
+    parameter_dict: Any,
+    bitstream_path: str | None = None,
+    qp: int = -38,
+    qp_density: int = 2,
+    nonweight_qp: int | None = -75,
+    qp_per_tensor: dict[str, int] | None = None,
+    use_dq: bool = True,
+    codebook_mode: int = 0,
+    scan_order: int = 0,
+    lambda_scale: float = 0,
+    param_opt: bool = True,
+    cabac_unary_length_minus1: int = 10,
+    opt_qp: bool = False,
+    ioq: bool = False,
+    bnf: bool = False,
+    lsa: bool = False,
+    fine_tune: bool = False,
+    row_skipping: bool = False,
+    tca: bool = False,
+    hdsp_tool: Any = None,
+    pre_signalling: bool = False,
+    block_id_and_param_type: Any = None,
+    model: Any = None,
+    model_executer: Any = None,
+    verbose: bool = False,
+    return_bitstream: bool = False,
+    bnf_mapping: bool = False,
+    wandb_logging: bool = False,
+    approx_param_base: MutableMapping[str, Any] | None = None,
+    update_base_param: bool = False,
+    device_id: int = 0,
+    compress_differences: bool = False,
+    int_quant_bw: Any = False,
+    quantize_only: bool = False,
+    general_profile_idc: int = 1,
+    out_of_band_signaling: bool = False,
+) -> Any:
+    """Encode a parameter dict like NNCodec's ``nnc.compress`` (same arguments and defaults; the
+    same bytes for the same input).
+
+    Differences: no file is written unless ``bitstream_path`` is given, and without a path the
+    bitstream (a bytearray, as NNCodec returns it) is returned even if ``return_bitstream`` is
+    False.  Arrays of other numeric dtypes are converted (float -> float32, integers -> int32);
+    bad input raises :class:`nnr.NNRUsageError`.  ``ioq``, ``lsa`` and ``fine_tune`` need
+    NNCodec's training / evaluation machinery and are refused; ``bnf_mapping`` too.
+    ``general_profile_idc`` (0: edition 1) and ``out_of_band_signaling`` expose what NNCodec only
+    offers through ``nnc_core``.  ``quantize_only`` returns NNCodec's encoder-side reconstruction.
+    """
+    from nnr.encoding import EncodeSettings
+    from nnr.encoding import compress as _compress
+    from nnr.encoding.inputs import prepare_tensors
+
+    _ = (model_executer, wandb_logging)
+    if ioq or lsa or fine_tune or bnf_mapping:
+        raise NNRUsageError("ioq, lsa, fine_tune and bnf_mapping need NNCodec's model executer "
+                            "(training / inference); they are not supported")
+    t0 = time.perf_counter()
+    _say("INITIALIZE APPROXIMATOR AND ENCODER...", verbose)
+    s = EncodeSettings.from_kwargs(dict(
+        qp=qp, qp_density=qp_density, nonweight_qp=nonweight_qp, qp_per_tensor=qp_per_tensor, use_dq=use_dq,
+        codebook_mode=codebook_mode, scan_order=scan_order, lambda_scale=lambda_scale, param_opt=param_opt,
+        cabac_unary_length_minus1=cabac_unary_length_minus1, opt_qp=opt_qp, bnf=bnf, row_skipping=row_skipping,
+        tca=tca, pre_signalling=pre_signalling, compress_differences=compress_differences, device_id=device_id,
+        int_quant_bw=int_quant_bw if int_quant_bw else None, general_profile_idc=general_profile_idc,
+        out_of_band=out_of_band_signaling, block_id_and_param_type=block_id_and_param_type))
+    tensors = prepare_tensors(parameter_dict)
+    work = _check_state(approx_param_base) if approx_param_base is not None else None
+    _say(f"DONE in {time.perf_counter() - t0:.4f} s\n", verbose)
+    t1 = time.perf_counter()
+    _say("ENCODING...", verbose)
+    if quantize_only:
+        res, a = _compress(tensors, s, model=_model_info_from(model), strict_blocks=False)
+        return _reconstruct(a)
+    res, _a = _compress(tensors, s, model=_model_info_from(model), base=work, update_base=bool(update_base_param),
+                        hdsp_tool=hdsp_tool, strict_blocks=False)
+    _say(f"DONE in {time.perf_counter() - t1:.4f} s\n", verbose)
+    bs = bytearray(res.data)
+    if bitstream_path is not None:
+        with open(os.path.expanduser(bitstream_path), "wb") as f:
+            f.write(bs)
+    if return_bitstream or bitstream_path is None:
+        return bs
+    return None
+
+
+def compress_model(model_path_or_object: Any, bitstream_path: str | None = None, qp: int = -38,
+                   qp_density: int = 2, nonweight_qp: int | None = -75, qp_per_tensor: dict[str, int] | None = None,
+                   use_dq: bool = True, codebook_mode: int = 0, scan_order: int = 0, lambda_scale: float = 0,
+                   param_opt: bool = True, cabac_unary_length_minus1: int = 10, opt_qp: bool = False,
+                   ioq: bool = False, bnf: bool = False, lsa: bool = False, fine_tune: bool = False,
+                   row_skipping: bool = False, tca: bool = False, block_id_and_param_type: Any = None,
+                   return_model_data: bool = False, verbose: bool = True, return_bitstream: bool = False,
+                   approx_param_base: MutableMapping[str, Any] | None = None, device_id: int = 0,
+                   int_quant_bw: Any = False, **ignored: Any) -> Any:
+    """NNCodec's ``nnc.compress_model`` for a PyTorch module (needs torch) or a PyTorch state
+    dict of arrays: the model is described as NNCodec's PyTorch front end does (topology
+    NNR_TPL_PYT, parameter types from the names, ``num_batches_tracked`` left out) and, with
+    ``bnf``, its blocks are guessed from the module structure (batch-norm modules are those
+    with running statistics).  Training-related arguments are ignored."""
+    from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
+
+    _ = ignored
+    state_dict, bn_info = state_dict_of(model_path_or_object)
+    params, m = describe_state_dict(state_dict)
+    if block_id_and_param_type is None and bnf:
+        from nnr.encoding.model import block_spec_ok
+
+        block_id_and_param_type = guess_blocks(params, bn_info)
+        if block_id_and_param_type is not None and not block_spec_ok(block_id_and_param_type, params):
+            block_id_and_param_type = None
+        if block_id_and_param_type is None:
+            bnf = False
+    bs = compress(params, bitstream_path=bitstream_path, qp=qp, qp_density=qp_density, nonweight_qp=nonweight_qp,
+                  qp_per_tensor=qp_per_tensor, use_dq=use_dq, codebook_mode=codebook_mode, scan_order=scan_order,
+                  lambda_scale=lambda_scale, param_opt=param_opt,
+                  cabac_unary_length_minus1=cabac_unary_length_minus1, opt_qp=opt_qp, ioq=ioq, bnf=bnf, lsa=lsa,
+                  fine_tune=fine_tune, row_skipping=row_skipping, tca=tca,
+                  block_id_and_param_type=block_id_and_param_type, model=m, verbose=verbose,
+                  return_bitstream=True, approx_param_base=approx_param_base, device_id=device_id,
+                  int_quant_bw=int_quant_bw)
+    if return_model_data:
+        return (bs, block_id_and_param_type) if return_bitstream else block_id_and_param_type
+    if return_bitstream or bitstream_path is None:
+        return bs
+    return None

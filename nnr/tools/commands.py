@@ -193,3 +193,106 @@ def cmd_trace(args: argparse.Namespace) -> int:
         if args.output:
             out.close()
     return 0
+
+
+# -- encode -----------------------------------------------------------------------------------------
+
+PROGRESS_MIN_ELEMENTS = 1 << 20  # show a progress bar from about a million parameters on
+
+
+def read_tensors(path: str) -> dict[str, npt.NDArray[Any]]:
+    """Tensors of a .npz or .safetensors file, in file order."""
+    if path.endswith(".safetensors"):
+        if not _have_safetensors():
+            raise NNRUsageError("reading .safetensors needs the 'safetensors' package (pip install safetensors)")
+        from safetensors.numpy import load_file
+
+        try:
+            return dict(load_file(path))
+        except (OSError, ValueError) as e:
+            raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    if not hasattr(z, "files"):
+        raise NNRUsageError(f"{path!r} is a single array, not a .npz archive of named tensors")
+    try:
+        return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    finally:
+        z.close()
+
+
+class ProgressBar:
+    """A one-line progress bar on a stream (stderr); silent when disabled."""
+
+    def __init__(self, out: TextIO, label: str, enabled: bool, width: int = 30) -> None:
+        self.out = out
+        self.label = label
+        self.enabled = enabled
+        self.width = width
+        self.last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        pct = int(100 * done / total) if total else 100
+        if pct == self.last:
+            return
+        self.last = pct
+        fill = self.width * pct // 100
+        self.out.write(f"\r{self.label} [{'#' * fill}{'.' * (self.width - fill)}] {pct:3d}%")
+        if done >= total:
+            self.out.write("\n")
+        self.out.flush()
+
+
+def encode_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The encoder settings given on the command line (only those given)."""
+    s: dict[str, Any] = {}
+    for name in ("qp", "qp_density", "nonweight_qp", "scan_order", "cabac_unary_length_minus1", "codebook_mode",
+                 "lambda_scale", "int_quant_bw", "general_profile_idc", "device_id"):
+        v = getattr(args, name, None)
+        if v is not None:
+            s[name] = v
+    for name in ("use_dq", "param_opt", "row_skipping", "opt_qp", "bnf"):
+        v = getattr(args, name, None)
+        if v is not None:
+            s[name] = v
+    if getattr(args, "blocks", None):
+        try:
+            with open(args.blocks) as f:
+                s["block_id_and_param_type"] = json.load(f)
+        except (OSError, ValueError) as e:
+            raise NNRUsageError(f"cannot read the block description {args.blocks!r}: {e}") from None
+    if getattr(args, "qp_per_tensor", None):
+        q: dict[str, int] = {}
+        for item in args.qp_per_tensor:
+            name, sep, value = item.rpartition("=")
+            if not sep or not name:
+                raise NNRUsageError(f"--qp-per-tensor takes NAME=QP, got {item!r}")
+            try:
+                q[name] = int(value)
+            except ValueError:
+                raise NNRUsageError(f"--qp-per-tensor {item!r}: {value!r} is not an integer") from None
+        s["qp_per_tensor"] = q
+    return s
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from nnr.encoder import encode
+
+    tensors = read_tensors(args.input)
+    settings = encode_settings(args)
+    total = sum(int(np.asarray(v).size) for v in tensors.values())
+    show = args.progress if args.progress is not None else (total >= PROGRESS_MIN_ELEMENTS and sys.stderr.isatty())
+    bar = ProgressBar(sys.stderr, "encoding", bool(show))
+    data = encode(tensors, progress=bar, **settings)
+    out = args.output
+    with open(out, "wb") as f:
+        f.write(data)
+    if not args.quiet:
+        print(f"{args.input} -> {out} ({len(tensors)} tensors, {total} parameters, {len(data)} bytes)")
+    return 0

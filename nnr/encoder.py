@@ -1,0 +1,130 @@
+"""Encoding: :func:`encode` (one stream) and :class:`Encoder` (a session of update streams).
+
+The encoder makes NNCodec 2.1.3's decisions, so for the same tensors and settings it writes the
+same bytes::
+
+    import nnr
+    data = nnr.encode({"fc.weight": w, "fc.bias": b})            # NNCodec's defaults: qp -38, DQ
+    data = nnr.encode(tensors, qp=-40, use_dq=False, scan_order=2, row_skipping=True)
+
+    session = nnr.Encoder(qp=-36, tca=True, hdsp=True)           # incremental updates
+    for update in updates:
+        stream = session.encode(update)                          # TCA / HDSP state carried
+
+Settings are the keyword arguments of NNCodec's ``nnc.compress`` (see
+:class:`nnr.encoding.settings.EncodeSettings`); ``dq`` and ``bitdepth`` are accepted as aliases of
+``use_dq`` and ``int_quant_bw``.  Two settings go beyond ``compress``: ``general_profile_idc``
+(0 writes an edition-1 stream) and ``out_of_band`` (tensor dimensions and
+cabac_unary_length_minus1 left to the application); ``model`` describes tensor order, types and
+blocks explicitly (``{"parameter_dimensions": ..., "parameter_type": ..., "block_identifier":
+...}``, e.g. for decomposed weights ``<w>_G`` / ``<w>_H``).
+
+Bad input raises :class:`nnr.NNRUsageError` before anything is written: NaN / infinite values,
+0-d or empty tensors, unsupported dtypes, integers outside int32, QPs that
+``iae(6 + qp_density)`` cannot signal, bit depths outside 1..31, unknown settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
+from nnr.encoding.inputs import prepare_tensors
+from nnr.errors import NNRUsageError
+from nnr.nncodec.hdsp import HdspTool
+
+__all__ = ["Encoder", "encode"]
+
+ALIASES = {"dq": "use_dq", "bitdepth": "int_quant_bw"}
+
+Progress = Callable[[int, int], None]
+
+
+def _settings(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in kwargs.items():
+        key = ALIASES.get(k, k)
+        if key in out:
+            raise NNRUsageError(f"setting {key!r} given twice (also as {k!r})")
+        out[key] = v
+    return out
+
+
+def model_description(model: Any) -> ModelInfo | None:
+    """``model`` as given to :func:`encode`: None, a :class:`ModelInfo`, or a mapping with
+    ``parameter_dimensions`` (ordered) and optional ``parameter_type`` / ``block_identifier`` /
+    ``topology_storage_format``."""
+    if model is None or isinstance(model, ModelInfo):
+        return model
+    if isinstance(model, Mapping) and "parameter_dimensions" in model:
+        return ModelInfo.from_description(
+            model["parameter_dimensions"], model.get("parameter_type"), model.get("block_identifier"),
+            model.get("topology_storage_format", 0))
+    raise NNRUsageError("model must be a ModelInfo or a dict with 'parameter_dimensions' "
+                        "(and optionally 'parameter_type', 'block_identifier')")
+
+
+def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progress: Progress | None = None,
+           **settings: Any) -> bytes:
+    """Encode ``tensors`` (name -> array) into one NNR bitstream, as NNCodec's ``nnc.compress``.
+
+    Float arrays (float16/32/64) are quantized, integer arrays coded as integers (NNR_PT_INT).
+    ``progress(done, total)`` is called with element counts while quantizing and coding.
+    """
+    s = EncodeSettings.from_kwargs(_settings(settings))
+    t = prepare_tensors(tensors)
+    res, _ = compress(t, s, model=model_description(model), progress=progress)
+    return res.data
+
+
+class Encoder:
+    """An encoder session for a sequence of update streams.
+
+    It keeps NNCodec's incremental state itself: per tensor the levels last coded (the base of
+    temporal context adaptation), the parameter-update-tree node (parameter id, depth) and, with
+    ``hdsp=True``, the history of non-zero positions for history-dependent significance
+    probability (each unit is then coded with and without it and the smaller kept).  Defaults
+    differ from :func:`encode` in two settings: ``compress_differences=True`` (the streams are
+    updates with parent node ids) and ``tca=True``.  Keyword arguments of :meth:`encode` override
+    the session's settings for one stream.
+
+    ``state`` is the state dict in NNCodec's layout (``parameters``, ``put_node_depth``,
+    ``device_id``, ``parameter_id``); ``hdsp_tool`` the history (an
+    :class:`nnr.nncodec.HdspTool`).
+    """
+
+    def __init__(self, *, hdsp: bool = False, model: Any = None, **settings: Any) -> None:
+        kw = _settings(settings)
+        kw.setdefault("compress_differences", True)
+        kw.setdefault("tca", True)
+        self._settings = kw
+        s = EncodeSettings.from_kwargs(kw)
+        self._model = model_description(model)
+        self.state: dict[str, Any] = {"parameters": {}, "put_node_depth": {}, "device_id": s.device_id,
+                                      "parameter_id": {}}
+        self.hdsp_tool: HdspTool | None = HdspTool(True) if hdsp else None
+        self.last: StreamResult | None = None
+
+    def encode(self, tensors: Mapping[str, npt.NDArray[Any]], *, progress: Progress | None = None,
+               **overrides: Any) -> bytes:
+        """The next stream of the session; the state advances only when encoding succeeds."""
+        kw = {**self._settings, **_settings(overrides)}
+        s = EncodeSettings.from_kwargs(kw)
+        t = prepare_tensors(tensors)
+        work = _copy_state(self.state)
+        res, _ = compress(t, s, model=self._model, base=work, update_base=True, hdsp_tool=self.hdsp_tool,
+                          progress=progress)
+        self.state.clear()
+        self.state.update(work)
+        self.last = res
+        return res.data
+
+
+def _copy_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {"parameters": {k: np.array(v, copy=True) for k, v in state["parameters"].items()},
+            "put_node_depth": dict(state["put_node_depth"]), "device_id": state["device_id"],
+            "parameter_id": dict(state["parameter_id"])}

@@ -1,0 +1,123 @@
+"""The NNR encoder, in NNCodec 2.1.3's steps.
+
+* :mod:`nnr.encoding.settings` — the settings (NNCodec's ``compress`` arguments), validated;
+* :mod:`nnr.encoding.model` — tensor order, parameter types, blocks;
+* :mod:`nnr.encoding.approx` — QPs, batch-norm folding, quantization, codebooks, integers;
+* :mod:`nnr.encoding.layer` — one tensor through the DeepCABAC level encoder;
+* :mod:`nnr.encoding.stream` — the NNR units of a stream (headers, payloads, entry points,
+  temporal context adaptation, HDSP, omitted all-zero units);
+* :mod:`nnr.encoding.inputs` — checking and converting the caller's arrays;
+* :mod:`nnr.encoding.sparsify` — NNCodec's structured / unstructured sparsification of updates.
+
+:func:`compress` runs them for one stream; :mod:`nnr.encoder` (``nnr.encode``, ``nnr.Encoder``)
+and :mod:`nnr.nncodec` are the public faces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any
+
+import numpy.typing as npt
+
+from nnr.encoding.approx import Approximation, approximate, assign_qps, fold_batch_norm, init_approximation
+from nnr.encoding.model import ModelInfo, apply_block_id_and_param_type, block_spec_ok
+from nnr.encoding.settings import EncodeSettings
+from nnr.encoding.stream import StreamResult, levels_dict, write_stream
+from nnr.errors import NNRUsageError
+
+__all__ = ["EncodeSettings", "ModelInfo", "StreamResult", "compress", "quantizer"]
+
+
+def quantizer() -> Any:
+    """The uniform / dependent quantizer (``nnr.quantization.quant_layer``), or None if absent."""
+    try:
+        from nnr.quantization import quant_layer
+    except ImportError:
+        return None
+    return quant_layer
+
+
+def compress(
+    tensors: Mapping[str, npt.NDArray[Any]],
+    settings: EncodeSettings,
+    *,
+    model: ModelInfo | None = None,
+    base: MutableMapping[str, Any] | None = None,
+    update_base: bool = False,
+    hdsp_tool: Any = None,
+    strict_blocks: bool = True,
+    quant_layer: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[StreamResult, Approximation]:
+    """Encode ``tensors`` (float32 / int32 arrays, checked by the caller) into one stream.
+
+    ``model`` describes order, types and blocks (default: NNCodec's description of the dict);
+    ``settings.block_id_and_param_type`` regroups it as NNCodec does.  A description NNCodec's
+    sanity check rejects raises :class:`NNRUsageError` with ``strict_blocks``, otherwise it is
+    ignored (and ``bnf`` switched off) as NNCodec does.  ``base`` / ``update_base`` /
+    ``hdsp_tool``: the incremental state (see :func:`nnr.encoding.stream.write_stream`); the
+    HDSP history receives the new levels afterwards.  ``progress(done, total)`` is called with
+    element counts (each element is counted once when quantized and once when coded).
+    """
+    s = settings
+    if model is None:
+        m = ModelInfo.from_tensors(tensors)
+    else:
+        m = model.copy()
+    if s.block_id_and_param_type is not None:
+        if block_spec_ok(s.block_id_and_param_type, tensors):
+            apply_block_id_and_param_type(m, s.block_id_and_param_type)
+            m.check_blocks()
+        elif strict_blocks:
+            raise NNRUsageError("block_id_and_param_type does not describe valid blocks of these tensors "
+                                "(each block needs one 'weight', members of known types with 1-D shapes and the "
+                                "weight's first dimension)")
+        else:
+            s = EncodeSettings(**{**s.__dict__, "block_id_and_param_type": None, "bnf": False})
+    for name in tensors:
+        if name not in m.dims and not ((name.endswith("_G") or name.endswith("_H")) and name[:-2] in m.dims):
+            raise NNRUsageError(f"tensor {name!r} is not in the model description")
+    if base is not None:
+        _check_base(base)
+    a = init_approximation(tensors, m, s)
+    assign_qps(a, s)
+    if s.bnf:
+        fold_batch_norm(a, s)
+    qfn = quant_layer if quant_layer is not None else quantizer()
+    tick = _Ticker(progress, 2 * sum(int(v.size) for v in a.params.values()))
+    approximate(a, s, qfn, tick)
+    res = write_stream(a, s, base=base, update_base=update_base, hdsp_tool=hdsp_tool, tick=tick)
+    tick.finish()
+    if hdsp_tool is not None:
+        hdsp_tool.add_data_to_hist(levels_dict(a))
+    return res, a
+
+
+def _check_base(base: MutableMapping[str, Any]) -> None:
+    if not isinstance(base, MutableMapping) or any(k not in base for k in ("parameters", "put_node_depth",
+                                                                          "device_id", "parameter_id")):
+        raise NNRUsageError("approx_param_base must be a dict with the keys 'parameters', 'put_node_depth', "
+                            "'device_id' and 'parameter_id' (start from nnr.nncodec.new_approx_param_base())")
+    for k in ("parameters", "put_node_depth", "parameter_id"):
+        if not isinstance(base[k], MutableMapping):
+            raise NNRUsageError(f"approx_param_base[{k!r}] must be a dict")
+
+
+class _Ticker:
+    """Progress in elements (a no-op without a callback)."""
+
+    def __init__(self, fn: Callable[[int, int], None] | None, total: int) -> None:
+        self.fn = fn
+        self.total = max(total, 1)
+        self.done = 0
+
+    def __call__(self, n: int) -> None:
+        if self.fn is not None:
+            self.done = min(self.total, self.done + n)
+            self.fn(self.done, self.total)
+
+    def finish(self) -> None:
+        if self.fn is not None and self.done < self.total:
+            self.done = self.total
+            self.fn(self.done, self.total)

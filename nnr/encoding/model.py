@@ -1,0 +1,246 @@
+"""The model description the encoder works from: tensor order, parameter types and blocks.
+
+NNCodec 2.1.3 builds this from a parameter dict: every tensor gets a *parameter index* (its
+position in the dict, which becomes ``parameter_id`` in edition-2 NDU headers), tensors with two
+or more dimensions are of type ``"weight"``, all others ``"unspecified"``; the caller may
+overwrite types and group tensors into *blocks* (``block_id_and_param_type``), which are coded
+together in one ``NNR_PT_BLOCK`` unit when possible.
+
+A block is addressed by its weight.  Its other members are found by parameter type, except the
+local-scaling tensor (always ``<weight>_scaling``), the decomposed factors (``<weight>_G`` and
+``<weight>_H``) and, when the block has no tensor of type ``"bias"``, the bias name used by
+batch-norm folding (``<weight>.bias``).  These naming rules are NNCodec's; the encoder follows
+them so that it codes the same units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnr.errors import NNRUsageError
+from nnr.units.types import CompressedParameterTypes as CPT
+from nnr.units.types import TopologyStorageFormat
+
+WEIGHT_TYPES = ("weight",)
+OTHER_TYPES = ("weight.ls", "bias", "bn.beta", "bn.gamma", "bn.mean", "bn.var", "unspecified")
+KNOWN_TYPES = WEIGHT_TYPES + OTHER_TYPES
+BLOCK_MEMBER_TYPES = ("weight", "weight.ls", "bias", "bn.mean", "bn.var", "bn.gamma", "bn.beta")
+
+
+@dataclass
+class ModelInfo:
+    """Tensor order (``dims`` keys, giving the parameter index), types, dimensions and blocks."""
+
+    dims: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+    blocks: dict[str, str] = field(default_factory=dict)  # tensor name -> block id
+    topology_storage_format: int | None = TopologyStorageFormat.NNR_TPL_UNREC
+    topology_compression_format: int = 0
+    ids: dict[str, int] | None = None  # parameter ids when not the positions (e.g. skipped state-dict entries)
+
+    @property
+    def index(self) -> dict[str, int]:
+        if self.ids is not None:
+            return dict(self.ids)
+        return {name: i for i, name in enumerate(self.dims)}
+
+    @classmethod
+    def from_tensors(cls, tensors: Mapping[str, Any]) -> ModelInfo:
+        """NNCodec's default description of a parameter dict."""
+        m = cls()
+        for name, a in tensors.items():
+            shape = tuple(int(d) for d in getattr(a, "shape", ()))
+            if len(shape) == 0:
+                shape = (1,)
+            m.dims[name] = shape
+            m.types[name] = "weight" if len(shape) > 1 else "unspecified"
+        return m
+
+    @classmethod
+    def from_description(cls, parameter_dimensions: Mapping[str, Any], parameter_type: Mapping[str, str] | None = None,
+                         block_identifier: Mapping[str, str | None] | None = None,
+                         topology_storage_format: int | None = TopologyStorageFormat.NNR_TPL_UNREC) -> ModelInfo:
+        """An explicit description (the order of ``parameter_dimensions`` gives the parameter ids)."""
+        m = cls(topology_storage_format=topology_storage_format)
+        for name, d in parameter_dimensions.items():
+            shape = tuple(int(x) for x in d)
+            m.dims[str(name)] = shape if shape else (1,)
+            m.types[str(name)] = "weight" if len(shape) > 1 else "unspecified"
+        for name, t in (parameter_type or {}).items():
+            if name not in m.dims:
+                raise NNRUsageError(f"parameter_type names {name!r}, which is not in parameter_dimensions")
+            m.types[name] = str(t)
+        for name, b in (block_identifier or {}).items():
+            if name not in m.dims:
+                raise NNRUsageError(f"block_identifier names {name!r}, which is not in parameter_dimensions")
+            if b is not None:
+                m.blocks[name] = str(b)
+        m.check_blocks()
+        return m
+
+    def copy(self) -> ModelInfo:
+        return ModelInfo(dict(self.dims), dict(self.types), dict(self.blocks), self.topology_storage_format,
+                         self.topology_compression_format, dict(self.ids) if self.ids is not None else None)
+
+    # -- blocks ---------------------------------------------------------------------------------
+
+    def check_blocks(self) -> None:
+        """Every block has exactly one weight (otherwise the blocks cannot be walked)."""
+        weights: dict[str, int] = {}
+        for name, b in self.blocks.items():
+            if self.types.get(name) == "weight":
+                weights[b] = weights.get(b, 0) + 1
+        for b in set(self.blocks.values()):
+            n = weights.get(b, 0)
+            if n != 1:
+                raise NNRUsageError(f"block {b!r} has {n} tensors of type 'weight'; a block needs exactly one")
+
+    def walk(self) -> Iterator[tuple[str | None, str]]:
+        """(block id, tensor) for single tensors, (block id, weight) for blocks, in parameter order."""
+        index = self.index
+        for name in sorted(self.dims, key=lambda n: index[n]):
+            b = self.blocks.get(name)
+            if b is None:
+                yield None, name
+            elif self.types.get(name) == "weight":
+                yield b, name
+
+
+def apply_block_id_and_param_type(m: ModelInfo, spec: Mapping[str, Any]) -> None:
+    """NNCodec's ``set_block_id_and_param_type``: types are overwritten for the tensors named; a
+    tensor joins a block only if its block id is shared by at least two entries."""
+    bid = spec.get("block_identifier") or {}
+    ptype = spec.get("parameter_type") or {}
+    values = list(bid.values())
+    m.blocks = {}
+    for name in m.dims:
+        if name in ptype:
+            m.types[name] = str(ptype[name])
+        b = bid.get(name)
+        if b is not None and values.count(b) > 1:
+            m.blocks[name] = str(b)
+
+
+def block_spec_ok(spec: Mapping[str, Any], tensors: Mapping[str, Any] | None) -> bool:
+    """NNCodec's sanity check of ``block_id_and_param_type`` (False: NNCodec ignores it)."""
+    if not isinstance(spec, Mapping) or "block_identifier" not in spec or "parameter_type" not in spec:
+        return False
+    bid = spec["block_identifier"] or {}
+    ptype = spec["parameter_type"] or {}
+    members: dict[Any, list[tuple[str, str, tuple[int, ...] | None]]] = {}
+    for name, b in bid.items():
+        if b is None:
+            continue
+        if name not in ptype:
+            return False
+        t = ptype[name]
+        shape: tuple[int, ...] | None = None
+        if tensors:
+            if name not in tensors:
+                return False
+            shape = tuple(getattr(tensors[name], "shape", ()))
+            if t != "weight" and len(shape) != 1:
+                return False
+        members.setdefault(b, []).append((name, t, shape))
+    for lst in members.values():
+        available = list(BLOCK_MEMBER_TYPES)
+        first: tuple[int, ...] | None = None
+        for _name, t, shape in lst:
+            if t not in available and t != "unspecified":
+                return False
+            if t != "unspecified":
+                available.remove(t)
+            if first is not None and shape is not None and (not first or not shape or first[0] != shape[0]):
+                return False
+            first = shape
+        if "weight" in available:
+            return False
+    return True
+
+
+class Block:
+    """Access to the members of one block by role (NNCodec's naming rules)."""
+
+    def __init__(self, m: ModelInfo, block_id: str) -> None:
+        self.block_id = block_id
+        self.model = m
+        self.by_type: dict[str, str] = {}
+        for name, b in m.blocks.items():
+            if b == block_id:
+                self.by_type[m.types[name]] = name
+
+    @property
+    def w(self) -> str:
+        return self.by_type["weight"]
+
+    @property
+    def dc_g(self) -> str:
+        return self.w + "_G"
+
+    @property
+    def dc_h(self) -> str:
+        return self.w + "_H"
+
+    @property
+    def ls(self) -> str:
+        return self.w + "_scaling"
+
+    @property
+    def bi(self) -> str:
+        return self.by_type.get("bias", self.w + ".bias")
+
+    def bn(self, role: str) -> str:
+        name = self.by_type.get("bn." + role)
+        if name is None:
+            raise NNRUsageError(f"block {self.block_id!r} has batch-norm tensors but none of type 'bn.{role}'")
+        return name
+
+    @property
+    def has_bn(self) -> bool:
+        return "bn.gamma" in self.by_type
+
+    def compressed_parameter_types(self, tensors: Mapping[str, Any]) -> int:
+        """``compressed_parameter_types`` of the block from the tensors present."""
+        cpt = 0
+        if self.has_bn:
+            cpt |= CPT.NNR_CPT_BN
+        if self.bi in tensors:
+            cpt |= CPT.NNR_CPT_BI
+        if self.dc_g in tensors:
+            cpt |= CPT.NNR_CPT_DC
+        if self.ls in tensors:
+            cpt |= CPT.NNR_CPT_LS
+        return cpt
+
+    def members(self, cpt: int) -> list[tuple[str, str, tuple[int, ...]]]:
+        """(type, tensor, dimensions) in coding order: LS, bias, BN beta/gamma/mean/var, weight or G, H."""
+        dims = self.model.dims
+        wd = dims[self.w]
+        out: list[tuple[str, str, tuple[int, ...]]] = []
+        if cpt & CPT.NNR_CPT_LS:
+            out.append(("weight.ls", self.ls, (wd[0],)))
+        if cpt & CPT.NNR_CPT_BI:
+            out.append(("bias", self.bi, (wd[0],)))
+        if cpt & CPT.NNR_CPT_BN:
+            for role in ("beta", "gamma", "mean", "var"):
+                name = self.bn(role)
+                out.append(("bn." + role, name, dims[name]))
+        if cpt & CPT.NNR_CPT_DC:
+            out.append(("weight", self.dc_g, wd))
+            out.append(("weight", self.dc_h, wd))
+        else:
+            out.append(("weight", self.w, wd))
+        return out
+
+    def id_list(self, cpt: int) -> list[str]:
+        """``topology_elem_id_list`` order: weight (or G, H), LS, BN beta/gamma/mean/var, bias."""
+        out = [self.dc_g, self.dc_h] if cpt & CPT.NNR_CPT_DC else [self.w]
+        if cpt & CPT.NNR_CPT_LS:
+            out.append(self.ls)
+        if cpt & CPT.NNR_CPT_BN:
+            out += [self.bn(r) for r in ("beta", "gamma", "mean", "var")]
+        if cpt & CPT.NNR_CPT_BI:
+            out.append(self.bi)
+        return out

@@ -1,0 +1,342 @@
+"""Assembling the NNR units of one stream from an :class:`~nnr.encoding.approx.Approximation`.
+
+Unit sequence and header values are NNCodec 2.1.3's: NNR_STR, NNR_MPS (qp density, quantization
+parameter 0, topology carriage flag 1), NNR_TPL for a known topology storage format (empty
+topology data), then one NNR_NDU per single tensor and per block.  A block becomes one
+NNR_PT_BLOCK unit when its members allow it (same DQ flag, no integer member, codebooks only on
+the weight, the same method for both decomposition factors); otherwise each member gets its
+own unit, still carrying the block's compressed_parameter_types.
+
+Edition 2 (general_profile_idc 1): every NDU has a node id (device id, parameter id = the
+tensor's position in the model, PUT node depth counted per tensor in the incremental state);
+update streams (``compress_differences``) add a parent node id, temporal context adaptation
+where the state holds the tensor's previous levels, and the HDSP flag chosen by coding the unit
+both ways.  In update streams, units whose levels are all zero are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, entry_points, finish_codeword
+from nnr.cabac.encoder import ArithmeticEncoder
+from nnr.encoding.approx import Approximation, Quantized
+from nnr.encoding.layer import encode_layer, layer_geometry
+from nnr.encoding.model import Block
+from nnr.encoding.settings import EncodeSettings
+from nnr.errors import NNRUsageError
+from nnr.nncodec.hdsp import tool_enabled
+from nnr.units.compressed_data_unit import CompressedDataUnitHeader, EntryPoint, IntegerCodebook
+from nnr.units.model_parameter_set import ModelParameterSet
+from nnr.units.topology import TopologyUnit
+from nnr.units.types import CompressedParameterTypes as CPT
+from nnr.units.types import ParentNodeIdType, PayloadType
+from nnr.writer import StreamWriter
+
+
+@dataclass
+class UnitPlan:
+    """One NDU to write: its tensors (coding order) and header values."""
+
+    names: list[str]
+    is_block: bool
+    cpt: int
+    dims: tuple[int, ...]  # tensor_dimensions (a block's: the weight's)
+    key: str  # the tensor whose settings the header takes (weight / G for a block)
+    block: Block | None = None
+    parameter_id: int = 0
+
+
+@dataclass
+class StreamResult:
+    data: bytes
+    oob: dict[str, dict[str, Any]] = field(default_factory=dict)
+    coded: list[str] = field(default_factory=list)  # tensors in the stream, coding order
+    omitted: list[str] = field(default_factory=list)  # all-zero tensors left out of an update stream
+    dq_index_mismatches: int = 0
+
+
+def _block_possible(a: Approximation, blk: Block, cpt: int) -> bool:
+    members = blk.members(cpt)
+    out = a.out
+    if cpt & CPT.NNR_CPT_DC:
+        g, h = out.get(blk.dc_g), out.get(blk.dc_h)
+        if g is not None and h is not None and g.method != h.method:
+            return False
+    for t, n, _ in members:
+        q = out[n]
+        if not t.endswith("weight") and q.method == "codebook":
+            return False
+    dqs = {int(a.dq.get(n, 0)) if out[n].method != "raw" else -1 for _, n, _ in members}
+    if len(dqs) > 1:
+        return False
+    return not any(out[n].method == "skip" for _, n, _ in members)
+
+
+def plan_units(a: Approximation) -> list[UnitPlan]:
+    m = a.model
+    index = m.index
+    plans: list[UnitPlan] = []
+    for b, name in m.walk():
+        if b is None:
+            plans.append(UnitPlan([name], False, 0, tuple(a.params[name].shape) or (1,), name,
+                                  parameter_id=index[name]))
+            continue
+        blk = Block(m, b)
+        cpt = a.cpt[b]
+        members = blk.members(cpt)
+        for _, n, _ in members:
+            if n in a.out and a.out[n].method == "raw" and len(members) > 1:
+                raise NNRUsageError(f"block {b!r}: member {n!r} has a parameter type NNCodec does not code")
+        key = blk.dc_g if cpt & CPT.NNR_CPT_DC else blk.w
+        if _block_possible(a, blk, cpt):
+            plans.append(UnitPlan([n for _, n, _ in members], True, cpt, tuple(m.dims[blk.w]), key, blk,
+                                  parameter_id=index[blk.w]))
+        else:
+            for _, n, dims in members:
+                if n in index:
+                    pid = index[n]
+                elif n == blk.bi and blk.has_bn:
+                    pid = index[blk.bn("beta")]
+                elif n == blk.ls and blk.has_bn:
+                    pid = index[blk.bn("gamma")]
+                elif n in (blk.dc_g, blk.dc_h):
+                    pid = index[blk.w]
+                else:
+                    raise NNRUsageError(f"tensor {n!r} of block {b!r} is not in the model")
+                plans.append(UnitPlan([n], False, cpt, tuple(dims), n, blk, parameter_id=pid))
+    return plans
+
+
+def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, base: MutableMapping[str, Any] | None) -> CompressedDataUnitHeader:
+    q = a.out[p.key]
+    h = CompressedDataUnitHeader()
+    if p.is_block:
+        h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_BLOCK
+    elif q.method in ("uniform", "codebook"):
+        h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_FLOAT
+    elif q.method == "skip":
+        h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_INT
+    else:
+        h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_RAW_FLOAT
+    pt = h.nnr_compressed_data_unit_payload_type
+    if pt != PayloadType.NNR_PT_RAW_FLOAT:
+        h.dq_flag = int(a.dq.get(p.key, 0))
+    h.nnr_multiple_topology_elements_present_flag = 1 if p.is_block else 0
+    h.nnr_decompressed_data_format_present_flag = 0
+    h.input_parameters_present_flag = 1
+    if p.is_block:
+        assert p.block is not None
+        h.topology_elem_id_list = p.block.id_list(p.cpt)
+    else:
+        h.topology_elem_id = p.names[0]
+    h.compressed_parameter_types = p.cpt
+    if p.cpt & CPT.NNR_CPT_DC:
+        assert p.block is not None
+        rank, rows = a.decomposition[p.block.block_id]
+        h.decomposition_rank = rank
+        h.g_number_of_rows = rows
+    # dimensions and cabac_unary_length in band or out of band (NNCodec's rules)
+    out_of_band = s.out_of_band
+    dims_oob = out_of_band or (p.block is not None and bool(s.mps_parent_signalling_enabled_flag))
+    h.tensor_dimensions = list(p.dims)
+    h.tensor_dimensions_flag = 0 if dims_oob else 1
+    h.cabac_unary_length_flag = 0 if out_of_band else 1
+    h.cabac_unary_length_minus1 = s.cabac_unary_length_minus1
+    if q.method == "codebook":
+        h.codebook_present_flag = 1
+        h.codebook = IntegerCodebook(q.cb_egk, list(q.codebook or []), q.cb_zero)
+        if p.is_block and p.cpt & CPT.NNR_CPT_DC:
+            assert p.block is not None
+            qh = a.out[p.block.dc_h]
+            if qh.method != "codebook":
+                raise NNRUsageError("decomposed factors must use the same method")
+            h.codebook_dc = IntegerCodebook(qh.cb_egk, list(qh.codebook or []), qh.cb_zero)
+    if s.general_profile_idc == 1:
+        h.node_id_present_flag = 1
+        h.device_id = s.device_id
+        h.parameter_id = p.parameter_id
+        depths = base.get("put_node_depth") if base is not None else None
+        if depths is None:
+            h.put_node_depth = 0
+        else:
+            h.put_node_depth = int(depths[p.key]) + 1 if p.key in depths else 1
+        if s.parent_node_id_present_flag:
+            h.parent_node_id_present_flag = 1
+            h.parent_node_id_type = ParentNodeIdType.ICNN_NDU_ID
+            h.parent_device_id = 0
+            h.temporal_context_modeling_flag = 1 if (
+                s.tca and base is not None and p.key in base.get("parameters", {})) else 0
+    if len(h.tensor_dimensions) > 1:
+        h.scan_order = int(a.scan_order.get(p.key, 0))
+    return h
+
+
+def _base_levels(base: MutableMapping[str, Any], name: str, q: Quantized, s: EncodeSettings, h: CompressedDataUnitHeader
+                 ) -> list[int]:
+    """The TCA base of a tensor, with NNCodec's consistency checks of the update tree."""
+    if base.get("device_id") != h.device_id:
+        raise NNRUsageError(f"{name!r}: device_id {h.device_id} differs from the incremental state's "
+                            f"{base.get('device_id')!r}")
+    pid = base.get("parameter_id", {}).get(name)
+    if pid != h.parameter_id:
+        raise NNRUsageError(f"{name!r}: parameter_id {h.parameter_id} differs from the incremental state's {pid!r}")
+    depth = base.get("put_node_depth", {}).get(name)
+    if depth is None or (h.put_node_depth or 0) - 1 != depth:
+        raise NNRUsageError(f"{name!r}: put_node_depth {h.put_node_depth} does not follow the state's {depth!r}")
+    arr = np.asarray(base["parameters"][name])
+    if arr.size != q.values.size:
+        raise NNRUsageError(f"{name!r} has {q.values.size} elements, its previous update had {arr.size}")
+    flat: list[int] = arr.reshape(-1).astype(np.int64).tolist()
+    return flat
+
+
+def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader,
+                    base: MutableMapping[str, Any] | None, hdsp_on: bool, tool: Any
+                    ) -> tuple[bytes, list[EntryPoint], int]:
+    enc = ArithmeticEncoder()
+    infos: list[TensorEncodeInfo] = []
+    pt = h.nnr_compressed_data_unit_payload_type
+    gpi = s.general_profile_idc
+    for n in p.names:
+        q = a.out[n]
+        if q.method == "raw":
+            continue
+        if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
+            encode_iae(enc, 6 + a.qp_density, q.qp)
+        cb_size = len(q.codebook or []) if (gpi == 1 and q.method == "codebook") else 0
+        cb_zero = q.cb_zero if cb_size else 0
+        tca_base = None
+        if h.temporal_context_modeling_flag and gpi == 1 and base:
+            tca_base = _base_levels(base, n, q, s, h)
+        history = None
+        if hdsp_on:
+            hist = tool.data_hist[n]
+            harr = np.asarray(hist).reshape(-1)
+            if harr.size != q.values.size:
+                raise NNRUsageError(f"the HDSP history of {n!r} has {harr.size} entries, the tensor {q.values.size}")
+            history = (harr == 1).astype(np.int64).tolist()
+        info = encode_layer(
+            enc, q.values, dq=bool(q.dq), scan_order=h.scan_order, gpi=gpi,
+            parent_node_id_present=bool(h.parent_node_id_present_flag), num_gtx=s.cabac_unary_length_minus1 + 1,
+            param_opt=s.param_opt, row_skip=bool(s.row_skipping) and gpi == 1, cb_size=cb_size, cb_zero=cb_zero,
+            base=tca_base, history=history, hdsp=hdsp_on,
+        )
+        infos.append(info)
+    data = finish_codeword(enc)
+    eps: list[EntryPoint] = []
+    mismatches = 0
+    for info in infos:
+        flat = entry_points(data, info)
+        for j in range(0, len(flat), 3):
+            eps.append(EntryPoint(flat[j], flat[j + 1], flat[j + 2]))
+        mismatches += int(info.dq_index_mismatches)
+    return (data if infos else b""), eps, mismatches
+
+
+def _raw_payload(a: Approximation, p: UnitPlan) -> bytes:
+    return b"".join(np.ascontiguousarray(a.out[n].values, dtype="<f4").tobytes() for n in p.names)
+
+
+def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> None:
+    lo, hi = s.qp_limits
+    if q.method in ("uniform", "codebook") and not lo <= q.qp <= hi:
+        raise NNRUsageError(f"tensor {name!r} needs QP {q.qp}, which iae({6 + a.qp_density}) cannot signal "
+                            f"({lo}..{hi}); use a larger qp_density")
+
+
+def write_stream(a: Approximation, s: EncodeSettings, *, base: MutableMapping[str, Any] | None = None,
+                 update_base: bool = False, hdsp_tool: Any = None,
+                 tick: Callable[[int], None] | None = None) -> StreamResult:
+    """The NNR units of one stream.  ``base`` is NNCodec's incremental state dict
+    (``parameters``, ``put_node_depth``, ``device_id``, ``parameter_id``), updated in place with
+    ``update_base``; ``hdsp_tool`` an ``HdspTool``-like object (histories are read, the chosen
+    modes recorded; the caller adds the new levels to the history)."""
+    for name, q in a.out.items():
+        _check_qp(a, s, name, q)
+    gpi = s.general_profile_idc
+    w = StreamWriter()
+    w.start_unit(gpi)
+    mps = ModelParameterSet(topology_carriage_flag=1, mps_quantization_method_flags=1,
+                            mps_parent_signalling_enabled_flag=s.mps_parent_signalling_enabled_flag,
+                            nnr_pre_flag=1 if (s.pre_signalling and gpi == 1) else 0,
+                            mps_qp_density=a.qp_density, mps_quantization_parameter=0)
+    w.model_parameter_set(mps)
+    if a.model.topology_storage_format is not None:
+        w.topology(TopologyUnit(int(a.model.topology_storage_format), a.model.topology_compression_format, b"\x00"))
+    res = StreamResult(b"")
+    use_hdsp = gpi == 1 and hdsp_tool is not None and tool_enabled(hdsp_tool)
+    for p in plan_units(a):
+        h = _header(a, s, p, base)
+        ph, pw = layer_geometry(p.dims)
+        if h.scan_order > 0 and not (pw > 1 and ph > 1):
+            # a single row or column is coded row-major anyway; NNCodec cannot write such a
+            # unit (its entry-point list is missing), the row-major scan_order 0 describes it
+            h.scan_order = 0
+        coded = [n for n in p.names if a.out[n].method != "raw"]
+        if s.mps_parent_signalling_enabled_flag and all(not np.any(a.out[n].values) for n in p.names):
+            res.omitted += p.names
+            continue
+        if s.out_of_band:
+            for n in p.names:
+                res.oob[n] = {"compressed_parameter_types": p.cpt, "tensor_dimensions": list(p.dims),
+                              "count_tensor_dimensions": len(p.dims),
+                              "cabac_unary_length_minus1": s.cabac_unary_length_minus1}
+        elif not h.tensor_dimensions_flag:
+            for n in p.names:
+                res.oob[n] = {"tensor_dimensions": list(p.dims), "count_tensor_dimensions": len(p.dims)}
+        eps: list[EntryPoint] = []
+        if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_RAW_FLOAT:
+            payload, mism = _raw_payload(a, p), 0
+        elif use_hdsp and coded and all(hdsp_tool.has_hist(n) for n in p.names):
+            cands = [_encode_payload(a, s, p, h, base, mode == 1, hdsp_tool) for mode in (0, 1)]
+            best = 1 if len(cands[1][0]) < len(cands[0][0]) else 0
+            for n in p.names:
+                hdsp_tool.best_mode_idx[n] = best
+            payload, eps, mism = cands[best]
+        else:
+            payload, eps, mism = _encode_payload(a, s, p, h, base, False, None)
+        res.dq_index_mismatches += mism
+        if h.scan_order > 0:
+            h.cabac_entry_point_list = eps
+        elif eps:
+            raise NNRUsageError(f"unit of {p.names[0]!r}: entry points without a block scan")
+        w.compressed_data_unit(h, payload)
+        res.coded += p.names
+        if tick is not None:
+            tick(sum(int(a.out[n].values.size) for n in p.names))
+        if base is not None and update_base:
+            _update_base(base, a, p, h)
+    res.data = w.getvalue()
+    return res
+
+
+def _update_base(base: MutableMapping[str, Any], a: Approximation, p: UnitPlan, h: CompressedDataUnitHeader) -> None:
+    depths = base.setdefault("put_node_depth", {})
+    pids = base.setdefault("parameter_id", {})
+    params = base.setdefault("parameters", {})
+    for n in p.names:
+        depths[n] = depths[n] + 1 if n in depths else 1
+        if not base.get("device_id"):
+            base["device_id"] = h.device_id
+        elif base["device_id"] != h.device_id:
+            raise NNRUsageError(f"device_id {h.device_id} differs from the incremental state's {base['device_id']}")
+        if n not in pids:
+            pids[n] = h.parameter_id
+        elif pids[n] != h.parameter_id:
+            raise NNRUsageError(f"{n!r}: parameter_id {h.parameter_id} differs from the incremental state's {pids[n]}")
+        params[n] = np.array(a.out[n].values, copy=True)
+
+
+def levels_dict(a: Approximation) -> dict[str, npt.NDArray[Any]]:
+    """NNCodec's ``approx_data['parameters']`` after approximation (what the HDSP history gets)."""
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name, v in a.params.items():
+        q = a.out.get(name)
+        out[name] = q.values if q is not None else v
+    return out
