@@ -28,7 +28,7 @@ from mypy_extensions import i64
 
 from nnr.cabac.encoder import ArithmeticEncoder, offset_register_at
 from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, STEP, ContextModel
-from nnr.cabac.levels import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, STT, ContextSet
+from nnr.cabac.levels import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, STT, ContextSet, skip_permutation
 from nnr.errors import NNRUsageError
 
 # ---------------------------------------------------------------------------------------------
@@ -145,18 +145,6 @@ def _scan_geometry(height: i64, width: i64, scan_order: i64) -> tuple[i64, i64, 
     b = i64(4) << scan_order
     nbr: i64 = (height + b - 1) // b if height > 0 else 0
     return scan_order, b, nbr
-
-
-def _skip_permutation(width: i64) -> bytes:
-    """DQ state after ``width`` parity-0 transitions, for each start state (row skipping)."""
-    out = bytearray()
-    steps = width % 840  # the order of any permutation of 8 states divides lcm(1..8) = 840
-    for s0 in range(8):
-        s: i64 = s0
-        for _ in range(steps):
-            s = i64(STT[2 * s])
-        out.append(s)
-    return bytes(out)
 
 
 def zero_row_flags(levels: list[int], height: i64, width: i64) -> list[int]:
@@ -471,7 +459,7 @@ def encode_tensor_levels(
         bw = bsize
 
     basel: list[int] = base if base is not None else []
-    skip_perm = _skip_permutation(width) if (row_skip_enabled and dq) else b""
+    skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
     cb_mode = cb_size > 0
     fast = not use_tca and not hist_on and not cb_mode
     sig = ctxs.sig
@@ -746,7 +734,7 @@ def record_trial_bins(
         raise NNRUsageError("the HDSP history does not match the tensor size")
     skipping = row_skip_flags is not None
     skip: list[int] = row_skip_flags if row_skip_flags is not None else []
-    skip_perm = _skip_permutation(width) if (skipping and dq) else b""
+    skip_perm = skip_permutation(width) if (skipping and dq) else b""
     state: i64 = 0
     prev: i64 = 0
     for br in range(nbr):

@@ -169,7 +169,7 @@ def decode_parameter_sets(
         _signal(dec, ctxs, ctxs.rem[a], max_abs == -1 or level < max_abs, ids)
 
 
-def _skip_permutation(width: i64) -> bytes:
+def skip_permutation(width: i64) -> bytes:
     """DQ state after ``width`` parity-0 transitions, for each start state (row skipping)."""
     perm = [0, 1, 2, 3, 4, 5, 6, 7]
     step = [int(STT[2 * s]) for s in range(8)]
@@ -549,7 +549,7 @@ def decode_tensor_levels(
     hist_on = use_hdsp and history is not None
     hist: list[int] = history if history is not None else []
     basel: list[int] = base if base is not None else []
-    skip_perm = _skip_permutation(width) if (row_skip_enabled and dq) else b""
+    skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
     cb_mode = cb_size > 0
     fast = not use_tca and not hist_on and not cb_mode
     sig = ctxs.sig
