@@ -63,6 +63,15 @@ def golden_cases() -> list[str]:
 
 GOLDEN = golden_cases()
 COMPILED = not _levels.__file__.endswith(".py")
+# Pure-Python runs (python -m pytest on the source tree) skip the six largest cases (73k..197k
+# parameters, minutes each uncompiled); the compiled build (pip install .; pytest) runs them all,
+# and conformance/encode_check.py checks every case too.
+LARGE = 20000
+
+
+def _elements(name: str) -> int:
+    d = os.path.join(BITSTREAMS, name)
+    return sum(int(v.size) for f in os.listdir(d) if f.startswith("input") for v in np.load(os.path.join(d, f)).values())
 
 
 def case_json(name: str) -> dict[str, Any]:
@@ -91,6 +100,8 @@ def test_golden_cases_present() -> None:
 
 @pytest.mark.parametrize("name", GOLDEN)
 def test_golden_case_byte_exact(name: str) -> None:
+    if not COMPILED and _elements(name) > LARGE:
+        pytest.skip("large case: run with the compiled build (pip install .)")
     c = case_json(name)
     got = encode_check.encode_case(os.path.join(BITSTREAMS, name), c)
     want = [stream(name, i) for i in range(len(c["streams"]))]
@@ -114,7 +125,7 @@ def test_encode_check_script_passes() -> None:
     last = p.stdout.strip().splitlines()[-1]
     n = int(last.split("/")[1].split()[0])
     assert last == f"{n}/{n} cases byte-exact"
-    assert n == (len(GOLDEN) if COMPILED else n) and n >= 6
+    assert (n == len(GOLDEN)) if COMPILED else (n >= 10)
     assert "FLOAT_DQ_2D_A" in p.stdout and " exact" in p.stdout
 
 

@@ -21,10 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnr
+from nnr.cabac import levels as _levels
 from nnr.encoding import EncodeSettings, compress
 from nnr.encoding.inputs import prepare_tensors
 from nnr.nncodec import nnc
 
+COMPILED = not _levels.__file__.endswith(".py")
 FLOATS = ["float16", "float32", "float64"]
 INTS = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
 SHAPES = [(1,), (5,), (1, 7), (7, 1), (3, 4), (9, 17), (2, 3, 4), (4, 3, 3, 3), (33, 2), (40, 20), (17, 70)]
@@ -96,8 +98,11 @@ def check_round_trip(tensors: dict[str, np.ndarray], kw: dict[str, Any]) -> None
     try:
         res, _ = compress(t, s)
     except nnr.NNRUsageError as e:
-        # only a QP that iae(6 + qp_density) cannot signal is acceptable here
-        assert "cannot" in str(e) and "QP" in str(e), str(e)
+        # acceptable: a QP that iae(6 + qp_density) cannot signal, or one whose levels overflow
+        # int32 even after NNCodec's QP increase (NNCodec's encoder aborts there), e.g. 31-bit
+        # depth at qp_density 0; a 1-bit depth for signed values
+        msg = str(e)
+        assert ("cannot" in msg and "QP" in msg) or "overflow" in msg or "bit depth of 1" in msg, msg
         return
     assert nnr.encode(tensors, **kw) == res.data
     rec = nnc.compress(tensors, quantize_only=True, **kw)
@@ -117,13 +122,13 @@ def check_round_trip(tensors: dict[str, np.ndarray], kw: dict[str, Any]) -> None
             assert got.tobytes() == a.tobytes()
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=250 if COMPILED else 60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(tensor(), min_size=1, max_size=3), encoder_settings())
 def test_round_trip(arrays: list[np.ndarray], kw: dict[str, Any]) -> None:
     check_round_trip({f"t{i}": a for i, a in enumerate(arrays)}, kw)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60 if COMPILED else 15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 2**31 - 1), st.booleans(), st.booleans(), st.booleans(), st.integers(0, 4))
 def test_session_round_trip(seed: int, dq: bool, tca: bool, hdsp: bool, scan: int) -> None:
     rng = np.random.RandomState(seed)

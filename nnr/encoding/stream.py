@@ -78,14 +78,15 @@ def _block_possible(a: Approximation, blk: Block, cpt: int) -> bool:
     return not any(out[n].method == "skip" for _, n, _ in members)
 
 
-def plan_units(a: Approximation) -> list[UnitPlan]:
+def plan_units(a: Approximation, out_of_band: bool = False) -> list[UnitPlan]:
     m = a.model
     index = m.index
     plans: list[UnitPlan] = []
     for b, name in m.walk():
         if b is None:
-            plans.append(UnitPlan([name], False, 0, tuple(a.params[name].shape) or (1,), name,
-                                  parameter_id=index[name]))
+            # NNCodec: the array's shape in band, the model's dimensions out of band
+            dims = m.dims[name] if out_of_band else (tuple(a.params[name].shape) or (1,))
+            plans.append(UnitPlan([name], False, 0, dims, name, parameter_id=index[name]))
             continue
         blk = Block(m, b)
         cpt = a.cpt[b]
@@ -271,7 +272,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, base: MutableMapping[st
         w.topology(TopologyUnit(int(a.model.topology_storage_format), a.model.topology_compression_format, b"\x00"))
     res = StreamResult(b"")
     use_hdsp = gpi == 1 and hdsp_tool is not None and tool_enabled(hdsp_tool)
-    for p in plan_units(a):
+    for p in plan_units(a, s.out_of_band):
         h = _header(a, s, p, base)
         ph, pw = layer_geometry(p.dims)
         if h.scan_order > 0 and not (pw > 1 and ph > 1):
