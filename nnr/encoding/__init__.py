@@ -11,6 +11,24 @@
 
 :func:`compress` runs them for one stream; :mod:`nnr.encoder` (``nnr.encode``, ``nnr.Encoder``)
 and :mod:`nnr.nncodec` are the public faces.
+
+Where NNCodec 2.1.3's encoder works, the bytes are NNCodec's (checked on every golden case and
+on random cases against NNCodec itself).  Where it fails or writes a stream it cannot decode,
+this encoder does the following instead:
+
+* bad input (NaN / infinite values, 0-d or empty tensors, integers outside int32, QPs that
+  ``iae(6 + qp_density)`` cannot carry, bit depths outside 1..31 or 1 bit for signed values,
+  levels that overflow int32 even after the QP increase) raises :class:`nnr.NNRUsageError`
+  (NNCodec writes a corrupt stream, or fails with an assertion or a C++ check);
+* a tensor with a single row or a single column and ``scan_order`` > 0 gets scan_order 0 in its
+  header (NNCodec fails: its entry-point list is missing; the levels are coded row-major anyway);
+* decomposed blocks whose G has one block row before an H with several get the entry points
+  the decoder needs (NNCodec derives them with a spurious range reset and cannot decode its own
+  stream, deepcabac.md §7);
+* ``int_quant_bw`` with batch-norm folding treats the tensors folding creates as non-weights
+  (NNCodec fails with a KeyError); ``opt_qp`` without weight tensors changes nothing (NNCodec
+  fails on an empty maximum), with only constant weights it is refused (NNCodec fails on a NaN);
+  batch-norm folding with codebooks is refused (NNCodec fails).
 """
 
 from __future__ import annotations
@@ -76,7 +94,7 @@ def compress(
         else:
             s = EncodeSettings(**{**s.__dict__, "block_id_and_param_type": None, "bnf": False})
     for name in tensors:
-        if name not in m.dims and not ((name.endswith("_G") or name.endswith("_H")) and name[:-2] in m.dims):
+        if name not in m.dims and not (name.endswith(("_G", "_H")) and name[:-2] in m.dims):
             raise NNRUsageError(f"tensor {name!r} is not in the model description")
     if base is not None:
         _check_base(base)

@@ -128,7 +128,7 @@ def assign_qps(a: Approximation, s: EncodeSettings) -> None:
     a.qp = {}
     if not s.int_quant_bw:
         for x in a.params:
-            if x not in m.dims and (x.endswith("_G") or x.endswith("_H")):
+            if x not in m.dims and x.endswith(("_G", "_H")):
                 a.qp[x] = s.qp
             else:
                 a.qp[x] = s.qp if _model_type(m, x) == "weight" else s.qp_other
@@ -156,7 +156,7 @@ def _modify_qp(a: Approximation) -> None:
     sizes: list[int] = []
     stds: list[Any] = []
     for k, v in a.params.items():
-        dc = k.endswith("_G") or k.endswith("_H")
+        dc = k.endswith(("_G", "_H"))
         w = k[:-2] if dc else k
         if m.types.get(w) != "weight":
             continue
@@ -195,7 +195,7 @@ def init_approximation(params: Mapping[str, npt.NDArray[Any]], m: ModelInfo, s: 
     """NNCodec's ``init_approx_data``: scan orders and per-block compressed_parameter_types."""
     a = Approximation(model=m, qp_density=s.qp_density, params=dict(params))
     for x in a.params:
-        if x.endswith("_G") or x.endswith("_H"):
+        if x.endswith(("_G", "_H")):
             base = x[:-2]
             if base not in m.dims:
                 raise NNRUsageError(f"{x!r} looks like a decomposed factor but the model has no tensor {base!r}")
@@ -427,9 +427,9 @@ def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name:
         uni_levels, uni_qp = _quantize(qfn, a, s, name, 1, qp)
         if clip:
             uni_levels = _bit_depth_clip(a, s, name, uni_levels)
-    common: dict[str, Any] = dict(scan_order=a.scan_order.get(name, 0), gpi=s.general_profile_idc,
-                  parent_node_id_present=bool(s.parent_node_id_present_flag), num_gtx=cul, param_opt=s.param_opt,
-                  row_skip=False)
+    common: dict[str, Any] = {"scan_order": a.scan_order.get(name, 0), "gpi": s.general_profile_idc,
+                              "parent_node_id_present": bool(s.parent_node_id_present_flag), "num_gtx": cul,
+                              "param_opt": s.param_opt, "row_skip": False}
     bytes_uniform = coded_size(uni_levels, dq=dq == 1, **common)
     # NNCodec adds the codebook's size in bits to the indices' size in bytes
     bytes_codebook = coded_size(idx, dq=False, **common) + codebook_bits(codebook, zero, egk)

@@ -101,7 +101,7 @@ def structured(params: Mapping[str, npt.NDArray[Any]], gain: float = 0.9) -> Arr
         means = np.array(_row_means(w))
         means = means / abs(means).max()
         order = np.argsort(means, kind="stable")
-        poor = set(int(i) for i in order[: int(shares[name] * len(order))])
+        poor = {int(i) for i in order[: int(shares[name] * len(order))]}
         for i in range(len(w)):
             if i in poor:
                 w[i] *= 0
