@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from nnr.bitstream import BitReader, Tracer
 from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError, NNRUsageError, ReservedValueError
+from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
 from nnr.payload import CodedTensor, PayloadContext, decode_payload
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
 from nnr.reconstruction.post_processing import apply_local_scaling, recompose
@@ -106,13 +107,6 @@ class DecodedStream:
         return out
 
 
-@dataclass
-class _PutNode:
-    device_id: int
-    parameter_id: int | None
-    depth: int
-
-
 class Decoder:
     """A decoder session: decodes streams in order and carries incremental-coding state.
 
@@ -151,9 +145,8 @@ class Decoder:
         self.mps: ModelParameterSet | None = None
         self.lps: LayerParameterSet | None = None
         self.reflist: list[str] | None = None
-        self.base: dict[str, list[int]] = {}  # TCA base: last decoded levels per tensor
-        self.history: dict[str, list[int]] = {}  # HDSP: ever non-zero, per tensor
-        self.put_nodes: dict[str, _PutNode] = {}
+        self.state = IncrementalState()  # per tensor: PUT node, TCA base, HDSP history
+        self._mps_unit: bytes | None = None  # the MPS in force, as coded (for state_record)
         self.streams_decoded = 0
 
     # -- public API ------------------------------------------------------------------------------
@@ -219,10 +212,12 @@ class Decoder:
                                   "general_profile_idc", r.pos - 8)
                 self.general_profile_idc = gpi
                 self.mps = None
+                self._mps_unit = None
                 self.reflist = None
             elif t == NNRUnitType.NNR_MPS:
                 u.mps = ModelParameterSet.read(r, self._gpi)
                 self.mps = u.mps
+                self._mps_unit = buf[pos:pos + size]
             elif t == NNRUnitType.NNR_LPS:
                 u.lps_header = LayerParameterSetHeader.read(r)
                 u.lps = LayerParameterSet.read(r)
@@ -292,36 +287,31 @@ class Decoder:
             qp_density, qp = lps.lps_qp_density, lps.lps_quantization_parameter
         else:
             qp_density, qp = mps.mps_qp_density, mps.mps_quantization_parameter
-        ctx = PayloadContext(gpi, qp_density, qp, self.base, self.history, self.verify_entry_points,
-                             self.max_tensor_elements)
+        ctx = PayloadContext(gpi, qp_density, qp, self.state.tca_bases(), self.state.histories(),
+                             self.verify_entry_points, self.max_tensor_elements)
         start = r.pos // 8
         with r.structure("nnr_compressed_data_unit_payload"):
             tensors = decode_payload(buf, start, pos + size, h, ctx, r)
         r.skip_to_end()
-        self._check_put(h, tensors, r)
+        self._advance_put(h, tensors, r)
         u.tensors = tensors
         coded.append((u.index, h, tensors))
-        for t in tensors:  # the TCA base is the last decoded level array of each tensor
-            if t.level_list is not None:
-                self.base[t.name] = t.level_list
 
-    def _check_put(self, h: CompressedDataUnitHeader, tensors: list[CodedTensor], r: BitReader) -> None:
-        """Parameter update tree bookkeeping; with TCA the node must continue its parent's."""
+    def _advance_put(self, h: CompressedDataUnitHeader, tensors: list[CodedTensor], r: BitReader) -> None:
+        """Parameter update tree: with TCA the node must continue its parent; then it becomes the
+        tensor's node, its levels the TCA base."""
+        st = self.state.tensors
+        tca = bool(h.temporal_context_modeling_flag) and self._gpi == 1
+        device = h.device_id if h.node_id_present_flag else None
         for t in tensors:
-            prev = self.put_nodes.get(t.name)
-            if h.temporal_context_modeling_flag and self._gpi == 1 and prev is not None:
-                if h.put_node_depth is not None and h.put_node_depth != prev.depth + 1:
-                    raise r.error(MalformedStreamError,
-                                  f"{t.name!r}: put_node_depth {h.put_node_depth}, the parent decoded by this "
-                                  f"session has depth {prev.depth}", "put_node_depth")
-                if h.parameter_id is not None and prev.parameter_id is not None and h.parameter_id != prev.parameter_id:
-                    raise r.error(MalformedStreamError,
-                                  f"{t.name!r}: parameter_id {h.parameter_id} differs from its parent's "
-                                  f"{prev.parameter_id}", "parameter_id")
-            depth = (prev.depth + 1) if prev is not None else (h.put_node_depth or 0)
-            if h.put_node_depth is not None:
-                depth = h.put_node_depth
-            self.put_nodes[t.name] = _PutNode(h.device_id, h.parameter_id, depth)
+            prev = st.get(t.name)
+            if tca and t.levels is not None:
+                bad = continues_parent(prev, device, h.parameter_id, h.put_node_depth)
+                if bad is not None:
+                    cls = MissingReferenceError if bad.missing else MalformedStreamError
+                    raise r.error(cls, f"{t.name!r}: {bad.reason}", bad.element)
+        for t in tensors:
+            st[t.name] = advance(st.get(t.name), h.device_id, h.parameter_id, h.put_node_depth, t.levels)
 
     # -- reconstruction --------------------------------------------------------------------------
 
@@ -368,15 +358,85 @@ class Decoder:
         # HDSP history: union of non-zero positions over decoded updates (quantization.md §10)
         if self.mps is None or not self.mps.mps_parent_signalling_enabled_flag:
             return
+        st = self.state
         for _, _, tensors in coded:
             for t in tensors:
-                if t.levels is None:
-                    continue
-                nz = (t.levels.reshape(-1) != 0)
-                old = self.history.get(t.name)
-                if old is not None and len(old) == nz.size:
-                    nz = nz | np.asarray(old, dtype=bool)
-                self.history[t.name] = nz.astype(np.int32).tolist()
+                if t.levels is not None:
+                    st.tensors[t.name] = st.with_history(t.name, t.levels)
+
+    # -- state record ----------------------------------------------------------------------------
+
+    def state_record(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The session's state as plain numeric arrays (layout: docs/incremental.rst).
+
+        :meth:`load_state_record` on a new ``Decoder`` (same options) continues the session:
+        later streams decode to exactly the same arrays.
+        """
+        rec = self.state.to_record(SessionKind.DECODER)
+        reflist = self.reflist or []
+        utf8, lengths = pack_strings(reflist)
+        i64 = np.int64
+        rec.update({
+            "decoder.general_profile_idc": np.array([-1 if self.general_profile_idc is None
+                                                     else self.general_profile_idc], dtype=i64),
+            "decoder.mps_unit": np.frombuffer(self._mps_unit or b"", dtype=np.uint8).copy(),
+            "decoder.reflist_present": np.array([int(self.reflist is not None)], dtype=i64),
+            "decoder.reflist.utf8": utf8,
+            "decoder.reflist.length": lengths,
+            "decoder.streams_decoded": np.array([self.streams_decoded], dtype=i64),
+        })
+        return rec
+
+    def load_state_record(self, rec: Mapping[str, npt.NDArray[np.generic]]) -> None:
+        """Restore a state written by :meth:`state_record` (a malformed record: NNRUsageError)."""
+        state, x = IncrementalState.from_record(rec, SessionKind.DECODER, _DECODER_KEYS)
+        for k in ("decoder.general_profile_idc", "decoder.reflist_present", "decoder.streams_decoded"):
+            if x[k].size != 1:
+                raise NNRUsageError(f"state record: {k!r} must hold one value")
+        gpi = int(x["decoder.general_profile_idc"][0])
+        if gpi not in (-1, 0, 1):
+            raise NNRUsageError(f"state record: general_profile_idc {gpi} is not 0 or 1")
+        reflist = unpack_strings(x["decoder.reflist.utf8"], x["decoder.reflist.length"], "reflist")
+        present = int(x["decoder.reflist_present"][0])
+        if present not in (0, 1) or (not present and reflist):
+            raise NNRUsageError("state record: 'decoder.reflist_present' does not match the reflist")
+        streams = int(x["decoder.streams_decoded"][0])
+        if streams < 0:
+            raise NNRUsageError("state record: 'decoder.streams_decoded' is negative")
+        mps_unit = x["decoder.mps_unit"].tobytes() or None
+        mps = None
+        if mps_unit is not None:
+            if gpi < 0:
+                raise NNRUsageError("state record: an MPS without a general_profile_idc")
+            mps = _read_mps_unit(mps_unit, gpi)
+        self.state = state
+        self.general_profile_idc = None if gpi < 0 else gpi
+        self.mps, self._mps_unit = mps, mps_unit
+        self.reflist = reflist if present else None
+        self.streams_decoded = streams
+
+
+_DECODER_KEYS: dict[str, type[np.generic]] = {
+    "decoder.general_profile_idc": np.int64,
+    "decoder.mps_unit": np.uint8,
+    "decoder.reflist_present": np.int64,
+    "decoder.reflist.utf8": np.uint8,
+    "decoder.reflist.length": np.int64,
+    "decoder.streams_decoded": np.int64,
+}
+
+
+def _read_mps_unit(data: bytes, gpi: int) -> ModelParameterSet:
+    """The MPS of a state record: the NNR_MPS unit as it was coded."""
+    try:
+        size = peek_unit_size(data, 0, len(data), 0)
+        r = BitReader(data, 0, size, unit_index=0)
+        h = read_unit_header(r)
+        if size != len(data) or h.nnr_unit_type != NNRUnitType.NNR_MPS:
+            raise NNRUsageError("state record: 'decoder.mps_unit' is not one NNR_MPS unit")
+        return ModelParameterSet.read(r, gpi)
+    except NNRError as e:
+        raise NNRUsageError(f"state record: 'decoder.mps_unit' does not decode: {e}") from None
 
 
 def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:

@@ -35,7 +35,7 @@ import numpy.typing as npt
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
 from nnr.encoding.inputs import prepare_tensors
 from nnr.errors import NNRUsageError
-from nnr.nncodec.hdsp import HdspTool
+from nnr.incremental import IncrementalState, SessionKind
 
 __all__ = ["Encoder", "encode"]
 
@@ -84,17 +84,15 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
 class Encoder:
     """An encoder session for a sequence of update streams.
 
-    It keeps NNCodec's incremental state itself: per tensor the levels last coded (the base of
-    temporal context adaptation), the parameter-update-tree node (parameter id, depth) and, with
-    ``hdsp=True``, the history of non-zero positions for history-dependent significance
-    probability (each unit is then coded with and without it and the smaller kept).  Defaults
-    differ from :func:`encode` in two settings: ``compress_differences=True`` (the streams are
-    updates with parent node ids) and ``tca=True``.  Keyword arguments of :meth:`encode` override
-    the session's settings for one stream.
-
-    ``state`` is the state dict in NNCodec's layout (``parameters``, ``put_node_depth``,
-    ``device_id``, ``parameter_id``); ``hdsp_tool`` the history (an
-    :class:`nnr.nncodec.HdspTool`).
+    It keeps the incremental state (:class:`nnr.incremental.IncrementalState`, attribute
+    ``state``): per tensor the levels last coded (the base of temporal context adaptation), the
+    parameter-update-tree node (device id, parameter id, depth) and, with ``hdsp=True``, the
+    history of non-zero positions for history-dependent significance probability (each unit is
+    then coded with and without it and the smaller kept).  Defaults differ from :func:`encode`
+    in two settings: ``compress_differences=True`` (the streams are updates with parent node
+    ids) and ``tca=True``.  Keyword arguments of :meth:`encode` override the session's settings
+    for one stream.  :meth:`state_record` / :meth:`load_state_record` save and restore the state
+    as plain arrays.
     """
 
     def __init__(self, *, hdsp: bool = False, model: Any = None, **settings: Any) -> None:
@@ -102,11 +100,10 @@ class Encoder:
         kw.setdefault("compress_differences", True)
         kw.setdefault("tca", True)
         self._settings = kw
-        s = EncodeSettings.from_kwargs(kw)
+        EncodeSettings.from_kwargs(kw)  # refuse bad settings now
         self._model = model_description(model)
-        self.state: dict[str, Any] = {"parameters": {}, "put_node_depth": {}, "device_id": s.device_id,
-                                      "parameter_id": {}}
-        self.hdsp_tool: HdspTool | None = HdspTool(True) if hdsp else None
+        self.hdsp = bool(hdsp)
+        self.state = IncrementalState()
         self.last: StreamResult | None = None
 
     def encode(self, tensors: Mapping[str, npt.NDArray[Any]], *, progress: Progress | None = None,
@@ -115,16 +112,20 @@ class Encoder:
         kw = {**self._settings, **_settings(overrides)}
         s = EncodeSettings.from_kwargs(kw)
         t = prepare_tensors(tensors)
-        work = _copy_state(self.state)
-        res, _ = compress(t, s, model=self._model, base=work, update_base=True, hdsp_tool=self.hdsp_tool,
-                          progress=progress)
-        self.state.clear()
-        self.state.update(work)
+        res, _ = compress(t, s, model=self._model, state=self.state, hdsp=self.hdsp, progress=progress)
+        assert res.state is not None
+        self.state = res.state
         self.last = res
         return res.data
 
+    def state_record(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The session's state as plain numeric arrays (layout: docs/incremental.rst).
 
-def _copy_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    return {"parameters": {k: np.array(v, copy=True) for k, v in state["parameters"].items()},
-            "put_node_depth": dict(state["put_node_depth"]), "device_id": state["device_id"],
-            "parameter_id": dict(state["parameter_id"])}
+        :meth:`load_state_record` on a new ``Encoder`` with the same settings continues the
+        session: later streams are the same bytes.
+        """
+        return self.state.to_record(SessionKind.ENCODER)
+
+    def load_state_record(self, rec: Mapping[str, npt.NDArray[np.generic]]) -> None:
+        """Restore a state written by :meth:`state_record` (a malformed record: NNRUsageError)."""
+        self.state, _ = IncrementalState.from_record(rec, SessionKind.ENCODER)

@@ -8,6 +8,7 @@ PT_RAW_FLOAT carries float32 values instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,8 +58,8 @@ class PayloadContext:
     general_profile_idc: int
     qp_density: int
     quantization_parameter: int
-    base: dict[str, list[int]]  # TCA: last decoded levels per tensor name
-    history: dict[str, list[int]]  # HDSP: ever-non-zero positions per tensor name
+    base: Mapping[str, list[int]]  # TCA: last decoded levels per tensor name
+    history: Mapping[str, list[int]]  # HDSP: ever-non-zero positions per tensor name
     verify_entry_points: bool = True
     max_elements: int = 1 << 28
 

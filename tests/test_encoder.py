@@ -282,11 +282,11 @@ def test_encoder_session_equals_nncodec_sequence() -> None:
     enc = nnr.Encoder(qp=-36, row_skipping=True, tca=False, hdsp=True)
     for i, u in enumerate(ups):
         assert enc.encode(u) == stream("SEQ_HDSP_DQ_A", i), f"stream {i}"
-    assert set(enc.state["put_node_depth"].values()) <= {1, 2, 3, 4, 5}
+    assert {t.depth for t in enc.state.tensors.values()} <= {1, 2, 3, 4, 5}
     ups = _seq_inputs("SEQ_DEVICE3_TCA_A")
     enc = nnr.Encoder(qp=-36, device_id=3)
     assert [enc.encode(u) for u in ups] == [stream("SEQ_DEVICE3_TCA_A", i) for i in range(3)]
-    assert enc.state["device_id"] == 3
+    assert {t.device_id for t in enc.state.tensors.values()} == {3}
 
 
 def test_encoder_session_state_matches_nncodec_layout() -> None:
@@ -298,11 +298,15 @@ def test_encoder_session_state_matches_nncodec_layout() -> None:
         b = nnc.compress(u, qp=-36, row_skipping=True, tca=True, compress_differences=True,
                          approx_param_base=state, update_base_param=True)
         assert a == bytes(b)
-    assert list(enc.state) == ["parameters", "put_node_depth", "device_id", "parameter_id"]
-    assert enc.state["put_node_depth"] == state["put_node_depth"]
-    assert enc.state["parameter_id"] == state["parameter_id"]
+    # the typed state holds what NNCodec's dict holds
+    tensors = enc.state.tensors
+    assert {k: t.depth for k, t in tensors.items()} == state["put_node_depth"]
+    assert {k: t.parameter_id for k, t in tensors.items()} == state["parameter_id"]
+    assert {t.device_id for t in tensors.values()} == {state["device_id"]}
+    assert list(tensors) == list(state["parameters"])
     for k, v in state["parameters"].items():
-        assert enc.state["parameters"][k].dtype == np.int32 and np.array_equal(enc.state["parameters"][k], v)
+        lv = tensors[k].levels
+        assert lv is not None and lv.dtype == np.int32 and np.array_equal(lv, v)
 
 
 def test_encoder_session_round_trip_through_decoder_session() -> None:
@@ -325,13 +329,13 @@ def test_encoder_session_round_trip_through_decoder_session() -> None:
 def test_encoder_session_state_unchanged_on_error() -> None:
     enc = nnr.Encoder(qp=-36)
     enc.encode({"w": np.ones((4, 4), np.float32)})
-    before = json.dumps({k: (v if k != "parameters" else sorted(v)) for k, v in enc.state.items()})
+    before = {k: v.tobytes() for k, v in enc.state_record().items()}
     with pytest.raises(nnr.NNRUsageError):
         enc.encode({"w": np.full((4, 4), np.nan, np.float32)})
     with pytest.raises(nnr.NNRUsageError):
         enc.encode({"w": np.ones((4, 4), np.float32)}, qp=-2000)
-    assert json.dumps({k: (v if k != "parameters" else sorted(v)) for k, v in enc.state.items()}) == before
-    assert enc.state["put_node_depth"] == {"w": 1}
+    assert {k: v.tobytes() for k, v in enc.state_record().items()} == before
+    assert {k: t.depth for k, t in enc.state.tensors.items()} == {"w": 1}
 
 
 def test_hdsp_tool_of_nncodec_layout_is_updated() -> None:

@@ -259,15 +259,14 @@ def test_incremental_continues_nncodec_state(case: str, resume: int) -> None:
 def test_incremental_data_exercises_tools() -> None:
     """Guards the test data: TCA, HDSP (flag on), row skipping and a skipped NDU all occur."""
     from nnr.decoder import Decoder
-    from nnr.nncodec.hdsp import history_for_decoder
+    from nnr.nncodec.state import to_incremental
 
     seen = {"tca": 0, "hdsp": 0, "rowskip": 0}
     state, tool = new_approx_param_base(), HdspTool(True)
     m = MANIFEST["inc_nnc"]
     for step in range(m["steps"]):
         dec = Decoder()
-        dec.base = {k: v.reshape(-1).tolist() for k, v in state["parameters"].items()}
-        dec.history = history_for_decoder(tool)
+        dec.state = to_incremental(state, tool)
         ds = dec.decode_stream(stream(f"inc_nnc_{step}"))
         for u in ds.units:
             for t in u.tensors:

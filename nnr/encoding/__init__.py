@@ -33,7 +33,7 @@ this encoder does the following instead:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy.typing as npt
@@ -43,6 +43,7 @@ from nnr.encoding.model import ModelInfo, apply_block_id_and_param_type, block_s
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.stream import StreamResult, levels_dict, write_stream
 from nnr.errors import NNRUsageError
+from nnr.incremental import IncrementalState
 
 __all__ = ["EncodeSettings", "ModelInfo", "StreamResult", "compress", "quantizer"]
 
@@ -61,9 +62,9 @@ def compress(
     settings: EncodeSettings,
     *,
     model: ModelInfo | None = None,
-    base: MutableMapping[str, Any] | None = None,
-    update_base: bool = False,
-    hdsp_tool: Any = None,
+    state: IncrementalState | None = None,
+    hdsp: bool = False,
+    put_nodes: bool = True,
     strict_blocks: bool = True,
     quant_layer: Any = None,
     progress: Callable[[int, int], None] | None = None,
@@ -73,9 +74,11 @@ def compress(
     ``model`` describes order, types and blocks (default: NNCodec's description of the dict);
     ``settings.block_id_and_param_type`` regroups it as NNCodec does.  A description NNCodec's
     sanity check rejects raises :class:`NNRUsageError` with ``strict_blocks``, otherwise it is
-    ignored (and ``bnf`` switched off) as NNCodec does.  ``base`` / ``update_base`` /
-    ``hdsp_tool``: the incremental state (see :func:`nnr.encoding.stream.write_stream`); the
-    HDSP history receives the new levels afterwards.  ``progress(done, total)`` is called with
+    ignored (and ``bnf`` switched off) as NNCodec does.  ``state``: the session's incremental
+    state, left unchanged; the state after the stream is ``result.state`` (with ``hdsp``, its
+    histories updated with the new levels; ``put_nodes``: see
+    :func:`nnr.encoding.stream.write_stream`).
+    ``progress(done, total)`` is called with
     element counts (each element is counted once when quantized and once when coded).
     """
     s = settings
@@ -96,8 +99,6 @@ def compress(
     for name in tensors:
         if name not in m.dims and not (name.endswith(("_G", "_H")) and name[:-2] in m.dims):
             raise NNRUsageError(f"tensor {name!r} is not in the model description")
-    if base is not None:
-        _check_base(base)
     a = init_approximation(tensors, m, s)
     assign_qps(a, s)
     if s.bnf:
@@ -105,21 +106,13 @@ def compress(
     qfn = quant_layer if quant_layer is not None else quantizer()
     tick = _Ticker(progress, 2 * sum(int(v.size) for v in a.params.values()))
     approximate(a, s, qfn, tick)
-    res = write_stream(a, s, base=base, update_base=update_base, hdsp_tool=hdsp_tool, tick=tick)
+    res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, tick=tick)
     tick.finish()
-    if hdsp_tool is not None:
-        hdsp_tool.add_data_to_hist(levels_dict(a))
+    if hdsp and res.state is not None:
+        after = res.state
+        for name, v in levels_dict(a).items():
+            after.tensors[name] = after.with_history(name, v)
     return res, a
-
-
-def _check_base(base: MutableMapping[str, Any]) -> None:
-    if not isinstance(base, MutableMapping) or any(k not in base for k in ("parameters", "put_node_depth",
-                                                                          "device_id", "parameter_id")):
-        raise NNRUsageError("approx_param_base must be a dict with the keys 'parameters', 'put_node_depth', "
-                            "'device_id' and 'parameter_id' (start from nnr.nncodec.new_approx_param_base())")
-    for k in ("parameters", "put_node_depth", "parameter_id"):
-        if not isinstance(base[k], MutableMapping):
-            raise NNRUsageError(f"approx_param_base[{k!r}] must be a dict")
 
 
 class _Ticker:

@@ -16,7 +16,7 @@ both ways.  In update streams, units whose levels are all zero are left out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from nnr.encoding.layer import encode_layer, layer_geometry
 from nnr.encoding.model import Block
 from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
-from nnr.nncodec.hdsp import tool_enabled
+from nnr.incremental import IncrementalState, advance, child_depth, continues_parent
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, EntryPoint, IntegerCodebook
 from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.topology import TopologyUnit
@@ -59,6 +59,8 @@ class StreamResult:
     coded: list[str] = field(default_factory=list)  # tensors in the stream, coding order
     omitted: list[str] = field(default_factory=list)  # all-zero tensors left out of an update stream
     dq_index_mismatches: int = 0
+    state: IncrementalState | None = None  # the session state after this stream (with a state given)
+    hdsp_modes: dict[str, int] = field(default_factory=dict)  # HDSP tried both ways: 1 = chosen on
 
 
 def _block_possible(a: Approximation, blk: Block, cpt: int) -> bool:
@@ -114,7 +116,7 @@ def plan_units(a: Approximation, out_of_band: bool = False) -> list[UnitPlan]:
     return plans
 
 
-def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, base: MutableMapping[str, Any] | None) -> CompressedDataUnitHeader:
+def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: IncrementalState | None) -> CompressedDataUnitHeader:
     q = a.out[p.key]
     h = CompressedDataUnitHeader()
     if p.is_block:
@@ -162,35 +164,25 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, base: MutableMappi
         h.node_id_present_flag = 1
         h.device_id = s.device_id
         h.parameter_id = p.parameter_id
-        depths = base.get("put_node_depth") if base is not None else None
-        if depths is None:
-            h.put_node_depth = 0
-        else:
-            h.put_node_depth = int(depths[p.key]) + 1 if p.key in depths else 1
+        h.put_node_depth = 0 if state is None else child_depth(state.get(p.key))
         if s.parent_node_id_present_flag:
             h.parent_node_id_present_flag = 1
             h.parent_node_id_type = ParentNodeIdType.ICNN_NDU_ID
             h.parent_device_id = 0
             h.temporal_context_modeling_flag = 1 if (
-                s.tca and base is not None and p.key in base.get("parameters", {})) else 0
+                s.tca and state is not None and state.levels(p.key) is not None) else 0
     if len(h.tensor_dimensions) > 1:
         h.scan_order = int(a.scan_order.get(p.key, 0))
     return h
 
 
-def _base_levels(base: MutableMapping[str, Any], name: str, q: Quantized, s: EncodeSettings, h: CompressedDataUnitHeader
-                 ) -> list[int]:
-    """The TCA base of a tensor, with NNCodec's consistency checks of the update tree."""
-    if base.get("device_id") != h.device_id:
-        raise NNRUsageError(f"{name!r}: device_id {h.device_id} differs from the incremental state's "
-                            f"{base.get('device_id')!r}")
-    pid = base.get("parameter_id", {}).get(name)
-    if pid != h.parameter_id:
-        raise NNRUsageError(f"{name!r}: parameter_id {h.parameter_id} differs from the incremental state's {pid!r}")
-    depth = base.get("put_node_depth", {}).get(name)
-    if depth is None or (h.put_node_depth or 0) - 1 != depth:
-        raise NNRUsageError(f"{name!r}: put_node_depth {h.put_node_depth} does not follow the state's {depth!r}")
-    arr = np.asarray(base["parameters"][name])
+def _base_levels(state: IncrementalState, name: str, q: Quantized, h: CompressedDataUnitHeader) -> list[int]:
+    """The TCA base of a tensor, whose node must continue the state's (the PUT check)."""
+    bad = continues_parent(state.get(name), h.device_id, h.parameter_id, h.put_node_depth)
+    if bad is not None:
+        raise NNRUsageError(f"{name!r}: {bad.reason} (incremental state)")
+    arr = state.levels(name)
+    assert arr is not None
     if arr.size != q.values.size:
         raise NNRUsageError(f"{name!r} has {q.values.size} elements, its previous update had {arr.size}")
     flat: list[int] = arr.reshape(-1).astype(np.int64).tolist()
@@ -198,8 +190,7 @@ def _base_levels(base: MutableMapping[str, Any], name: str, q: Quantized, s: Enc
 
 
 def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader,
-                    base: MutableMapping[str, Any] | None, hdsp_on: bool, tool: Any
-                    ) -> tuple[bytes, list[EntryPoint], int]:
+                    state: IncrementalState | None, hdsp_on: bool) -> tuple[bytes, list[EntryPoint], int]:
     enc = ArithmeticEncoder()
     infos: list[TensorEncodeInfo] = []
     pt = h.nnr_compressed_data_unit_payload_type
@@ -213,15 +204,16 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
         cb_size = len(q.codebook or []) if (gpi == 1 and q.method == "codebook") else 0
         cb_zero = q.cb_zero if cb_size else 0
         tca_base = None
-        if h.temporal_context_modeling_flag and gpi == 1 and base:
-            tca_base = _base_levels(base, n, q, s, h)
+        if h.temporal_context_modeling_flag and gpi == 1 and state is not None:
+            tca_base = _base_levels(state, n, q, h)
         history = None
         if hdsp_on:
-            hist = tool.data_hist[n]
-            harr = np.asarray(hist).reshape(-1)
+            assert state is not None
+            harr = state.history(n)
+            assert harr is not None
             if harr.size != q.values.size:
                 raise NNRUsageError(f"the HDSP history of {n!r} has {harr.size} entries, the tensor {q.values.size}")
-            history = (harr == 1).astype(np.int64).tolist()
+            history = harr.astype(np.int64).tolist()
         info = encode_layer(
             enc, q.values, dq=bool(q.dq), scan_order=h.scan_order, gpi=gpi,
             parent_node_id_present=bool(h.parent_node_id_present_flag), num_gtx=s.cabac_unary_length_minus1 + 1,
@@ -251,13 +243,14 @@ def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> N
                             f"({lo}..{hi}); use a larger qp_density")
 
 
-def write_stream(a: Approximation, s: EncodeSettings, *, base: MutableMapping[str, Any] | None = None,
-                 update_base: bool = False, hdsp_tool: Any = None,
+def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
+                 hdsp: bool = False, put_nodes: bool = True,
                  tick: Callable[[int], None] | None = None) -> StreamResult:
-    """The NNR units of one stream.  ``base`` is NNCodec's incremental state dict
-    (``parameters``, ``put_node_depth``, ``device_id``, ``parameter_id``), updated in place with
-    ``update_base``; ``hdsp_tool`` an ``HdspTool``-like object (histories are read, the chosen
-    modes recorded; the caller adds the new levels to the history)."""
+    """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
+    the state after the stream is ``result.state``, its HDSP histories not yet updated); with
+    ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
+    shorter kept (``result.hdsp_modes``).  ``put_nodes=False`` uses only the state's histories
+    (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept)."""
     for name, q in a.out.items():
         _check_qp(a, s, name, q)
     gpi = s.general_profile_idc
@@ -271,9 +264,11 @@ def write_stream(a: Approximation, s: EncodeSettings, *, base: MutableMapping[st
     if a.model.topology_storage_format is not None:
         w.topology(TopologyUnit(int(a.model.topology_storage_format), a.model.topology_compression_format, b"\x00"))
     res = StreamResult(b"")
-    use_hdsp = gpi == 1 and hdsp_tool is not None and tool_enabled(hdsp_tool)
+    use_hdsp = gpi == 1 and hdsp and state is not None
+    after = state.copy() if state is not None else None
+    nodes = state if put_nodes else None
     for p in plan_units(a, s.out_of_band):
-        h = _header(a, s, p, base)
+        h = _header(a, s, p, nodes)
         ph, pw = layer_geometry(p.dims)
         if h.scan_order > 0 and not (pw > 1 and ph > 1):
             # a single row or column is coded row-major anyway; NNCodec cannot write such a
@@ -294,14 +289,14 @@ def write_stream(a: Approximation, s: EncodeSettings, *, base: MutableMapping[st
         eps: list[EntryPoint] = []
         if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_RAW_FLOAT:
             payload, mism = _raw_payload(a, p), 0
-        elif use_hdsp and coded and all(hdsp_tool.has_hist(n) for n in p.names):
-            cands = [_encode_payload(a, s, p, h, base, mode == 1, hdsp_tool) for mode in (0, 1)]
+        elif use_hdsp and state is not None and coded and all(state.history(n) is not None for n in p.names):
+            cands = [_encode_payload(a, s, p, h, state, mode == 1) for mode in (0, 1)]
             best = 1 if len(cands[1][0]) < len(cands[0][0]) else 0
             for n in p.names:
-                hdsp_tool.best_mode_idx[n] = best
+                res.hdsp_modes[n] = best
             payload, eps, mism = cands[best]
         else:
-            payload, eps, mism = _encode_payload(a, s, p, h, base, False, None)
+            payload, eps, mism = _encode_payload(a, s, p, h, state, False)
         res.dq_index_mismatches += mism
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
@@ -311,27 +306,23 @@ def write_stream(a: Approximation, s: EncodeSettings, *, base: MutableMapping[st
         res.coded += p.names
         if tick is not None:
             tick(sum(int(a.out[n].values.size) for n in p.names))
-        if base is not None and update_base:
-            _update_base(base, a, p, h)
+        if after is not None and put_nodes:
+            for n in p.names:
+                # each tensor's depth counts its own updates (NNCodec's rule; equal to the
+                # unit's put_node_depth for the tensor the header is taken from)
+                prev = after.get(n)
+                after.tensors[n] = advance(prev, h.device_id, h.parameter_id, child_depth(prev), _tca_levels(a.out[n]))
     res.data = w.getvalue()
+    res.state = after
     return res
 
 
-def _update_base(base: MutableMapping[str, Any], a: Approximation, p: UnitPlan, h: CompressedDataUnitHeader) -> None:
-    depths = base.setdefault("put_node_depth", {})
-    pids = base.setdefault("parameter_id", {})
-    params = base.setdefault("parameters", {})
-    for n in p.names:
-        depths[n] = depths[n] + 1 if n in depths else 1
-        if not base.get("device_id"):
-            base["device_id"] = h.device_id
-        elif base["device_id"] != h.device_id:
-            raise NNRUsageError(f"device_id {h.device_id} differs from the incremental state's {base['device_id']}")
-        if n not in pids:
-            pids[n] = h.parameter_id
-        elif pids[n] != h.parameter_id:
-            raise NNRUsageError(f"{n!r}: parameter_id {h.parameter_id} differs from the incremental state's {pids[n]}")
-        params[n] = np.array(a.out[n].values, copy=True)
+def _tca_levels(q: Quantized) -> npt.NDArray[np.int32]:
+    """What a coded tensor leaves as TCA base: its levels (a raw tensor has none; zeros of its
+    shape stand in, so that its next unit carries the TCA flag as NNCodec's does)."""
+    if q.method == "raw":
+        return np.zeros(q.values.shape, dtype=np.int32)
+    return np.asarray(q.values, dtype=np.int32)
 
 
 def levels_dict(a: Approximation) -> dict[str, npt.NDArray[Any]]:

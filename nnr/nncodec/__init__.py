@@ -27,8 +27,9 @@ update_base_param=True, hdsp_tool=tool)``); :class:`nnr.Encoder` keeps that stat
 """
 
 from nnr.nncodec import nn, nnc, tensor
-from nnr.nncodec.hdsp import HDSP_OPTS_OFF, HdspMode, HdspTool
-from nnr.nncodec.nnc import compress, decompress, new_approx_param_base
+from nnr.nncodec.hdsp import HdspMode, HdspTool
+from nnr.nncodec.nnc import compress, decompress
+from nnr.nncodec.state import new_approx_param_base
 
-__all__ = ["HDSP_OPTS_OFF", "HdspMode", "HdspTool", "compress", "decompress", "new_approx_param_base", "nn", "nnc",
+__all__ = ["HdspMode", "HdspTool", "compress", "decompress", "new_approx_param_base", "nn", "nnc",
            "tensor"]

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nnr.incremental import merge_history
+
 
 class HdspMode(enum.IntEnum):
     """How a tensor's levels use the history (values as in NNCodec's deepCABAC extension)."""
@@ -26,11 +28,6 @@ class HdspMode(enum.IntEnum):
     TensorOff = 0  # the stream's HDSP flag is read, but no position uses the history
     TensorOn = 1  # positions whose history entry is 1 use the HDSP contexts (if the flag says so)
     AlwaysOff = 99  # no HDSP at all
-
-
-def HDSP_OPTS_OFF() -> list[Any]:
-    """Options for a tensor coded without history: mode and an empty two-entry history."""
-    return [HdspMode.AlwaysOff, np.zeros(2, dtype=np.int8)]
 
 
 class HdspTool:
@@ -93,9 +90,9 @@ class HdspTool:
             return
         for name, value in enc_diff_rec_approx_data.items():
             arr = np.asarray(value)
-            if name not in self.data_hist:
-                self.data_hist[name] = np.zeros(arr.shape, dtype=np.int8)
-            self.data_hist[name][arr != 0] = 1
+            old = self.data_hist.get(name)
+            self.data_hist[name] = merge_history(None if old is None else old.reshape(-1) == 1,
+                                                 arr).reshape(arr.shape).astype(np.int8)
 
     def print_max_diff(self, name: str, dict1: Mapping[str, Any], dict2: Mapping[str, Any],
                        asssert_on_mismatch: bool) -> None:
@@ -111,27 +108,3 @@ class HdspTool:
                 raise AssertionError(f"{name} mismatch")
         else:
             print(f"{name}: {largest}")
-
-
-def tool_enabled(tool: Any) -> bool:
-    """Whether an ``HdspTool``-like object (ours or NNCodec's) is switched on."""
-    fn = getattr(tool, "enabled", None)
-    if callable(fn):
-        return bool(fn())
-    return bool(getattr(tool, "hdsp_enabled", False))
-
-
-def history_for_decoder(tool: Any) -> dict[str, list[int]]:
-    """The tool's histories as :class:`nnr.Decoder` keeps them: flat 0/1 lists per tensor.
-
-    A position takes part in HDSP when its entry is exactly 1 (other values count as 0).
-    """
-    if tool is None or not tool_enabled(tool):
-        return {}
-    hist = getattr(tool, "data_hist", None)
-    if hist is None:
-        return {}
-    out: dict[str, list[int]] = {}
-    for name, value in hist.items():
-        out[str(name)] = (np.asarray(value).reshape(-1) == 1).astype(np.int32).tolist()
-    return out

@@ -32,9 +32,16 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
-from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError, NNRUsageError
+from nnr.encoder import model_description
+from nnr.encoding import EncodeSettings
+from nnr.encoding import compress as _compress
+from nnr.encoding.approx import stepsize_from_qp
+from nnr.encoding.inputs import prepare_tensors
+from nnr.encoding.model import ModelInfo, block_spec_ok
+from nnr.encoding.stream import levels_dict
+from nnr.errors import MalformedStreamError, NNRUsageError
 from nnr.nncodec import _hls
-from nnr.nncodec.hdsp import history_for_decoder
+from nnr.nncodec.state import BaseUpdate, check_approx_param_base, new_approx_param_base, to_incremental, tool_enabled
 from nnr.payload import CodedTensor
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.layer_parameter_set import LayerParameterSet
@@ -42,19 +49,12 @@ from nnr.units.types import NNRUnitType
 
 __all__ = ["compress", "compress_model", "decompress", "new_approx_param_base"]
 
-STATE_KEYS = ("parameters", "put_node_depth", "device_id", "parameter_id")
-
 _FLAG_KEYS = (
     "mps_sparsification_flag", "lps_sparsification_flag",
     "mps_pruning_flag", "lps_pruning_flag",
     "mps_unification_flag", "lps_unification_flag",
     "mps_decomposition_performance_map_flag", "lps_decomposition_performance_map_flag",
 )
-
-
-def new_approx_param_base() -> dict[str, Any]:
-    """An empty incremental-decoding state, as NNCodec users create it."""
-    return {"parameters": {}, "put_node_depth": {}, "device_id": 0, "parameter_id": {}}
 
 
 def _read(bitstream_or_path: object) -> bytes:
@@ -69,16 +69,6 @@ def _say(text: str, verbose: bool) -> None:
     if verbose:
         sys.stdout.write(text)
         sys.stdout.flush()
-
-
-def _check_state(state: object) -> MutableMapping[str, Any]:
-    if not isinstance(state, MutableMapping) or any(k not in state for k in STATE_KEYS):
-        raise NNRUsageError("approx_param_base must be a dict with the keys 'parameters', 'put_node_depth', "
-                            "'device_id' and 'parameter_id' (start from nnr.nncodec.new_approx_param_base())")
-    for k in ("parameters", "put_node_depth", "parameter_id"):
-        if not isinstance(state[k], MutableMapping):
-            raise NNRUsageError(f"approx_param_base[{k!r}] must be a dict")
-    return state
 
 
 def _flat_units(units: list[DecodedUnit]) -> list[DecodedUnit]:
@@ -115,67 +105,17 @@ class _Walk:
                 self.ndus.append((u, u.ndu, u.tensors, lps))
 
 
-def _update_state(walk: _Walk, gpi: int, state: MutableMapping[str, Any] | None, update: bool) -> dict[str, Any] | None:
-    """NNCodec's checks of temporal context adaptation and its state updates, tensor by tensor.
-
-    Works on copies; the caller commits them when the whole stream has decoded.
-    """
-    if state is None:
-        return None
-    params = dict(state["parameters"])
-    depth = dict(state["put_node_depth"])
-    pids = dict(state["parameter_id"])
-    device = state["device_id"]
-    use_tca_base = bool(state)  # NNCodec consults the base only for a non-empty dict
+def _update_base(walk: _Walk, state: MutableMapping[str, Any]) -> None:
+    """NNCodec's state updates, tensor by tensor; committed when all of them succeed."""
+    upd = BaseUpdate(state)
     for u, h, tensors, _lps in walk.ndus:
-
-        def fail(cls: type[NNRError], reason: str, element: str) -> NNRError:
-            return cls(reason, element=element, unit_index=u.index, unit_type="NNR_NDU")
-
         for t in tensors:
             if t.raw is not None or t.levels is None:
-                continue  # raw float tensors are neither TCA-coded nor kept in the base
-            name = t.name
-            if h.temporal_context_modeling_flag and gpi == 1 and use_tca_base:
-                if h.device_id != device:
-                    raise fail(MalformedStreamError, f"{name!r}: device_id {h.device_id} differs from the base's "
-                               f"device_id {device}", "device_id")
-                if name not in pids:
-                    raise fail(MissingReferenceError, f"{name!r} is coded with temporal context adaptation but "
-                               "approx_param_base has no parameter_id for it", "parameter_id")
-                if h.parameter_id != pids[name]:
-                    raise fail(MalformedStreamError, f"{name!r}: parameter_id {h.parameter_id} differs from the "
-                               f"base's {pids[name]}", "parameter_id")
-                if name not in depth:
-                    raise fail(MissingReferenceError, f"{name!r} is coded with temporal context adaptation but "
-                               "approx_param_base has no put_node_depth for it", "put_node_depth")
-                if h.put_node_depth is None or h.put_node_depth - 1 != depth[name]:
-                    raise fail(MalformedStreamError, f"{name!r}: put_node_depth {h.put_node_depth}, the base's "
-                               f"node has depth {depth[name]}", "put_node_depth")
-            if not update:
-                continue
-            depth[name] = depth[name] + 1 if name in depth else 1
-            if not device:
-                device = h.device_id
-            elif device != h.device_id:
-                raise fail(MalformedStreamError, f"{name!r}: device_id {h.device_id}, approx_param_base holds "
-                           f"device_id {device}", "device_id")
-            if name not in pids:
-                pids[name] = h.parameter_id
-            elif pids[name] != h.parameter_id:
-                raise fail(MalformedStreamError, f"{name!r}: parameter_id {h.parameter_id}, approx_param_base "
-                           f"holds {pids[name]}", "parameter_id")
-            params[name] = np.array(t.levels, dtype=np.int32, copy=True)
-    return {"parameters": params, "put_node_depth": depth, "device_id": device, "parameter_id": pids}
-
-
-def _commit(state: MutableMapping[str, Any], new: dict[str, Any]) -> None:
-    """Write the new values into the caller's dicts (the same objects, as NNCodec mutates them)."""
-    for k in ("parameters", "put_node_depth", "parameter_id"):
-        target = state[k]
-        for name, value in new[k].items():
-            target[name] = value
-    state["device_id"] = new["device_id"]
+                continue  # raw float tensors are not kept in the base
+            bad = upd.add(t.name, h.device_id, h.parameter_id, t.levels)
+            if bad is not None:
+                raise MalformedStreamError(bad[1], element=bad[0], unit_index=u.index, unit_type="NNR_NDU")
+    upd.commit()
 
 
 def _levels(walk: _Walk) -> dict[str, npt.NDArray[Any]]:
@@ -258,21 +198,17 @@ def decompress(
             and "block_identifier" in block_id_and_param_type and "parameter_type" in block_id_and_param_type):
         raise NNRUsageError("block_id_and_param_type must be a dict with 'block_identifier' and 'parameter_type'")
     _ = reconstruct_bnf  # a no-op on decoding, see the docstring
-    state = _check_state(approx_param_base) if approx_param_base is not None else None
+    state = check_approx_param_base(approx_param_base) if approx_param_base is not None else None
 
     t0 = time.perf_counter()
     _say("DECODING...", verbose)
     data = _read(bitstream_or_path)
     dec = Decoder(reconstruct_lsa=bool(reconstruct_lsa))
-    if state is not None:
-        dec.base = {str(k): np.asarray(v).astype(np.int32, copy=False).reshape(-1).tolist()
-                    for k, v in state["parameters"].items()}
-    dec.history = history_for_decoder(hdsp_tool)
+    dec.state = to_incremental(state, hdsp_tool)  # the decoder checks the PUT nodes with TCA
     ds = dec.decode_stream(data)
     walk = _Walk(ds)
-    new_state = _update_state(walk, ds.general_profile_idc, state, bool(update_base_param))
-    if state is not None and new_state is not None and update_base_param:
-        _commit(state, new_state)
+    if state is not None and update_base_param:
+        _update_base(walk, state)
     mps = walk.mps_unit.mps if walk.mps_unit is not None else None
     if hdsp_tool is not None and return_hls and mps is not None and mps.mps_parent_signalling_enabled_flag:
         hdsp_tool.add_data_to_hist(_levels(walk))
@@ -302,8 +238,6 @@ def decompress(
 def _model_info_from(model: Any) -> Any:
     """``model`` as NNCodec's ``compress`` takes it: None, an NNCodec ``NNRModel`` (anything with a
     ``model_info`` dict), our :class:`nnr.encoding.ModelInfo` or a description dict."""
-    from nnr.encoding import ModelInfo
-
     if model is None or isinstance(model, ModelInfo):
         return model
     info = getattr(model, "model_info", None)
@@ -320,16 +254,12 @@ def _model_info_from(model: Any) -> Any:
             m.ids = {n: int(index[n]) for n in names}
         return m
     if isinstance(model, dict) and "parameter_dimensions" in model:
-        from nnr.encoder import model_description
-
         return model_description(model)
     raise NNRUsageError("model must be an NNCodec NNRModel, an nnr.encoding.ModelInfo or a model description dict")
 
 
 def _reconstruct(a: Any) -> dict[str, npt.NDArray[Any]]:
     """NNCodec's encoder-side reconstruction (``quantize_only``): dequantized tensors."""
-    from nnr.encoding.approx import stepsize_from_qp
-
     out: dict[str, npt.NDArray[Any]] = {}
     for name in a.params:
         q = a.out.get(name)
@@ -395,10 +325,6 @@ def compress(
     ``general_profile_idc`` (0: edition 1) and ``out_of_band_signaling`` expose what NNCodec only
     offers through ``nnc_core``.  ``quantize_only`` returns NNCodec's encoder-side reconstruction.
     """
-    from nnr.encoding import EncodeSettings
-    from nnr.encoding import compress as _compress
-    from nnr.encoding.inputs import prepare_tensors
-
     _ = (model_executer, wandb_logging)
     if ioq or lsa or fine_tune or bnf_mapping:
         raise NNRUsageError("ioq, lsa, fine_tune and bnf_mapping need NNCodec's model executer "
@@ -413,15 +339,30 @@ def compress(
         int_quant_bw=int_quant_bw if int_quant_bw else None, general_profile_idc=general_profile_idc,
         out_of_band=out_of_band_signaling, block_id_and_param_type=block_id_and_param_type))
     tensors = prepare_tensors(parameter_dict)
-    work = _check_state(approx_param_base) if approx_param_base is not None else None
+    base = check_approx_param_base(approx_param_base) if approx_param_base is not None else None
     _say(f"DONE in {time.perf_counter() - t0:.4f} s\n", verbose)
     t1 = time.perf_counter()
     _say("ENCODING...", verbose)
     if quantize_only:
         res, a = _compress(tensors, s, model=_model_info_from(model), strict_blocks=False)
         return _reconstruct(a)
-    res, _a = _compress(tensors, s, model=_model_info_from(model), base=work, update_base=bool(update_base_param),
-                        hdsp_tool=hdsp_tool, strict_blocks=False)
+    hdsp = tool_enabled(hdsp_tool)
+    state = to_incremental(base, hdsp_tool) if (base is not None or hdsp) else None
+    res, a = _compress(tensors, s, model=_model_info_from(model), state=state, hdsp=hdsp,
+                       put_nodes=base is not None, strict_blocks=False)
+    if base is not None and update_base_param:
+        assert res.state is not None
+        upd = BaseUpdate(base)
+        for n in res.coded:
+            node = res.state.tensors[n]
+            bad = upd.add(n, node.device_id or 0, node.parameter_id, a.out[n].values)
+            if bad is not None:
+                raise NNRUsageError(bad[1])
+        upd.commit()
+    if hdsp_tool is not None:
+        for n, mode in res.hdsp_modes.items():
+            hdsp_tool.best_mode_idx[n] = mode
+        hdsp_tool.add_data_to_hist(levels_dict(a))
     _say(f"DONE in {time.perf_counter() - t1:.4f} s\n", verbose)
     bs = bytearray(res.data)
     if bitstream_path is not None:
@@ -446,14 +387,12 @@ def compress_model(model_path_or_object: Any, bitstream_path: str | None = None,
     NNR_TPL_PYT, parameter types from the names, ``num_batches_tracked`` left out) and, with
     ``bnf``, its blocks are guessed from the module structure (batch-norm modules are those
     with running statistics).  Training-related arguments are ignored."""
-    from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
+    from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of  # numpy only; torch on use
 
     _ = ignored
     state_dict, bn_info = state_dict_of(model_path_or_object)
     params, m = describe_state_dict(state_dict)
     if block_id_and_param_type is None and bnf:
-        from nnr.encoding.model import block_spec_ok
-
         block_id_and_param_type = guess_blocks(params, bn_info)
         if block_id_and_param_type is not None and not block_spec_ok(block_id_and_param_type, params):
             block_id_and_param_type = None
