@@ -25,7 +25,7 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from nnr import syntax_tables as st  # noqa: E402
+from nnr import syntax as st  # noqa: E402
 
 TABLES_PAGE = os.path.join(HERE, "syntax_tables.rst")
 IMPL_PAGE = os.path.join(HERE, "implementation.rst")

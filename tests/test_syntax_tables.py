@@ -6,7 +6,7 @@
   hand-built streams for the header paths NNCodec never writes) are decoded with a tracer; every
   traced (structure, element, descriptor) must be in the table of its structure, the structure
   nesting must follow the tables' calls, and the elements must come in table order
-  (:func:`nnr.syntax_tables.check_trace`).
+  (:func:`nnr.syntax.check_trace`).
 * The checker itself rejects wrong names, descriptors, orders, conditions and tables.
 * The rendered docs page is up to date, and (if Sphinx is installed) the docs build without warnings.
 
@@ -35,6 +35,7 @@ import pytest
 if sys.version_info < (3, 11):
     pytest.importorskip("tomli")  # the tables are TOML; Python 3.10 needs tomli
 
+from nnr import syntax as st
 from nnr.bitstream import BitWriter, TraceEvent
 from nnr.decoder import Decoder
 from nnr.errors import NNRError
@@ -58,14 +59,6 @@ from nnr.units.types import NNRUnitType, ParentNodeIdType, PayloadType, Topology
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-try:
-    from nnr import syntax_tables as st
-except ImportError:  # an installed nnr without the module: use the source tree's
-    _spec = importlib.util.spec_from_file_location("nnr.syntax_tables", os.path.join(ROOT, "nnr", "syntax_tables.py"))
-    assert _spec is not None and _spec.loader is not None
-    st = importlib.util.module_from_spec(_spec)
-    sys.modules["nnr.syntax_tables"] = st
-    _spec.loader.exec_module(st)
 SYNTAX_DIR = os.path.join(ROOT, "syntax")
 DOCS_DIR = os.path.join(ROOT, "docs")
 MAX_BYTES = int(os.environ.get("NNR_SYNTAX_MAX_STREAM_BYTES", "8192"))

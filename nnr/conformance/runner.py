@@ -1,4 +1,4 @@
-"""The conformance runner: ``nnr conformance [DIR] [--json FILE] [--decoder CMD] [--coverage] [-k NAME]``.
+"""The conformance runner (library side of ``nnr conformance``).
 
 A *case* is a folder ``DIR/<NAME>/`` holding ``case.json`` and the streams it names (format in
 docs/conformance.md).  A positive case passes when every stream decodes to exactly the expected
@@ -14,20 +14,17 @@ Library use::
     result = run_case(cases[0], decoder="python my_decoder.py {output} {inputs}")
     suite = run_suite("bitstreams", only=["SEQ_"])
 
-Exit codes of :func:`cmd_conformance`: 0 every case passed, 1 a case failed, 2 the suite could
-not run (missing directory, no case, unreadable or malformed ``case.json``).
+The command line is :mod:`nnr.cli.conformance`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -638,58 +635,3 @@ def print_coverage(cov: Coverage, out: TextIO) -> None:
         out.write("\nPositive cases that failed while tracing (their elements are partly missing)\n")
         for k, v in sorted(cov.trace_failures.items()):
             out.write(f"  {k}: {v}\n")
-
-
-# -- command line --------------------------------------------------------------------------------------------
-
-
-class TablePrinter:
-    """Prints the result table row by row as cases finish."""
-
-    def __init__(self, names: Sequence[str], out: TextIO) -> None:
-        self.width = max([len(n) for n in names] + [4])
-        self.out = out
-        self.out.write(f"{'case':<{self.width}}  {'kind':<8}  {'result':<6}  reason\n")
-        self.out.flush()
-
-    def __call__(self, r: CaseResult) -> None:
-        reason = r.reason.replace("\n", " ")
-        self.out.write(f"{r.name:<{self.width}}  {r.kind:<8}  {r.result.upper():<6}  {reason}\n")
-        self.out.flush()
-
-
-def print_table(results: Sequence[CaseResult], out: TextIO) -> None:
-    if not results:
-        return
-    tp = TablePrinter([r.name for r in results], out)
-    for r in results:
-        tp(r)
-
-
-def cmd_conformance(args: argparse.Namespace) -> int:
-    directory = getattr(args, "directory", "bitstreams")
-    only = getattr(args, "only", None) or []
-    decoder = getattr(args, "decoder", None)
-    out = sys.stdout
-    try:
-        cases = load_cases(directory, only)
-        if not cases:
-            print(f"nnr conformance: no case in {directory}" + (f" matching {only}" if only else ""),
-                  file=sys.stderr)
-            return 2
-        suite = run_suite(cases, decoder, progress=TablePrinter([c.name for c in cases], out))
-    except CaseFormatError as e:
-        print(f"nnr conformance: {e}", file=sys.stderr)
-        return 2
-    for r in suite.results:
-        if not r.passed and r.detail and decoder is None:
-            out.write(f"\n--- {r.name}\n{r.detail.rstrip()}\n")
-    if getattr(args, "coverage", False):
-        print_coverage(compute_coverage(cases), out)
-    out.write(f"{suite.passed} passed, {suite.failed} failed\n")
-    out.flush()
-    if getattr(args, "json", None):
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(suite.to_json(), f, indent=1)
-            f.write("\n")
-    return 0 if suite.failed == 0 else 1

@@ -13,7 +13,9 @@ repeat, ``if`` blocks may be skipped); ``if`` conditions that can be evaluated f
 already traced (and the constants of :mod:`nnr.units.types`) are enforced, the others are treated as
 "may or may not hold".
 
-The ``syntax/`` directory sits next to the package in the source tree; ``NNR_SYNTAX_DIR`` overrides it.
+The tables' one home is the top-level ``syntax/`` folder of the source tree; the build maps it
+into the package as ``nnr/syntax/tables/`` (package data, see ``setup.py``), so an installed copy
+finds its own tables.  ``NNR_SYNTAX_DIR`` overrides both.
 """
 
 from __future__ import annotations
@@ -48,11 +50,18 @@ _CALL_RE = re.compile(r"^([A-Za-z_]\w*)\s*\((.*)\)$")
 _INDEX_RE = re.compile(r"\s*(\[[^\]]*\]\s*)+$")
 
 
+PACKAGED_SYNTAX_DIR = Path(__file__).resolve().parent / "tables"  # an installed copy: package data
+SOURCE_SYNTAX_DIR = Path(__file__).resolve().parent.parent.parent / "syntax"  # the source tree's syntax/
+
+
 def default_syntax_dir() -> Path:
+    """``$NNR_SYNTAX_DIR``, else the tables shipped in the package, else the source tree's ``syntax/``."""
     env = os.environ.get("NNR_SYNTAX_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "syntax"
+    if (PACKAGED_SYNTAX_DIR / "index.toml").is_file():
+        return PACKAGED_SYNTAX_DIR
+    return SOURCE_SYNTAX_DIR
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +255,7 @@ def load(directory: str | os.PathLike[str] | None = None) -> Syntax:
     """Load ``index.toml`` and every ``<structure>.toml`` of the directory."""
     d = Path(directory) if directory is not None else default_syntax_dir()
     if not (d / "index.toml").is_file():
-        raise FileNotFoundError(f"no syntax tables at {d} (index.toml missing); set NNR_SYNTAX_DIR")
+        raise FileNotFoundError(f"no syntax tables at {d} (index.toml missing); reinstall nnr or set NNR_SYNTAX_DIR")
     with open(d / "index.toml", "rb") as f:
         idx = tomllib.load(f)
     sections = [Section(s["title"], s.get("clause", ""), tuple(s["structures"])) for s in idx.get("section", [])]

@@ -1,0 +1,101 @@
+"""Helpers shared by the subcommands: tensor files in and out, the progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.errors import NNRUsageError
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``nnr`` subcommand: its parser arguments and what it runs (exit code)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+
+
+def have_safetensors() -> bool:
+    try:
+        import safetensors.numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_tensors(path: str, arrays: dict[str, npt.NDArray[np.generic]], fmt: str) -> list[str]:
+    """Write ``arrays`` as .npz and/or .safetensors (``fmt``: npz, safetensors, both); returns the files written."""
+    written = []
+    stem, ext = os.path.splitext(path)
+    if fmt in ("npz", "both"):
+        p = path if ext == ".npz" else stem + ".npz"
+        np.savez(p, **arrays)  # type: ignore[arg-type]
+        written.append(p)
+    if fmt in ("safetensors", "both"):
+        if not have_safetensors():
+            raise NNRUsageError("writing .safetensors needs the 'safetensors' package (pip install safetensors)")
+        from safetensors.numpy import save_file
+
+        p = path if ext == ".safetensors" else stem + ".safetensors"
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, p)
+        written.append(p)
+    return written
+
+
+def read_tensors(path: str) -> dict[str, npt.NDArray[Any]]:
+    """Tensors of a .npz or .safetensors file, in file order."""
+    if path.endswith(".safetensors"):
+        if not have_safetensors():
+            raise NNRUsageError("reading .safetensors needs the 'safetensors' package (pip install safetensors)")
+        from safetensors.numpy import load_file
+
+        try:
+            return dict(load_file(path))
+        except (OSError, ValueError) as e:
+            raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    if not hasattr(z, "files"):
+        raise NNRUsageError(f"{path!r} is a single array, not a .npz archive of named tensors")
+    try:
+        return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    finally:
+        z.close()
+
+
+class ProgressBar:
+    """A one-line progress bar on a stream (stderr); silent when disabled."""
+
+    def __init__(self, out: TextIO, label: str, enabled: bool, width: int = 30) -> None:
+        self.out = out
+        self.label = label
+        self.enabled = enabled
+        self.width = width
+        self.last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        pct = int(100 * done / total) if total else 100
+        if pct == self.last:
+            return
+        self.last = pct
+        fill = self.width * pct // 100
+        self.out.write(f"\r{self.label} [{'#' * fill}{'.' * (self.width - fill)}] {pct:3d}%")
+        if done >= total:
+            self.out.write("\n")
+        self.out.flush()
