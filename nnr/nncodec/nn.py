@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from nnr.encoding import sparsify
+from nnr.encoding.inputs import prepare_tensors
 from nnr.errors import NNRUsageError
 from nnr.nncodec import nnc
 
@@ -81,9 +83,6 @@ def encode(model: Any, args: Mapping[str, Any] | None = None, use_case_name: str
     With ``sparsity`` > 0 and ``epoch`` > 0 the dict is sparsified first, as in NNCodec.  Unlike
     NNCodec no file is written unless ``args`` names a ``results`` folder.
     """
-    from nnr.encoding import sparsify
-    from nnr.encoding.inputs import prepare_tensors
-
     _ = use_case_name
     if args is None:
         a = dict(nncargs)

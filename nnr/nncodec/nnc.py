@@ -38,6 +38,7 @@ from nnr.encoding import compress as _compress
 from nnr.encoding.approx import stepsize_from_qp
 from nnr.encoding.inputs import prepare_tensors
 from nnr.encoding.model import ModelInfo, block_spec_ok
+from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
 from nnr.encoding.stream import levels_dict
 from nnr.errors import MalformedStreamError, NNRUsageError
 from nnr.nncodec import _hls
@@ -387,8 +388,6 @@ def compress_model(model_path_or_object: Any, bitstream_path: str | None = None,
     NNR_TPL_PYT, parameter types from the names, ``num_batches_tracked`` left out) and, with
     ``bnf``, its blocks are guessed from the module structure (batch-norm modules are those
     with running statistics).  Training-related arguments are ignored."""
-    from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of  # numpy only; torch on use
-
     _ = ignored
     state_dict, bn_info = state_dict_of(model_path_or_object)
     params, m = describe_state_dict(state_dict)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from nnr.encoding import sparsify
+from nnr.encoding.inputs import prepare_tensor
 from nnr.errors import NNRUsageError
 from nnr.nncodec import nnc
 
@@ -69,9 +71,6 @@ def encode(tensor: Any, args: Mapping[str, Any] | None = None, approx_param_base
     ``approx_param_base`` the incremental state is used and updated.  Returns the bitstream
     (bytearray).  Unlike NNCodec no file is written unless ``args`` names a ``results`` folder.
     """
-    from nnr.encoding import sparsify
-    from nnr.encoding.inputs import prepare_tensor
-
     if args is None:
         a = dict(nncargs)
     elif isinstance(args, Mapping):
