@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream import BitReader, Tracer
+from nnr.block_layout import BlockRole
 from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError, NNRUsageError, ReservedValueError
 from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
 from nnr.payload import CodedTensor, PayloadContext, decode_payload
@@ -84,7 +85,7 @@ class OutputTensor:
     name: str
     value: npt.NDArray[np.generic]  # NNCodec-native dtype: float32, float64 (codebook), int32
     coded: list[CodedTensor]  # one, or G and H for a recomposed weight
-    role: str
+    role: BlockRole
     block: list[str]  # names of the unit's tensors (a PT_BLOCK), for LS / BN post-processing
     unit_index: int
 
@@ -327,17 +328,17 @@ class Decoder:
                 except NNRError as e:
                     raise e.locate(unit_index=unit_index, unit_type="NNR_NDU")
             if self.reconstruct_lsa:
-                ls = next((t for t in tensors if t.role == "ls"), None)
-                tgt = next((t for t in tensors if t.role in ("weight", "dc_g")), None)
+                ls = next((t for t in tensors if t.role == BlockRole.LS), None)
+                tgt = next((t for t in tensors if t.role in (BlockRole.WEIGHT, BlockRole.DC_G)), None)
                 if ls is not None and tgt is not None:
                     values[tgt.name] = apply_local_scaling(values[tgt.name], values.pop(ls.name))
             for t in tensors:
                 if t.name not in values:
                     continue
-                if t.role == "dc_g" and self.recompose_decomposition:
+                if t.role == BlockRole.DC_G and self.recompose_decomposition:
                     pending_g = (t, values[t.name], unit_index)
                     continue
-                if t.role == "dc_h" and self.recompose_decomposition:
+                if t.role == BlockRole.DC_H and self.recompose_decomposition:
                     if pending_g is None:
                         raise MalformedStreamError(f"decomposed tensor H {t.name!r} without a preceding G",
                                                    unit_index=unit_index, element="compressed_parameter_types")
@@ -345,7 +346,7 @@ class Decoder:
                     pending_g = None
                     wname = g.name[:-2] if g.name.endswith("_G") else g.name
                     w = recompose(gv, values[t.name], list(h.tensor_dimensions))
-                    outputs.append(OutputTensor(wname, w, [g, t], "weight", names, unit_index))
+                    outputs.append(OutputTensor(wname, w, [g, t], BlockRole.WEIGHT, names, unit_index))
                     continue
                 outputs.append(OutputTensor(t.name, values[t.name], [t], t.role, names, unit_index))
         if pending_g is not None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from nnr.bitstream import BitReader
 from nnr.cabac.engine import ArithmeticDecoder
 from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels, finish_codeword
+from nnr.block_layout import BlockRole, block_coding_order, block_id_order
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -24,16 +25,12 @@ from nnr.units.types import PayloadType
 
 BINS_PER_BIT = 128  # safe upper bound of context-coded bins per payload bit
 
-# Roles of tensors in a unit.  For PT_BLOCK, ids are listed weight-first but coded LS-first.
-ROLE_TENSOR = "tensor"
-
-
 @dataclass
 class CodedTensor:
     """One tensor of an NDU as decoded from the payload, before reconstruction."""
 
     name: str
-    role: str  # tensor, weight, ls, bias, bn_beta, bn_gamma, bn_mean, bn_var, dc_g, dc_h
+    role: BlockRole
     shape: list[int]
     payload_type: int
     levels: npt.NDArray[np.int32] | None = None  # integer levels (DQ-mapped)
@@ -64,65 +61,34 @@ class PayloadContext:
     max_elements: int = 1 << 28
 
 
-def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, str, list[int]]]:
+def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, list[int]]]:
     """(name, role, shape) of each tensor of the unit, in coding order (syntax.md §8.2)."""
     dims = list(h.tensor_dimensions)
     pt = h.nnr_compressed_data_unit_payload_type
     cpt = h.compressed_parameter_types
+    g, r = h.g_number_of_rows or 0, h.decomposition_rank or 0
     if pt != PayloadType.NNR_PT_BLOCK:
         name = h.ids[0]
         if cpt & CPT.NNR_CPT_DC:
-            g, r = h.g_number_of_rows or 0, h.decomposition_rank or 0
             if name.endswith("_G"):
-                return [(name, "dc_g", [g, r])]
+                return [(name, BlockRole.DC_G, [g, r])]
             _check_decomposition(g, dims)
-            return [(name, "dc_h", [r, math.prod(dims) // g])]
-        return [(name, ROLE_TENSOR, dims)]
+            return [(name, BlockRole.DC_H, [r, math.prod(dims) // g])]
+        return [(name, BlockRole.TENSOR, dims)]
     ids = h.ids
-    n_expected = (2 if cpt & CPT.NNR_CPT_DC else 1) + (1 if cpt & CPT.NNR_CPT_LS else 0) \
-        + (4 if cpt & CPT.NNR_CPT_BN else 0) + (1 if cpt & CPT.NNR_CPT_BI else 0)
-    if len(ids) != n_expected:
+    roles = block_id_order(cpt)
+    if len(ids) != len(roles):
         raise MalformedStreamError(
-            f"topology_elements_ids_list has {len(ids)} ids, compressed_parameter_types {cpt} needs {n_expected}",
+            f"topology_elements_ids_list has {len(ids)} ids, compressed_parameter_types {cpt} needs {len(roles)}",
             element="count_topology_elements_minus2",
         )
     if not dims:
         raise MalformedStreamError("NNR_PT_BLOCK without tensor dimensions", element="tensor_dimensions")
-    # id order: weight (or G, H), LS, BN beta/gamma/mean/var, bias
-    pos = 0
     if cpt & CPT.NNR_CPT_DC:
-        g_name, h_name = ids[0], ids[1]
-        pos = 2
-    else:
-        w_name = ids[0]
-        pos = 1
-    ls_name = bn_names = bi_name = None
-    if cpt & CPT.NNR_CPT_LS:
-        ls_name = ids[pos]
-        pos += 1
-    if cpt & CPT.NNR_CPT_BN:
-        bn_names = ids[pos : pos + 4]
-        pos += 4
-    if cpt & CPT.NNR_CPT_BI:
-        bi_name = ids[pos]
-    vec = [dims[0]]
-    out: list[tuple[str, str, list[int]]] = []
-    # coding order: LS, BI, BN, weight (or G then H)
-    if ls_name is not None:
-        out.append((ls_name, "ls", vec))
-    if bi_name is not None:
-        out.append((bi_name, "bias", vec))
-    if bn_names is not None:
-        for nm, role in zip(bn_names, ("bn_beta", "bn_gamma", "bn_mean", "bn_var")):
-            out.append((nm, role, vec))
-    if cpt & CPT.NNR_CPT_DC:
-        g, r = h.g_number_of_rows or 0, h.decomposition_rank or 0
         _check_decomposition(g, dims)
-        out.append((g_name, "dc_g", [g, r]))
-        out.append((h_name, "dc_h", [r, math.prod(dims) // g]))
-    else:
-        out.append((w_name, "weight", dims))
-    return out
+    name_of = dict(zip(roles, ids))
+    shape_of = {BlockRole.WEIGHT: dims, BlockRole.DC_G: [g, r], BlockRole.DC_H: [r, math.prod(dims) // max(g, 1)]}
+    return [(name_of[role], role, list(shape_of.get(role, [dims[0]]))) for role in block_coding_order(cpt)]
 
 
 def _check_decomposition(g_number_of_rows: int, dims: list[int]) -> None:
@@ -133,13 +99,24 @@ def _check_decomposition(g_number_of_rows: int, dims: list[int]) -> None:
             element="g_number_of_rows")
 
 
-def _entry_points_for(h: CompressedDataUnitHeader, role: str, shape: list[int]) -> list[int]:
+def _codebook_of(h: CompressedDataUnitHeader, role: BlockRole) -> IntegerCodebook | None:
+    """The codebook a tensor's levels index: the unit's, or for H of a decomposed block the second."""
+    if not h.codebook_present_flag:
+        return None
+    if role == BlockRole.DC_H and h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_BLOCK:
+        return h.codebook_dc
+    if role in (BlockRole.TENSOR, BlockRole.WEIGHT, BlockRole.DC_G, BlockRole.DC_H):
+        return h.codebook
+    return None
+
+
+def _entry_points_for(h: CompressedDataUnitHeader, role: BlockRole, shape: list[int]) -> list[int]:
     eps = h.cabac_entry_point_list
     if h.scan_order == 0 or len(shape) < 2:
         return []
     bs = 4 << h.scan_order
     rows_g = max(0, -(-(h.g_number_of_rows or 0) // bs) - 1)
-    if role == "dc_h" and h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_BLOCK:
+    if role == BlockRole.DC_H and h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_BLOCK:
         sel = eps[rows_g:]
     else:
         sel = eps[: max(0, -(-shape[0] // bs) - 1)]
@@ -192,10 +169,9 @@ def decode_payload(
     for t in tensors:
         height = t.shape[0] if t.shape else 1
         width = t.size // height if height else 0
-        if h.codebook_present_flag and ctx.general_profile_idc == 1 and t.role in ("tensor", "weight", "dc_g", "dc_h"):
-            cb = h.codebook_dc if (t.role == "dc_h" and pt == PayloadType.NNR_PT_BLOCK) else h.codebook
-            if cb is not None and len(cb.codebook) == 1:
-                continue
+        cb = _codebook_of(h, t.role)
+        if ctx.general_profile_idc == 1 and cb is not None and len(cb.codebook) == 1:
+            continue
         row_skip_possible = ctx.general_profile_idc == 1 and width > 1 and t.size > width
         units = height if row_skip_possible else t.size
         if units > max_bins:
@@ -220,10 +196,7 @@ def decode_payload(
             t.qp_density = ctx.qp_density
             t.dq_flag = h.dq_flag
             r.trace_value("qp_offset", f"iae({nbits})", bit0, v, nbits)
-        if t.role in ("weight", "tensor", "dc_g") and h.codebook_present_flag:
-            t.codebook = h.codebook
-        elif t.role == "dc_h" and h.codebook_present_flag:
-            t.codebook = h.codebook_dc if pt == PayloadType.NNR_PT_BLOCK else h.codebook
+        t.codebook = _codebook_of(h, t.role)
         dq = bool(h.dq_flag) and pt != PayloadType.NNR_PT_INT
         t.dq_flag = int(dq)
         height = t.shape[0] if t.shape else 1

@@ -18,6 +18,7 @@ to float64), so that the QPs and levels agree exactly.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nnr.block_layout import BN_ROLES, BlockRole
 from nnr.encoding.layer import coded_size
 from nnr.encoding.model import Block, ModelInfo
 from nnr.encoding.settings import EncodeSettings
@@ -38,12 +40,26 @@ QuantLayer = Callable[..., tuple[npt.NDArray[np.int32], int]]
 F32 = np.float32
 
 
+class QuantMethod(enum.Enum):
+    """How a tensor is approximated, and so which payload type codes it."""
+
+    UNIFORM = "uniform"  # uniform (or dependent) quantization: NNR_PT_FLOAT levels
+    CODEBOOK = "codebook"  # indices into an integer codebook: NNR_PT_FLOAT with integer_codebook()
+    INTEGER = "integer"  # int32 values coded as they are: NNR_PT_INT (NNCodec calls it "skip")
+    RAW = "raw"  # float32 values, not approximated: NNR_PT_RAW_FLOAT
+
+    @property
+    def quantized(self) -> bool:
+        """Whether the values are levels of a quantizer with a QP (uniform or codebook)."""
+        return self in (QuantMethod.UNIFORM, QuantMethod.CODEBOOK)
+
+
 @dataclass
 class Quantized:
     """One tensor after approximation."""
 
-    method: str  # "uniform", "codebook", "skip" (integer, NNR_PT_INT) or "raw" (NNR_PT_RAW_FLOAT)
-    values: npt.NDArray[Any]  # int32 levels / codebook indices / integers; float32 for "raw"
+    method: QuantMethod
+    values: npt.NDArray[Any]  # int32 levels / codebook indices / integers; float32 for RAW
     qp: int = 0
     dq: int = 0
     codebook: list[int] | None = None
@@ -105,7 +121,7 @@ def _bit_depth_qp(param: npt.NDArray[Any], qp_density: int, bw: int) -> int:
 
 def _bit_depth(m: ModelInfo, name: str, bw_requested: int) -> int:
     """Non-weight tensors get at least 8 bits."""
-    if bw_requested > 7 or m.types.get(name) == "weight":
+    if bw_requested > 7 or m.role(name) == BlockRole.WEIGHT:
         return bw_requested
     return 8
 
@@ -114,10 +130,6 @@ def _clip_bit_depth(levels: npt.NDArray[np.int32], source: npt.NDArray[Any], bw:
     if not bool(np.any(source < 0)):
         return np.clip(levels, 0, 2 ** bw - 1).astype(np.int32)
     return np.clip(levels, -(2 ** (bw - 1)), 2 ** (bw - 1) - 1).astype(np.int32)
-
-
-def _model_type(m: ModelInfo, name: str) -> str | None:
-    return m.types.get(name)
 
 
 def assign_qps(a: Approximation, s: EncodeSettings) -> None:
@@ -131,7 +143,7 @@ def assign_qps(a: Approximation, s: EncodeSettings) -> None:
             if x not in m.dims and x.endswith(("_G", "_H")):
                 a.qp[x] = s.qp
             else:
-                a.qp[x] = s.qp if _model_type(m, x) == "weight" else s.qp_other
+                a.qp[x] = s.qp if m.role(x) == BlockRole.WEIGHT else s.qp_other
         if s.qp_per_tensor is not None:
             for x in a.params:
                 if x in s.qp_per_tensor:
@@ -158,7 +170,7 @@ def _modify_qp(a: Approximation) -> None:
     for k, v in a.params.items():
         dc = k.endswith(("_G", "_H"))
         w = k[:-2] if dc else k
-        if m.types.get(w) != "weight":
+        if m.role(w) != BlockRole.WEIGHT:
             continue
         if dc:
             if k.endswith("_G"):
@@ -226,7 +238,7 @@ def fold_batch_norm(a: Approximation, s: EncodeSettings) -> None:
         if not cpt & CPT.NNR_CPT_BN:
             continue
         p = a.params
-        beta, gamma, mean, var = (blk.bn(r) for r in ("beta", "gamma", "mean", "var"))
+        beta, gamma, mean, var = (blk.bn(r) for r in BN_ROLES)
         for n in (beta, gamma, mean, var):
             if n not in p:
                 raise NNRUsageError(f"batch-norm folding: tensor {n!r} is missing")
@@ -264,16 +276,18 @@ def fold_batch_norm(a: Approximation, s: EncodeSettings) -> None:
 # quantization
 
 
-def coding_order(a: Approximation) -> list[tuple[str, str | None]]:
-    """(tensor, its parameter type) in NNCodec's order: blocks and single tensors by parameter id."""
+def coding_order(a: Approximation) -> list[tuple[str, BlockRole | None]]:
+    """(tensor, its role) in NNCodec's order: blocks and single tensors by parameter id.
+
+    A single tensor's role comes from its parameter type (None: a type NNCodec does not code)."""
     m = a.model
-    out: list[tuple[str, str | None]] = []
+    out: list[tuple[str, BlockRole | None]] = []
     for b, name in m.walk():
         if b is None:
-            out.append((name, m.types.get(name)))
+            out.append((name, m.role(name)))
         else:
-            for t, n, _ in Block(m, b).members(a.cpt[b]):
-                out.append((n, t))
+            for role, n, _ in Block(m, b).members(a.cpt[b]):
+                out.append((n, role))
     return out
 
 
@@ -366,19 +380,20 @@ def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
                 tick: Callable[[int], None] | None = None) -> None:
     """Quantize every tensor the model codes (NNCodec's ``approx``)."""
     order = coding_order(a)
-    for name, ptype in order:
+    for name, role in order:
         if name not in a.params:
             raise NNRUsageError(f"tensor {name!r} is missing")
         v = a.params[name]
-        if ptype is None or ptype not in _TO_APPROXIMATE:
+        if role is None:
             if np.issubdtype(v.dtype, np.integer):
-                raise NNRUsageError(f"integer tensor {name!r} has parameter type {ptype!r}, which NNCodec cannot code")
-            a.out[name] = Quantized("raw", np.ascontiguousarray(v, dtype=F32))
+                raise NNRUsageError(f"integer tensor {name!r} has parameter type {a.model.types.get(name)!r}, "
+                                    "which NNCodec cannot code")
+            a.out[name] = Quantized(QuantMethod.RAW, np.ascontiguousarray(v, dtype=F32))
             continue
         if v.dtype == np.int32:
-            a.out[name] = Quantized("skip", np.ascontiguousarray(v))
+            a.out[name] = Quantized(QuantMethod.INTEGER, np.ascontiguousarray(v))
             a.dq[name] = 0
-    for name, ptype in order:
+    for name, _role in order:
         if name in a.out:
             continue
         if qfn is None:
@@ -392,9 +407,6 @@ def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
             tick(int(a.params[name].size))
 
 
-_TO_APPROXIMATE = ("weight", "weight.ls", "bias", "bn.beta", "bn.gamma", "bn.mean", "bn.var", "unspecified")
-
-
 def _bit_depth_clip(a: Approximation, s: EncodeSettings, name: str, levels: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
     return _clip_bit_depth(levels, a.params[name], _bit_depth(a.model, name, int(s.int_quant_bw or 0)))
 
@@ -405,7 +417,7 @@ def _approx_uniform(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name: 
     levels, qp_used = _quantize(qfn, a, s, name, dq, qp)
     if s.int_quant_bw and ".num_batches_tracked" not in name:
         levels = _bit_depth_clip(a, s, name, levels)
-    return Quantized("uniform", levels, qp_used, dq)
+    return Quantized(QuantMethod.UNIFORM, levels, qp_used, dq)
 
 
 def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name: str) -> Quantized:
@@ -418,7 +430,7 @@ def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name:
     if clip:
         levels = _bit_depth_clip(a, s, name, levels)
     codebook, idx, zero, egk = _codebook_of(levels, cul)
-    as_codebook = Quantized("codebook", idx, qp_cb, 0, codebook, zero, egk)
+    as_codebook = Quantized(QuantMethod.CODEBOOK, idx, qp_cb, 0, codebook, zero, egk)
     if s.codebook_mode == 1:
         return as_codebook
     # mode 2: keep uniform quantization when its payload is smaller
@@ -435,4 +447,4 @@ def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name:
     bytes_codebook = coded_size(idx, dq=False, **common) + codebook_bits(codebook, zero, egk)
     if bytes_codebook < bytes_uniform:
         return as_codebook
-    return Quantized("uniform", uni_levels, uni_qp, dq)
+    return Quantized(QuantMethod.UNIFORM, uni_levels, uni_qp, dq)

@@ -19,14 +19,30 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nnr.block_layout import BlockRole, block_coding_order, block_id_order
 from nnr.errors import NNRUsageError
 from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import TopologyStorageFormat
 
-WEIGHT_TYPES = ("weight",)
-OTHER_TYPES = ("weight.ls", "bias", "bn.beta", "bn.gamma", "bn.mean", "bn.var", "unspecified")
-KNOWN_TYPES = WEIGHT_TYPES + OTHER_TYPES
-BLOCK_MEMBER_TYPES = ("weight", "weight.ls", "bias", "bn.mean", "bn.var", "bn.gamma", "bn.beta")
+# NNCodec's parameter types (``block_id_and_param_type``) and the role each gives a tensor
+PARAMETER_TYPE_ROLES: dict[str, BlockRole] = {
+    "weight": BlockRole.WEIGHT,
+    "weight.ls": BlockRole.LS,
+    "bias": BlockRole.BIAS,
+    "bn.beta": BlockRole.BN_BETA,
+    "bn.gamma": BlockRole.BN_GAMMA,
+    "bn.mean": BlockRole.BN_MEAN,
+    "bn.var": BlockRole.BN_VAR,
+}
+PARAMETER_TYPE_OF: dict[BlockRole, str] = {r: t for t, r in PARAMETER_TYPE_ROLES.items()}
+UNSPECIFIED = "unspecified"  # coded like any tensor, with the non-weight QP
+
+
+def role_of_type(parameter_type: str | None) -> BlockRole | None:
+    """The role a parameter type gives a tensor (``"unspecified"``: TENSOR; unknown: None, coded raw)."""
+    if parameter_type == UNSPECIFIED:
+        return BlockRole.TENSOR
+    return PARAMETER_TYPE_ROLES.get(parameter_type or "")
 
 
 @dataclass
@@ -55,7 +71,7 @@ class ModelInfo:
             if len(shape) == 0:
                 shape = (1,)
             m.dims[name] = shape
-            m.types[name] = "weight" if len(shape) > 1 else "unspecified"
+            m.types[name] = "weight" if len(shape) > 1 else UNSPECIFIED
         return m
 
     @classmethod
@@ -67,7 +83,7 @@ class ModelInfo:
         for name, d in parameter_dimensions.items():
             shape = tuple(int(x) for x in d)
             m.dims[str(name)] = shape if shape else (1,)
-            m.types[str(name)] = "weight" if len(shape) > 1 else "unspecified"
+            m.types[str(name)] = "weight" if len(shape) > 1 else UNSPECIFIED
         for name, t in (parameter_type or {}).items():
             if name not in m.dims:
                 raise NNRUsageError(f"parameter_type names {name!r}, which is not in parameter_dimensions")
@@ -80,6 +96,10 @@ class ModelInfo:
         m.check_blocks()
         return m
 
+    def role(self, name: str) -> BlockRole | None:
+        """The role the tensor's parameter type gives it (see :func:`role_of_type`)."""
+        return role_of_type(self.types.get(name))
+
     def copy(self) -> ModelInfo:
         return ModelInfo(dict(self.dims), dict(self.types), dict(self.blocks), self.topology_storage_format,
                          self.topology_compression_format, dict(self.ids) if self.ids is not None else None)
@@ -90,7 +110,7 @@ class ModelInfo:
         """Every block has exactly one weight (otherwise the blocks cannot be walked)."""
         weights: dict[str, int] = {}
         for name, b in self.blocks.items():
-            if self.types.get(name) == "weight":
+            if self.role(name) == BlockRole.WEIGHT:
                 weights[b] = weights.get(b, 0) + 1
         for b in set(self.blocks.values()):
             n = weights.get(b, 0)
@@ -104,7 +124,7 @@ class ModelInfo:
             b = self.blocks.get(name)
             if b is None:
                 yield None, name
-            elif self.types.get(name) == "weight":
+            elif self.role(name) == BlockRole.WEIGHT:
                 yield b, name
 
 
@@ -145,12 +165,12 @@ def block_spec_ok(spec: Mapping[str, Any], tensors: Mapping[str, Any] | None) ->
                 return False
         members.setdefault(b, []).append((name, t, shape))
     for lst in members.values():
-        available = list(BLOCK_MEMBER_TYPES)
+        available = list(PARAMETER_TYPE_ROLES)
         first: tuple[int, ...] | None = None
         for _name, t, shape in lst:
-            if t not in available and t != "unspecified":
+            if t not in available and t != UNSPECIFIED:
                 return False
-            if t != "unspecified":
+            if t != UNSPECIFIED:
                 available.remove(t)
             if first is not None and shape is not None and (not first or not shape or first[0] != shape[0]):
                 return False
@@ -161,19 +181,20 @@ def block_spec_ok(spec: Mapping[str, Any], tensors: Mapping[str, Any] | None) ->
 
 
 class Block:
-    """Access to the members of one block by role (NNCodec's naming rules)."""
+    """The members of one block by role (NNCodec's naming rules)."""
 
     def __init__(self, m: ModelInfo, block_id: str) -> None:
         self.block_id = block_id
         self.model = m
-        self.by_type: dict[str, str] = {}
+        self.by_role: dict[BlockRole, str] = {}
         for name, b in m.blocks.items():
-            if b == block_id:
-                self.by_type[m.types[name]] = name
+            role = m.role(name)
+            if b == block_id and role is not None:
+                self.by_role[role] = name
 
     @property
     def w(self) -> str:
-        return self.by_type["weight"]
+        return self.by_role[BlockRole.WEIGHT]
 
     @property
     def dc_g(self) -> str:
@@ -189,17 +210,24 @@ class Block:
 
     @property
     def bi(self) -> str:
-        return self.by_type.get("bias", self.w + ".bias")
+        return self.by_role.get(BlockRole.BIAS, self.w + ".bias")
 
-    def bn(self, role: str) -> str:
-        name = self.by_type.get("bn." + role)
+    def bn(self, role: BlockRole) -> str:
+        name = self.by_role.get(role)
         if name is None:
-            raise NNRUsageError(f"block {self.block_id!r} has batch-norm tensors but none of type 'bn.{role}'")
+            raise NNRUsageError(f"block {self.block_id!r} has batch-norm tensors but none of type "
+                                f"{PARAMETER_TYPE_OF[role]!r}")
         return name
+
+    def name(self, role: BlockRole) -> str:
+        """The member with this role."""
+        fixed = {BlockRole.WEIGHT: self.w, BlockRole.DC_G: self.dc_g, BlockRole.DC_H: self.dc_h,
+                 BlockRole.LS: self.ls, BlockRole.BIAS: self.bi}
+        return fixed[role] if role in fixed else self.bn(role)
 
     @property
     def has_bn(self) -> bool:
-        return "bn.gamma" in self.by_type
+        return BlockRole.BN_GAMMA in self.by_role
 
     def compressed_parameter_types(self, tensors: Mapping[str, Any]) -> int:
         """``compressed_parameter_types`` of the block from the tensors present."""
@@ -214,33 +242,21 @@ class Block:
             cpt |= CPT.NNR_CPT_LS
         return cpt
 
-    def members(self, cpt: int) -> list[tuple[str, str, tuple[int, ...]]]:
-        """(type, tensor, dimensions) in coding order: LS, bias, BN beta/gamma/mean/var, weight or G, H."""
+    def members(self, cpt: int) -> list[tuple[BlockRole, str, tuple[int, ...]]]:
+        """(role, tensor, dimensions) in coding order (:func:`nnr.block_layout.block_coding_order`)."""
         dims = self.model.dims
         wd = dims[self.w]
-        out: list[tuple[str, str, tuple[int, ...]]] = []
-        if cpt & CPT.NNR_CPT_LS:
-            out.append(("weight.ls", self.ls, (wd[0],)))
-        if cpt & CPT.NNR_CPT_BI:
-            out.append(("bias", self.bi, (wd[0],)))
-        if cpt & CPT.NNR_CPT_BN:
-            for role in ("beta", "gamma", "mean", "var"):
-                name = self.bn(role)
-                out.append(("bn." + role, name, dims[name]))
-        if cpt & CPT.NNR_CPT_DC:
-            out.append(("weight", self.dc_g, wd))
-            out.append(("weight", self.dc_h, wd))
-        else:
-            out.append(("weight", self.w, wd))
+        out: list[tuple[BlockRole, str, tuple[int, ...]]] = []
+        for role in block_coding_order(cpt):
+            name = self.name(role)
+            if role in (BlockRole.WEIGHT, BlockRole.DC_G, BlockRole.DC_H):
+                out.append((role, name, wd))
+            elif role in (BlockRole.LS, BlockRole.BIAS):
+                out.append((role, name, (wd[0],)))
+            else:
+                out.append((role, name, dims[name]))
         return out
 
     def id_list(self, cpt: int) -> list[str]:
-        """``topology_elem_id_list`` order: weight (or G, H), LS, BN beta/gamma/mean/var, bias."""
-        out = [self.dc_g, self.dc_h] if cpt & CPT.NNR_CPT_DC else [self.w]
-        if cpt & CPT.NNR_CPT_LS:
-            out.append(self.ls)
-        if cpt & CPT.NNR_CPT_BN:
-            out += [self.bn(r) for r in ("beta", "gamma", "mean", "var")]
-        if cpt & CPT.NNR_CPT_BI:
-            out.append(self.bi)
-        return out
+        """``topology_elem_id_list`` (:func:`nnr.block_layout.block_id_order`)."""
+        return [self.name(r) for r in block_id_order(cpt)]

@@ -25,7 +25,8 @@ import numpy.typing as npt
 
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, entry_points, finish_codeword
 from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.encoding.approx import Approximation, Quantized
+from nnr.block_layout import BlockRole
+from nnr.encoding.approx import Approximation, QuantMethod, Quantized
 from nnr.encoding.layer import encode_layer, layer_geometry
 from nnr.encoding.model import Block
 from nnr.encoding.settings import EncodeSettings
@@ -70,14 +71,14 @@ def _block_possible(a: Approximation, blk: Block, cpt: int) -> bool:
         g, h = out.get(blk.dc_g), out.get(blk.dc_h)
         if g is not None and h is not None and g.method != h.method:
             return False
-    for t, n, _ in members:
+    for role, n, _ in members:
         q = out[n]
-        if not t.endswith("weight") and q.method == "codebook":
+        if role not in (BlockRole.WEIGHT, BlockRole.DC_G, BlockRole.DC_H) and q.method == QuantMethod.CODEBOOK:
             return False
-    dqs = {int(a.dq.get(n, 0)) if out[n].method != "raw" else -1 for _, n, _ in members}
+    dqs = {int(a.dq.get(n, 0)) if out[n].method != QuantMethod.RAW else -1 for _, n, _ in members}
     if len(dqs) > 1:
         return False
-    return not any(out[n].method == "skip" for _, n, _ in members)
+    return not any(out[n].method == QuantMethod.INTEGER for _, n, _ in members)
 
 
 def plan_units(a: Approximation, out_of_band: bool = False) -> list[UnitPlan]:
@@ -94,7 +95,7 @@ def plan_units(a: Approximation, out_of_band: bool = False) -> list[UnitPlan]:
         cpt = a.cpt[b]
         members = blk.members(cpt)
         for _, n, _ in members:
-            if n in a.out and a.out[n].method == "raw" and len(members) > 1:
+            if n in a.out and a.out[n].method == QuantMethod.RAW and len(members) > 1:
                 raise NNRUsageError(f"block {b!r}: member {n!r} has a parameter type NNCodec does not code")
         key = blk.dc_g if cpt & CPT.NNR_CPT_DC else blk.w
         if _block_possible(a, blk, cpt):
@@ -105,9 +106,9 @@ def plan_units(a: Approximation, out_of_band: bool = False) -> list[UnitPlan]:
                 if n in index:
                     pid = index[n]
                 elif n == blk.bi and blk.has_bn:
-                    pid = index[blk.bn("beta")]
+                    pid = index[blk.bn(BlockRole.BN_BETA)]
                 elif n == blk.ls and blk.has_bn:
-                    pid = index[blk.bn("gamma")]
+                    pid = index[blk.bn(BlockRole.BN_GAMMA)]
                 elif n in (blk.dc_g, blk.dc_h):
                     pid = index[blk.w]
                 else:
@@ -121,9 +122,9 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: Incremental
     h = CompressedDataUnitHeader()
     if p.is_block:
         h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_BLOCK
-    elif q.method in ("uniform", "codebook"):
+    elif q.method.quantized:
         h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_FLOAT
-    elif q.method == "skip":
+    elif q.method == QuantMethod.INTEGER:
         h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_INT
     else:
         h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_RAW_FLOAT
@@ -151,13 +152,13 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: Incremental
     h.tensor_dimensions_flag = 0 if dims_oob else 1
     h.cabac_unary_length_flag = 0 if out_of_band else 1
     h.cabac_unary_length_minus1 = s.cabac_unary_length_minus1
-    if q.method == "codebook":
+    if q.method == QuantMethod.CODEBOOK:
         h.codebook_present_flag = 1
         h.codebook = IntegerCodebook(q.cb_egk, list(q.codebook or []), q.cb_zero)
         if p.is_block and p.cpt & CPT.NNR_CPT_DC:
             assert p.block is not None
             qh = a.out[p.block.dc_h]
-            if qh.method != "codebook":
+            if qh.method != QuantMethod.CODEBOOK:
                 raise NNRUsageError("decomposed factors must use the same method")
             h.codebook_dc = IntegerCodebook(qh.cb_egk, list(qh.codebook or []), qh.cb_zero)
     if s.general_profile_idc == 1:
@@ -197,11 +198,11 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
     gpi = s.general_profile_idc
     for n in p.names:
         q = a.out[n]
-        if q.method == "raw":
+        if q.method == QuantMethod.RAW:
             continue
         if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
             encode_iae(enc, 6 + a.qp_density, q.qp)
-        cb_size = len(q.codebook or []) if (gpi == 1 and q.method == "codebook") else 0
+        cb_size = len(q.codebook or []) if (gpi == 1 and q.method == QuantMethod.CODEBOOK) else 0
         cb_zero = q.cb_zero if cb_size else 0
         tca_base = None
         if h.temporal_context_modeling_flag and gpi == 1 and state is not None:
@@ -238,7 +239,7 @@ def _raw_payload(a: Approximation, p: UnitPlan) -> bytes:
 
 def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> None:
     lo, hi = s.qp_limits
-    if q.method in ("uniform", "codebook") and not lo <= q.qp <= hi:
+    if q.method.quantized and not lo <= q.qp <= hi:
         raise NNRUsageError(f"tensor {name!r} needs QP {q.qp}, which iae({6 + a.qp_density}) cannot signal "
                             f"({lo}..{hi}); use a larger qp_density")
 
@@ -274,7 +275,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             # a single row or column is coded row-major anyway; NNCodec cannot write such a
             # unit (its entry-point list is missing), the row-major scan_order 0 describes it
             h.scan_order = 0
-        coded = [n for n in p.names if a.out[n].method != "raw"]
+        coded = [n for n in p.names if a.out[n].method != QuantMethod.RAW]
         if s.mps_parent_signalling_enabled_flag and all(not np.any(a.out[n].values) for n in p.names):
             res.omitted += p.names
             continue
@@ -320,7 +321,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
 def _tca_levels(q: Quantized) -> npt.NDArray[np.int32]:
     """What a coded tensor leaves as TCA base: its levels (a raw tensor has none; zeros of its
     shape stand in, so that its next unit carries the TCA flag as NNCodec's does)."""
-    if q.method == "raw":
+    if q.method == QuantMethod.RAW:
         return np.zeros(q.values.shape, dtype=np.int32)
     return np.asarray(q.values, dtype=np.int32)
 

@@ -35,7 +35,7 @@ from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
 from nnr.encoder import model_description
 from nnr.encoding import EncodeSettings
 from nnr.encoding import compress as _compress
-from nnr.encoding.approx import stepsize_from_qp
+from nnr.encoding.approx import QuantMethod, stepsize_from_qp
 from nnr.encoding.inputs import prepare_tensors
 from nnr.encoding.model import ModelInfo, block_spec_ok
 from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
@@ -266,10 +266,10 @@ def _reconstruct(a: Any) -> dict[str, npt.NDArray[Any]]:
         q = a.out.get(name)
         if q is None:
             out[name] = a.params[name]
-        elif q.method == "uniform":
+        elif q.method == QuantMethod.UNIFORM:
             step = np.float32(stepsize_from_qp(q.qp, a.qp_density))
             out[name] = q.values.astype(np.float32) * step
-        elif q.method == "codebook":
+        elif q.method == QuantMethod.CODEBOOK:
             cb = np.asarray(q.codebook, dtype=np.int32) * stepsize_from_qp(q.qp, a.qp_density)
             out[name] = cb[q.values + q.cb_zero]
         else:

@@ -91,8 +91,3 @@ def unit_type_name(value: int) -> str:
         return NNRUnitType(value).name
     except ValueError:
         return f"nnr_unit_type {value}"
-
-
-# The order of tensors inside a PT_BLOCK payload differs from the order of their ids in
-# topology_elements_ids_list (syntax.md §8.2).
-BLOCK_ID_ORDER = ("weight", "ls", "bn_beta", "bn_gamma", "bn_mean", "bn_var", "bias")
