@@ -157,16 +157,25 @@ class Decoder:
         return self.decode_stream(data).arrays()
 
     def decode_stream(self, data: StreamInput, tracer: Tracer | None = None) -> DecodedStream:
-        """Decode one stream, returning units, coding facts and tensors in NNCodec's dtypes."""
+        """Decode one stream, returning units, coding facts and tensors in NNCodec's dtypes.
+
+        A stream that fails to decode leaves the session as it was before it.
+        """
         buf = read_input(data)
         units: list[DecodedUnit] = []
         coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]] = []
-        self._stream_start()
-        self._decode_units(buf, 0, len(buf), units, coded, tracer, 0)
-        if not units:
-            raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, bit_offset=0)
-        outputs = self._reconstruct(coded)
-        self._stream_end(coded)
+        saved = (self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist)
+        self.state = self.state.copy()  # TensorStates are replaced, never changed
+        try:
+            self._stream_start()
+            self._decode_units(buf, 0, len(buf), units, coded, tracer, 0)
+            if not units:
+                raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, bit_offset=0)
+            outputs = self._reconstruct(coded)
+            self._stream_end(coded)
+        except BaseException:
+            self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist = saved
+            raise
         self.streams_decoded += 1
         assert self.general_profile_idc is not None
         return DecodedStream(units, outputs, self.general_profile_idc, self.mps)

@@ -240,3 +240,15 @@ def test_import_nnr_loads_no_nncodec_module() -> None:
     here = os.path.dirname(os.path.dirname(os.path.abspath(nnr.__file__)))  # the nnr under test
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=here)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_failed_stream_leaves_the_decoder_session_unchanged() -> None:
+    _, _, _, golden = sequence("SEQ_HDSP_TCA_NODQ_A")
+    dec = nnr.Decoder()
+    dec.decode(golden[0])
+    before = {k: v.tobytes() for k, v in dec.state_record().items()}
+    with pytest.raises(nnr.NNRError):
+        dec.decode(golden[1][:-3])  # truncated in the last NDU
+    assert {k: v.tobytes() for k, v in dec.state_record().items()} == before
+    for i in (1, 2):  # and the sequence continues
+        same_arrays(dec.decode(golden[i]), npz("SEQ_HDSP_TCA_NODQ_A", f"expected_{i}.npz"), f"after error [{i}]")
