@@ -116,8 +116,10 @@ class LinkSender:
         recon = reconstruct(model, base, decoded, whole)
         residual: Arrays = {}
         if s.err_accumulation:
-            # what the receiver still lacks: model - recon (float32, in the coded domain)
-            residual = {k: (np.asarray(model[k], dtype=np.float64) - recon[k]).astype(np.float32) for k in names}
+            # error feedback: what quantization and sparsification left out of this stream
+            # (the target, residual included, minus what the receiver decodes)
+            residual = {k: (target[k] - decoded[k] if k in decoded else target[k]).astype(np.float32)
+                        for k in names}
         self.state = SenderState(encoder=_session_record(enc), mirror=_session_record(mirror),
                                  residual=residual, count=self.state.count + 1)
         self.seconds += time.perf_counter() - t0

@@ -1,0 +1,94 @@
+"""nnr.fl against float32 FedAvg on Flower's simulation engine: per-round bytes and accuracy.
+
+Runs the digits app of ``examples/fl_digits`` (numpy MLP, 2 clients) twice, float32 FedAvg and
+FedAvg wrapped in ``nnr.fl.NNCStrategy``, and writes JSON: per round the server-side accuracy,
+up / down bytes of both, and the client-side time spent in nnr (decode + sparsify + encode,
+summed over the round's clients); plus totals and ratios (initial model included).
+
+    python benchmarks/bench_fl.py --rounds 20 --out fl.json
+    python benchmarks/bench_fl.py --settings '{"diff_qp": -16}' --hidden 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_digits"))
+
+BACKEND = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
+
+
+def simulate(*, compress: bool, rounds: int, hidden: int, lr: float, epochs: int, fraction_evaluate: float,
+             settings: dict[str, Any] | None) -> dict[str, Any]:
+    """One Flower simulation-engine run of the digits app."""
+    from flwr.serverapp import ServerApp
+    from flwr.simulation import run_simulation
+
+    from digits_app import client_app, server_app
+
+    out: dict[str, Any] = {}
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Any, context: Any) -> None:
+        out.update(server_app.run(grid, num_rounds=rounds, compress=compress, hidden=hidden,
+                                  fraction_evaluate=fraction_evaluate, settings=settings))
+
+    t0 = time.perf_counter()
+    run_simulation(server_app=app, client_app=client_app.make(lr=lr, epochs=epochs), num_supernodes=2, backend_config=BACKEND)
+    out["wall_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def totals(comm: list[dict[str, Any]]) -> dict[str, int]:
+    return {k: int(sum(c[k] for c in comm)) for k in ("up_bytes", "down_bytes", "float32_up_bytes", "float32_down_bytes")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--fraction-evaluate", type=float, default=0.0)
+    p.add_argument("--settings", default="{}", help="nnr.fl settings as JSON (default: nnr.fl's defaults)")
+    p.add_argument("--skip-float32", action="store_true")
+    p.add_argument("--out", default="", help="write the JSON here (default: stdout)")
+    a = p.parse_args(argv)
+    settings = json.loads(a.settings)
+    common = dict(rounds=a.rounds, hidden=a.hidden, lr=a.lr, epochs=a.epochs, fraction_evaluate=a.fraction_evaluate)
+    res: dict[str, Any] = {"task": {"dataset": "sklearn digits", "model": f"MLP 64-{a.hidden}-10 (numpy)",
+                                    "clients": 2, **common}, "settings": settings}
+    if not a.skip_float32:
+        res["float32"] = simulate(compress=False, settings=None, **common)  # type: ignore[arg-type]
+    res["nnr"] = simulate(compress=True, settings=settings, **common)  # type: ignore[arg-type]
+    t = totals(res["nnr"]["communication"])
+    nnr_total = t["up_bytes"] + t["down_bytes"]
+    f32_total = t["float32_up_bytes"] + t["float32_down_bytes"]
+    res["summary"] = {
+        **t,
+        "nnr_total_bytes": nnr_total,
+        "float32_total_bytes": f32_total,
+        "traffic_ratio": nnr_total / f32_total,
+        "nnr_final_accuracy": res["nnr"]["accuracy"][-1],
+        "client_seconds_per_round": sum(c["client_seconds"] for c in res["nnr"]["communication"]) / a.rounds,
+    }
+    if "float32" in res:
+        res["summary"]["float32_final_accuracy"] = res["float32"]["accuracy"][-1]
+        res["summary"]["accuracy_delta_points"] = 100 * (res["nnr"]["accuracy"][-1] - res["float32"]["accuracy"][-1])
+    text = json.dumps(res, indent=1)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+    print(json.dumps(res["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
