@@ -8,30 +8,33 @@ from flwr.clientapp import ClientApp
 import nnr.fl
 from digits_app import task
 
-app = ClientApp(mods=[nnr.fl.nnc_mod])
+
+def make(lr: float | None = None, epochs: int | None = None) -> ClientApp:
+    """The ClientApp; ``lr`` / ``epochs`` default to the run config's ``lr`` / ``local-epochs``."""
+    app = ClientApp(mods=[nnr.fl.nnc_mod])
+
+    @app.train()
+    def train(msg: Message, context: Context) -> Message:
+        model = {k: a.numpy() for k, a in msg.content["arrays"].items()}
+        pid = int(context.node_config["partition-id"])
+        x, y = task.partition(pid, int(context.node_config["num-partitions"]))
+        rnd = int(msg.content["config"]["server-round"])
+        step = lr if lr is not None else float(context.run_config.get("lr", 0.1))
+        n = epochs if epochs is not None else int(context.run_config.get("local-epochs", 1))
+        new = task.train(model, x, y, epochs=n, lr=step, seed=1000 * rnd + pid)
+        metrics = MetricRecord({"train_loss": task.loss(new, x, y), "num-examples": len(x)})
+        arrays = ArrayRecord({k: Array(v) for k, v in new.items()})
+        return Message(RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)
+
+    @app.evaluate()
+    def evaluate(msg: Message, context: Context) -> Message:
+        model = {k: a.numpy() for k, a in msg.content["arrays"].items()}
+        x, y = task.test_set()
+        metrics = MetricRecord({"eval_acc": task.accuracy(model, x, y), "eval_loss": task.loss(model, x, y),
+                                "num-examples": len(x)})
+        return Message(RecordDict({"metrics": metrics}), reply_to=msg)
+
+    return app
 
 
-def _cfg(context: Context, key: str, default: float) -> float:
-    return float(context.run_config.get(key, default))
-
-
-@app.train()
-def train(msg: Message, context: Context) -> Message:
-    model = {k: a.numpy() for k, a in msg.content["arrays"].items()}
-    pid = int(context.node_config["partition-id"])
-    x, y = task.partition(pid, int(context.node_config["num-partitions"]))
-    rnd = int(msg.content["config"]["server-round"])
-    new = task.train(model, x, y, epochs=int(_cfg(context, "local-epochs", 1)), lr=_cfg(context, "lr", 0.1),
-                     seed=1000 * rnd + pid)
-    metrics = MetricRecord({"train_loss": task.loss(new, x, y), "num-examples": len(x)})
-    arrays = ArrayRecord({k: Array(v) for k, v in new.items()})
-    return Message(RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)
-
-
-@app.evaluate()
-def evaluate(msg: Message, context: Context) -> Message:
-    model = {k: a.numpy() for k, a in msg.content["arrays"].items()}
-    x, y = task.test_set()
-    metrics = MetricRecord({"eval_acc": task.accuracy(model, x, y), "eval_loss": task.loss(model, x, y),
-                            "num-examples": len(x)})
-    return Message(RecordDict({"metrics": metrics}), reply_to=msg)
+app = make()
