@@ -44,6 +44,8 @@ class LocalGrid:
         # (node, array key, bytes) of every NNC stream sent / received, captured on the wire
         self.down_streams: list[tuple[int, str, bytes]] = []
         self.up_streams: list[tuple[int, str, bytes]] = []
+        self.sent_keys: list[tuple[int, list[str]]] = []  # per message: node, stream keys carried
+        self.sent_configs: list[dict[str, dict[str, Any]]] = []  # per message: its ConfigRecords
 
     def get_node_ids(self) -> list[int]:
         if self.available is None:
@@ -55,7 +57,10 @@ class LocalGrid:
         for m in messages:
             self.sent.append(m)
             node = m.metadata.dst_node_id
-            self.down_streams += _streams(node, m)
+            carried = _streams(node, m)
+            self.down_streams += carried
+            self.sent_keys.append((node, [k for _, k, _ in carried]))
+            self.sent_configs.append({k: dict(v) for k, v in m.content.config_records.items()})
             reply = self.app(m, self.contexts[node])
             self.up_streams += _streams(node, reply)
             self.replies.append(reply)

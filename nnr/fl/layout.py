@@ -45,8 +45,13 @@ class Layout:
 
     def check(self, arrays: Mapping[str, npt.NDArray[Any]], what: str) -> None:
         got = Layout.of(arrays)
-        if got != self:
-            raise NNRError(f"{what} do not have the model's layout (names, shapes, dtypes changed)")
+        if got.names != self.names or got.shapes != self.shapes:
+            raise NNRError(f"{what} do not have the model's tensor names and shapes")
+
+    def conform(self, arrays: Mapping[str, npt.NDArray[Any]], what: str) -> dict[str, npt.NDArray[Any]]:
+        """``arrays`` in the model's dtypes (a strategy may aggregate in float64)."""
+        self.check(arrays, what)
+        return {k: np.asarray(arrays[k]).astype(np.dtype(t), copy=False) for k, t in zip(self.names, self.dtypes)}
 
     def to_config(self) -> dict[str, Any]:
         return {CONFIG_PREFIX + "names": list(self.names),

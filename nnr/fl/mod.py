@@ -166,8 +166,7 @@ def nnc_mod(msg: Message, context: Context, call_next: Callable[[Message, Contex
     out = RecordDict()
     for key, value in reply.content.items():
         if is_train and isinstance(value, ArrayRecord) and layout.matches(value) and s.compress_upstream:
-            trained = R.from_record(value)
-            layout.check(trained, "the arrays the train function returned")
+            trained = layout.conform(R.from_record(value), "the arrays the train function returned")
             names = coded_names(trained)
             sender = LinkSender(s, device_id=device_id, state=cs.base)
             assert cs.model is not None

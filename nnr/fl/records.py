@@ -58,5 +58,12 @@ def from_record(rec: ArrayRecord) -> dict[str, npt.NDArray[Any]]:
 
 
 def payload_bytes(rec: ArrayRecord) -> int:
-    """Bytes of an ArrayRecord's array data (what is counted as traffic)."""
-    return sum(len(a.data) for a in rec.values())
+    """Bytes of an ArrayRecord's array data (what is counted as traffic): a stream's length, an
+    array's elements times their size (not Flower's serialization header)."""
+    n = 0
+    for a in rec.values():
+        if a.stype == STREAM_STYPE:
+            n += len(a.data)
+        else:
+            n += int(np.prod(a.shape, dtype=np.int64)) * np.dtype(a.dtype).itemsize
+    return n

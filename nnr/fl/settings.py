@@ -40,8 +40,8 @@ class FLSettings:
     * ``compress_differences``: code updates against the last common model (off: whole models).
     """
 
-    qp: int = -32
-    diff_qp: int = -20
+    qp: int = -24
+    diff_qp: int = -14
     nonweight_qp: int | None = None
     qp_density: int = 2
     use_dq: bool = True

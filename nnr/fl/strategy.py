@@ -176,7 +176,7 @@ class NNCStrategy(Strategy):
         if self._layout is None:
             self._layout = Layout.of(model)
         else:
-            self._layout.check(model, "the strategy's arrays")
+            model = self._layout.conform(model, "the strategy's arrays")
         names = coded_names(model)
         self._raw = {k: v for k, v in model.items() if k not in names}
         coded = {k: model[k] for k in names}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
@@ -9,9 +11,10 @@ import nnr.fl
 from digits_app import task
 
 
-def make(lr: float | None = None, epochs: int | None = None) -> ClientApp:
-    """The ClientApp; ``lr`` / ``epochs`` default to the run config's ``lr`` / ``local-epochs``."""
-    app = ClientApp(mods=[nnr.fl.nnc_mod])
+def make(lr: float | None = None, epochs: int | None = None, outer_mods: list[Any] | None = None) -> ClientApp:
+    """The ClientApp; ``lr`` / ``epochs`` default to the run config's ``lr`` / ``local-epochs``;
+    ``outer_mods`` run outside nnc_mod (they see the coded messages)."""
+    app = ClientApp(mods=[*(outer_mods or []), nnr.fl.nnc_mod])
 
     @app.train()
     def train(msg: Message, context: Context) -> Message:
