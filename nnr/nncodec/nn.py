@@ -15,6 +15,7 @@ from nnr.encoding import sparsify
 from nnr.encoding.inputs import prepare_tensors
 from nnr.errors import NNRUsageError
 from nnr.nncodec import nnc
+from nnr.nncodec.state import merge_args
 
 __all__ = ["decode", "encode", "nncargs"]
 
@@ -58,12 +59,7 @@ def decode(bs: Any, args: Mapping[str, Any] | None = None, model: Any = None,
     ``model`` is accepted and unused, as in NNCodec.  With ``approx_param_base`` the
     incremental state is used and updated in place.
     """
-    if args is None:
-        merged = dict(nncargs)
-    elif isinstance(args, Mapping):
-        merged = {**nncargs, **args}
-    else:
-        raise NNRUsageError(f"args must be a dict or None, got {type(args).__name__}")
+    merged = merge_args(nncargs, args)
     _ = model
     update_base = approx_param_base is not None
     out = nnc.decompress(bs, approx_param_base=approx_param_base, update_base_param=update_base,
@@ -84,12 +80,7 @@ def encode(model: Any, args: Mapping[str, Any] | None = None, use_case_name: str
     NNCodec no file is written unless ``args`` names a ``results`` folder.
     """
     _ = use_case_name
-    if args is None:
-        a = dict(nncargs)
-    elif isinstance(args, Mapping):
-        a = {**nncargs, **args}
-    else:
-        raise NNRUsageError(f"args must be a dict or None, got {type(args).__name__}")
+    a = merge_args(nncargs, args)
     write = args is not None and "results" in args
     if incremental or isinstance(model, Mapping):
         params: dict[str, Any] = prepare_tensors(model)

@@ -10,7 +10,7 @@ the tensor's updates, a dict holds one device id, a tensor's parameter id never 
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,8 @@ import numpy.typing as npt
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, TensorState, child_depth
 
-__all__ = ["STATE_KEYS", "BaseUpdate", "check_approx_param_base", "new_approx_param_base", "to_incremental",
-           "tool_enabled"]
+__all__ = ["STATE_KEYS", "BaseUpdate", "check_approx_param_base", "merge_args", "new_approx_param_base",
+           "to_incremental", "tool_enabled"]
 
 STATE_KEYS = ("parameters", "put_node_depth", "device_id", "parameter_id")
 
@@ -49,6 +49,15 @@ def tool_enabled(tool: Any) -> bool:
     if callable(fn):
         return bool(fn())
     return bool(getattr(tool, "hdsp_enabled", False))
+
+
+def merge_args(defaults: Mapping[str, Any], args: object) -> dict[str, Any]:
+    """NNCodec's front-end ``args`` merged over its defaults (None: the defaults)."""
+    if args is None:
+        return dict(defaults)
+    if isinstance(args, Mapping):
+        return {**defaults, **args}
+    raise NNRUsageError(f"args must be a dict or None, got {type(args).__name__}")
 
 
 def _int(v: object, what: str) -> int:

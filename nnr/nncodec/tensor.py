@@ -13,6 +13,7 @@ from nnr.encoding import sparsify
 from nnr.encoding.inputs import prepare_tensor
 from nnr.errors import NNRUsageError
 from nnr.nncodec import nnc
+from nnr.nncodec.state import merge_args
 
 __all__ = ["decode", "encode", "nncargs"]
 
@@ -71,12 +72,7 @@ def encode(tensor: Any, args: Mapping[str, Any] | None = None, approx_param_base
     ``approx_param_base`` the incremental state is used and updated.  Returns the bitstream
     (bytearray).  Unlike NNCodec no file is written unless ``args`` names a ``results`` folder.
     """
-    if args is None:
-        a = dict(nncargs)
-    elif isinstance(args, Mapping):
-        a = {**nncargs, **args}
-    else:
-        raise NNRUsageError(f"args must be a dict or None, got {type(args).__name__}")
+    a = merge_args(nncargs, args)
     if a["bitdepth"] and not 0 < int(a["bitdepth"]) < 32:
         raise NNRUsageError(f"bitdepth {a['bitdepth']} is outside 1..31")
     if tensor is None:
