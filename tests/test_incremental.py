@@ -27,8 +27,9 @@ from nnr.incremental import RECORD_VERSION, TensorState, advance, child_depth, c
 HERE = os.path.dirname(os.path.abspath(__file__))
 BITSTREAMS = os.path.join(os.path.dirname(HERE), "bitstreams")
 
-# TCA + HDSP + row skipping + scan order 2; omitted all-zero units + TCA; HDSP + TCA without DQ
-SEQUENCES = ["SEQ_SCAN2_TCA_HDSP_DQ_A", "SEQ_ZERO_OMIT_TCA_A", "SEQ_HDSP_TCA_NODQ_A"]
+# TCA + HDSP + row skipping + scan order 2; omitted all-zero units + TCA; HDSP + TCA without DQ;
+# HDSP with omitted units (histories of tensors with no node)
+SEQUENCES = ["SEQ_SCAN2_TCA_HDSP_DQ_A", "SEQ_ZERO_OMIT_TCA_A", "SEQ_HDSP_TCA_NODQ_A", "SEQ_HDSP_OMIT_A"]
 NOT_SETTINGS = {"approx_param_base", "bitstream_path", "hdsp_tool", "parameter_dict", "return_bitstream",
                 "update_base_param"}
 
@@ -53,6 +54,7 @@ def sequence(name: str) -> tuple[dict[str, Any], bool, list[dict[str, np.ndarray
     steps = case(name)["generator"]["args"]["steps"]
     settings = {k: v for k, v in steps[0].items() if k not in NOT_SETTINGS}
     assert all({k: v for k, v in s.items() if k not in NOT_SETTINGS} == settings for s in steps)
+    settings.setdefault("tca", False)  # nnc.compress's default (nnr.Encoder's is True)
     hdsp = "hdsp_tool" in steps[0]
     inputs = [npz(name, s["parameter_dict"]) for s in steps]
     return settings, hdsp, inputs, [stream(name, i) for i in range(len(steps))]
