@@ -24,7 +24,7 @@ def require(name: str) -> ModuleType:
     except ImportError as e:
         if required():
             pytest.fail(f"NNR_REQUIRE_EXTRAS=1 but {name!r} does not import: {e}", pytrace=False)
-        pytest.skip(f"{name} not installed")
+        pytest.skip(f"{name} not installed", allow_module_level=True)
         raise  # unreachable
 
 
@@ -33,6 +33,6 @@ def require_program(path: str | None, what: str) -> str:
     if path is None:
         if required():
             pytest.fail(f"NNR_REQUIRE_EXTRAS=1 but {what} is not installed", pytrace=False)
-        pytest.skip(f"{what} not installed")
+        pytest.skip(f"{what} not installed", allow_module_level=True)
         raise AssertionError  # unreachable
     return path
