@@ -24,6 +24,7 @@ A session serializes to plain numeric arrays with :meth:`IncrementalState.to_rec
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -59,7 +60,7 @@ class SessionKind(enum.IntEnum):
     ENCODER = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare records, not states
 class TensorState:
     """What a session remembers about one tensor between streams (never mutated: replaced).
 
@@ -74,6 +75,11 @@ class TensorState:
     depth: int | None = None
     levels: Int32Array | None = None
     history: BoolArray | None = None
+
+    def __post_init__(self) -> None:
+        for a in (self.levels, self.history):  # shared between copies of a state: read-only
+            if a is not None and a.flags.writeable and a.flags.owndata:
+                a.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -328,7 +334,7 @@ class IncrementalState:
             if ndims[i] != _ABSENT:
                 shape = tuple(shapes[sp:sp + ndims[i]])
                 sp += ndims[i]
-                size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+                size = math.prod(shape)  # Python ints: a hostile shape cannot wrap around
                 if lp + size > levels_data.size:
                     raise NNRUsageError("state record: 'levels.data' is shorter than the shapes say")
                 levels = levels_data[lp:lp + size].reshape(shape).copy()
