@@ -24,6 +24,7 @@ import pytest
 from extras import require
 
 flwr = require("flwr")
+require("sklearn")  # the example task's data (digits ship with scikit-learn)
 
 import nnr  # noqa: E402
 import nnr.fl  # noqa: E402
