@@ -244,20 +244,15 @@ def fold_batch_norm(a: Approximation, s: EncodeSettings) -> None:
                 raise NNRUsageError(f"batch-norm folding: tensor {n!r} is missing")
         shape = p[mean].shape
         dq = a.dq[mean]
-        delta = blk.bi
-        if not cpt & CPT.NNR_CPT_BI:
-            p[delta] = np.zeros(shape, dtype=F32)
-            a.cpt[blk_id] |= CPT.NNR_CPT_BI
-            if s.codebook_mode == 0:
-                a.qp[delta] = s.qp_other
-                a.dq[delta] = dq
-        alpha = blk.ls
-        if not cpt & CPT.NNR_CPT_LS:
-            p[alpha] = np.ones(shape, dtype=F32)
-            a.cpt[blk_id] |= CPT.NNR_CPT_LS
-            if s.codebook_mode == 0:
-                a.qp[alpha] = s.qp_other
-                a.dq[alpha] = dq
+        delta, alpha = blk.bi, blk.ls
+        # a missing bias starts at 0, a missing local scaling at 1
+        for name, flag, start in ((delta, CPT.NNR_CPT_BI, 0.0), (alpha, CPT.NNR_CPT_LS, 1.0)):
+            if not cpt & flag:
+                p[name] = np.full(shape, start, dtype=F32)
+                a.cpt[blk_id] |= flag
+                if s.codebook_mode == 0:
+                    a.qp[name] = s.qp_other
+                    a.dq[name] = dq
         if s.codebook_mode != 0 and (delta not in a.qp or alpha not in a.qp):
             raise NNRUsageError("batch-norm folding with codebook quantization is not supported (as in NNCodec)")
         v = p[var].astype(F32) + (eps if eps is not None else np.float32(1e-5))
