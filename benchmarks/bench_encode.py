@@ -1,94 +1,81 @@
 """Encoding speed of nnr against NNCodec 2.1.3, measured in the same run on the same tensors.
 
-    python benchmarks/bench_encode.py [--nncodec-python PATH] [--repeat N] [--json FILE]
+    python benchmarks/bench_encode.py [--quick] [--rounds N] [--json FILE] [--nncodec-python PATH]
 
-Tensors: float32 of 1M (1024x1024) and 4M (2048x2048) elements, N(0, 0.05²), encoded with
-``nnc.compress``'s defaults (QP -38, parameter-set optimisation) and dependent quantization on
-and off, by NNCodec's ``nnc.compress`` and by ``nnr.encode``.  Both run in separate processes
-started by this script; each reports the best of N wall times of encoding only (import and input
-generation excluded).  The ratio nnr / NNCodec < 1 means nnr is faster.  The two streams are
-compared byte for byte.
+Rows (issue 9):
+
+* ``encode 1M qp-38 dq=on|off`` — one 1024x1024 float32 tensor, N(0, 0.05²), ``nnc.compress``'s
+  defaults otherwise (parameter-set optimisation) against ``nnr.encode``;
+* ``encode codebook 256x256 600 values`` — ``codebook_mode=1`` on a 256x256 tensor taking 600
+  distinct values (multiples of the QP -38 step, so the codebook has 600 entries).
+
+Each side is one process (``server.py``) timing the encode call only; rounds alternate the
+sides and the median is reported.  The streams are compared byte for byte (SHA-256).
+``ratio`` = nnr / NNCodec (< 1: nnr faster).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import textwrap
+from typing import Any
 
-DEFAULT_PEER = os.environ.get("NNCODEC_PYTHON", os.path.expanduser("~/.cache/nnr-peer/nnc-venv/bin/python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-CASES = [("1M", 1024, True), ("1M", 1024, False), ("4M", 2048, True), ("4M", 2048, False)]
+import harness  # noqa: E402
+from bench_decode import arg_parser, print_row, start_sides  # noqa: E402
+from harness import Side  # noqa: E402
 
-TIME_NNCODEC = textwrap.dedent("""
-    import contextlib, io, sys, time, numpy as np
-    from nncodec import nnc
-    out, n, dq, repeat = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
-    x = (np.random.RandomState(0).randn(n, n) * 0.05).astype(np.float32)
-    best = 1e9
-    for _ in range(repeat):
-        t = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            bs = nnc.compress({"w": x}, bitstream_path=None, qp=-38, use_dq=dq, return_bitstream=True, verbose=False)
-        best = min(best, time.perf_counter() - t)
-    open(out, "wb").write(bs)
-    print(best)
-""")
 
-TIME_NNR = textwrap.dedent("""
-    import sys, time, numpy as np, nnr
-    from nnr.cabac import levels
-    out, n, dq, repeat = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
-    x = (np.random.RandomState(0).randn(n, n) * 0.05).astype(np.float32)
-    best = 1e9
-    for _ in range(repeat):
-        t = time.perf_counter()
-        bs = nnr.encode({"w": x}, qp=-38, use_dq=dq)
-        best = min(best, time.perf_counter() - t)
-    open(out, "wb").write(bs)
-    print(best, "compiled" if not levels.__file__.endswith(".py") else "pure-python")
-""")
+def encode_row(row: str, nnr: Side, peer: Side, npz: str, settings: dict[str, Any], rounds: int, goal: float,
+               workers: int = 1) -> dict[str, Any]:
+    t = harness.interleave(rounds, [
+        ("nncodec", lambda: peer.request(op="encode", tensors=npz, settings=settings)),
+        ("nnr", lambda: nnr.request(op="encode", tensors=npz, settings=settings, workers=workers)),
+    ])
+    hashes = set().union(*t.hashes.values())
+    r = {"row": row, "settings": settings, "stream_bytes": t.last["nncodec"]["bytes"], "nncodec_s": t.median("nncodec"),
+         "nnr_s": t.median("nnr"), "ratio": t.median("nnr") / t.median("nncodec"), "goal": goal,
+         "bytes_identical": len(hashes) == 1, "rounds": rounds, "nncodec_times": t.times["nncodec"],
+         "nnr_times": t.times["nnr"]}
+    if workers != 1:
+        r["nnr_workers"] = workers
+    r["meets_goal"] = r["ratio"] <= goal and r["bytes_identical"]
+    return r
+
+
+def encode_rows(nnr: Side, peer: Side, quick: bool, rounds: int, report: Any = print) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    one_m = harness.save_npz("gauss_1024x1024", lambda: harness.gaussian(1024, 1024))
+    for dq in (True, False):
+        r = encode_row(f"encode 1M qp-38 dq={'on' if dq else 'off'}", nnr, peer, one_m, {"qp": -38, "use_dq": dq},
+                       rounds, 1.0)
+        rows.append(r)
+        report(r)
+    cb = harness.save_npz("codebook_256x256_600", harness.codebook_tensor)
+    # codebook mode codes the tensor once per candidate offset: slow on both sides, fewer rounds
+    r = encode_row("encode codebook 256x256 600 values", nnr, peer, cb, {"qp": -38, "codebook_mode": 1},
+                   1 if quick else min(rounds, 3), 1.0)
+    rows.append(r)
+    report(r)
+    return rows
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nncodec-python", default=DEFAULT_PEER)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=[f"{s} dq={d}" for s in ("1M", "4M") for d in ("on", "off")], action="append",
-                    help="run only these cases")
-    ap.add_argument("--json", help="write results here")
-    args = ap.parse_args()
-    if not os.path.exists(args.nncodec_python):
-        print(f"NNCodec's python not found at {args.nncodec_python}; run conformance/generate/setup_peer.sh", file=sys.stderr)
-        return 2
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for size, n, dq in CASES:
-            name = f"{size} dq={'on' if dq else 'off'}"
-            if args.only and name not in args.only:
-                continue
-            p_peer = os.path.join(tmp, f"nncodec_{size}_{int(dq)}.nnc")
-            p_nnr = os.path.join(tmp, f"nnr_{size}_{int(dq)}.nnc")
-            argv = [str(n), "1" if dq else "0", str(args.repeat)]
-            t_peer = float(subprocess.run([args.nncodec_python, "-c", TIME_NNCODEC, p_peer, *argv], check=True,
-                                          capture_output=True, text=True).stdout.split()[0])
-            out = subprocess.run([sys.executable, "-c", TIME_NNR, p_nnr, *argv], check=True, capture_output=True,
-                                 text=True).stdout.split()
-            t_nnr, build = float(out[0]), out[1]
-            a, b = open(p_nnr, "rb").read(), open(p_peer, "rb").read()
-            r = {"tensor": name, "bytes": len(b), "nncodec_s": t_peer, "nnr_s": t_nnr, "ratio": t_nnr / t_peer,
-                 "identical": a == b, "nnr_build": build}
-            results.append(r)
-            print(f"{name:<12} {r['bytes']:>9} B   NNCodec {t_peer:7.3f} s   nnr {t_nnr:7.3f} s   "
-                  f"ratio {r['ratio']:.2f}   {'identical' if a == b else 'MISMATCH'}   ({build})", flush=True)
+    args = arg_parser(__doc__).parse_args()
+    rounds = args.rounds or (2 if args.quick else 5)
+    nnr, peer = start_sides(args.nncodec_python)
+    try:
+        print(f"nnr {nnr.build}, {harness.load_note()}", flush=True)
+        rows = encode_rows(nnr, peer, args.quick, rounds, print_row)
+    finally:
+        nnr.close()
+        peer.close()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
-    return 0 if all(r["identical"] for r in results) else 1
+            json.dump({"load": harness.load_note(), "nnr_build": nnr.build, "rows": rows}, f, indent=2)
+    return 0 if all(r["bytes_identical"] for r in rows) else 1
 
 
 if __name__ == "__main__":

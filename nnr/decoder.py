@@ -19,8 +19,9 @@ import numpy.typing as npt
 from nnr.bitstream import BitReader, Tracer
 from nnr.block_layout import BlockRole
 from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError, NNRUsageError, ReservedValueError
+from nnr import parallel
 from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
-from nnr.payload import CodedTensor, PayloadContext, decode_payload
+from nnr.payload import CodedTensor, PayloadContext, decode_payload, tensor_layout
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
 from nnr.reconstruction.post_processing import apply_local_scaling, recompose
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, OutOfBandParameters
@@ -124,6 +125,7 @@ class Decoder:
         reconstruct_lsa: bool = False,
         reconstruct_bnf: bool = False,
         recompose_decomposition: bool = False,
+        workers: int = 1,
     ) -> None:
         """Options:
 
@@ -134,7 +136,10 @@ class Decoder:
           (:class:`OutOfBandParameters` or NNCodec's ``oob_dict`` entries).
         * ``reconstruct_lsa``: apply local scaling to the weight and drop the scaling tensor.
         * ``recompose_decomposition``: output W = G·H instead of G and H.
+        * ``workers``: decode the NDUs of a stream on this many processes (0: one per core);
+          the output and the session state are the same as with 1.
         """
+        self.workers = parallel.resolve_workers(workers)
         self.verify_entry_points = verify_entry_points
         self.max_tensor_elements = max_tensor_elements
         self.out_of_band = {k: v if isinstance(v, OutOfBandParameters) else OutOfBandParameters.from_dict(v)
@@ -149,6 +154,7 @@ class Decoder:
         self.state = IncrementalState()  # per tensor: PUT node, TCA base, HDSP history
         self._mps_unit: bytes | None = None  # the MPS in force, as coded (for state_record)
         self.streams_decoded = 0
+        self._pending: list[_PayloadJob] | None = None
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -166,9 +172,17 @@ class Decoder:
         coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]] = []
         saved = (self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist)
         self.state = self.state.copy()  # TensorStates are replaced, never changed
+        # With workers, NDU payloads are collected while the units are parsed and decoded in
+        # parallel at the end (or earlier, when a later NDU needs an earlier one's result).
+        self._pending = [] if self.workers > 1 and tracer is None and parallel.can_fork() else None
         try:
             self._stream_start()
-            self._decode_units(buf, 0, len(buf), units, coded, tracer, 0)
+            try:
+                self._decode_units(buf, 0, len(buf), units, coded, tracer, 0)
+            except NNRError:
+                self._flush(coded)  # an earlier unit's payload error comes first, as in order
+                raise
+            self._flush(coded)
             if not units:
                 raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, bit_offset=0)
             outputs = self._reconstruct(coded)
@@ -176,6 +190,8 @@ class Decoder:
         except BaseException:
             self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist = saved
             raise
+        finally:
+            self._pending = None
         self.streams_decoded += 1
         assert self.general_profile_idc is not None
         return DecodedStream(units, outputs, self.general_profile_idc, self.mps)
@@ -299,13 +315,52 @@ class Decoder:
             qp_density, qp = mps.mps_qp_density, mps.mps_quantization_parameter
         ctx = PayloadContext(gpi, qp_density, qp, self.state.tca_bases(), self.state.histories(),
                              self.verify_entry_points, self.max_tensor_elements)
-        start = r.pos // 8
-        with r.structure("nnr_compressed_data_unit_payload"):
-            tensors = decode_payload(buf, start, pos + size, h, ctx, r)
+        job = _PayloadJob(buf, r.pos // 8, pos + size, h, ctx, r, u)
+        if self._pending is None:
+            with r.structure("nnr_compressed_data_unit_payload"):
+                tensors = decode_payload(buf, job.start, job.end, h, ctx, r)
+            self._finish_ndu(job, tensors, coded)
+            return
+        try:
+            names = {name for name, _, _ in tensor_layout(h)}
+        except NNRError:
+            names = None  # the payload decoding reports it, in order
+        if names is None or any(names & j.names for j in self._pending):
+            self._flush(coded)  # this unit's TCA base or PUT node comes from a pending one
+        job.names = names or set()
+        self._pending.append(job)
+
+    def _finish_ndu(self, job: _PayloadJob, tensors: list[CodedTensor],
+                    coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
+        """After an NDU's payload: PUT bookkeeping, the TCA base, the unit's tensors."""
+        r, u, h = job.r, job.unit, job.header
         r.skip_to_end()
         self._advance_put(h, tensors, r)
         u.tensors = tensors
         coded.append((u.index, h, tensors))
+
+    def _flush(self, coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
+        """Decode the pending NDU payloads on the workers, then finish the units in order."""
+        jobs = self._pending
+        if not jobs:
+            return
+        self._pending = []
+        try:
+            results = parallel.run(lambda i: _run_payload_job(jobs[i]), [j.end - j.start for j in jobs],
+                                   self.workers)
+        except NNRError:  # ran in this process: decode in order below, for the located error
+            results = [parallel.FAILED] * len(jobs)
+        for job, res in zip(jobs, results):
+            try:
+                if isinstance(res, parallel.Job):
+                    tensors = _attach_levels(res)
+                else:  # failed on a worker: decode here for the exact error (or a lost worker's result)
+                    with job.r.structure("nnr_unit"), job.r.structure("nnr_compressed_data_unit_payload"):
+                        tensors = decode_payload(job.buf, job.start, job.end, job.header, job.ctx, job.r)
+                with job.r.structure("nnr_unit"):
+                    self._finish_ndu(job, tensors, coded)
+            except NNRError as e:
+                raise e.locate(unit_index=job.unit.index, unit_type=job.r.unit_type, bit_offset=job.r.pos)
 
     def _advance_put(self, h: CompressedDataUnitHeader, tensors: list[CodedTensor], r: BitReader) -> None:
         """Parameter update tree: with TCA the node must continue its parent; then it becomes the
@@ -449,6 +504,40 @@ def _read_mps_unit(data: bytes, gpi: int) -> ModelParameterSet:
         raise NNRUsageError(f"state record: 'decoder.mps_unit' does not decode: {e}") from None
 
 
+@dataclass
+class _PayloadJob:
+    """An NDU whose payload is still to be decoded (everything the decoding needs)."""
+
+    buf: bytes
+    start: int
+    end: int
+    header: CompressedDataUnitHeader
+    ctx: PayloadContext
+    r: BitReader
+    unit: DecodedUnit
+    names: set[str] = field(default_factory=set)
+
+
+def _run_payload_job(job: _PayloadJob) -> parallel.Job[tuple[list[CodedTensor], list[bool]]]:
+    """On a worker: decode one payload; the levels travel as int32 arrays, not in the pickle."""
+    tensors = decode_payload(job.buf, job.start, job.end, job.header, job.ctx, job.r)
+    arrays = [t.levels for t in tensors if t.levels is not None]
+    has = [t.levels is not None for t in tensors]
+    for t in tensors:
+        t.levels = None
+        t.level_list = None
+    return parallel.Job((tensors, has), arrays)
+
+
+def _attach_levels(res: parallel.Job[tuple[list[CodedTensor], list[bool]]]) -> list[CodedTensor]:
+    tensors, has = res.value
+    arrays = iter(res.arrays)
+    for t, h in zip(tensors, has):
+        if h:
+            t.levels = next(arrays).reshape(t.shape)
+    return tensors
+
+
 def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:
     if t.raw is not None:
         return t.raw
@@ -461,7 +550,10 @@ def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:
     return dequantize_uniform(t.levels, t.qp, t.qp_density)
 
 
-def decode(data: StreamInput) -> dict[str, npt.NDArray[np.generic]]:
-    """Decode one NNR bitstream: tensor name -> array (float32 or int32), in stream order."""
-    return Decoder().decode(data)
+def decode(data: StreamInput, *, workers: int = 1) -> dict[str, npt.NDArray[np.generic]]:
+    """Decode one NNR bitstream: tensor name -> array (float32 or int32), in stream order.
+
+    ``workers``: decode the stream's NDUs on this many processes (0: one per core).
+    """
+    return Decoder(workers=workers).decode(data)
 

@@ -1,0 +1,64 @@
+"""Every row of issue 9's table, nnr against NNCodec 2.1.3 in one run, as a table and JSON.
+
+    python benchmarks/run_all.py [--quick] [--rounds N] [--no-scale] [--json FILE]
+
+Run it with the interpreter that has nnr installed (compiled), from outside the checkout or
+with the checkout not on ``sys.path`` (otherwise the uncompiled source tree is measured).
+NNCodec runs in its own venv (``--nncodec-python``, default ``~/.cache/nnr-peer/nnc-venv``).
+Rows: decoding (``bench_decode.py``), encoding (``bench_encode.py``), parallel decoding, decode
+peak memory, and the ~100M-parameter scale benchmark (``bench_scale.py``).  ``--quick`` runs
+2 rounds per row and the scale benchmark at 24 x 1024x1024.  The JSON (default
+``benchmarks-results.json`` in the current directory) holds every row with its times, ratios,
+goals and identity checks, and the machine load seen.  Exit status 1 if any output or stream
+differs from NNCodec's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+from bench_decode import arg_parser, decode_rows, print_row, start_sides  # noqa: E402
+from bench_encode import encode_rows  # noqa: E402
+from bench_scale import print_scale, scale_row  # noqa: E402
+
+
+def main() -> int:
+    ap = arg_parser(__doc__)
+    ap.add_argument("--no-scale", action="store_true", help="skip the 100M-parameter benchmark")
+    ap.set_defaults(json="benchmarks-results.json")
+    args = ap.parse_args()
+    rounds = args.rounds or (2 if args.quick else 5)
+    t0 = time.time()
+    load_start = harness.load_note()
+    print(f"issue-9 benchmarks, {rounds} interleaved rounds per row; {load_start}", flush=True)
+    nnr, peer = start_sides(args.nncodec_python)
+    try:
+        print(f"nnr build: {nnr.build}", flush=True)
+        rows: list[dict[str, Any]] = decode_rows(nnr, peer, args.quick, rounds, print_row)
+        rows += encode_rows(nnr, peer, args.quick, rounds, print_row)
+    finally:
+        nnr.close()
+        peer.close()
+    if not args.no_scale:
+        rows.append(scale_row(sys.executable, args.nncodec_python, args.quick, print_scale))
+    identical = all(r.get("outputs_identical", True) and r.get("bytes_identical", True) for r in rows)
+    result = {"nnr_build": nnr.build, "quick": args.quick, "rounds": rounds, "load_at_start": load_start,
+              "load_at_end": harness.load_note(), "seconds": time.time() - t0, "python": platform.python_version(),
+              "all_identical": identical, "rows": rows}
+    with open(args.json, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"all outputs / streams identical: {identical};  {result['load_at_end']};  "
+          f"{result['seconds']:.0f} s;  JSON: {args.json}", flush=True)
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""Parallel decoding and encoding (``workers=N``): results identical to ``workers=1``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import nnr
+from nnr import parallel
+from nnr.conformance import runner
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = runner.load_cases(str(ROOT / "bitstreams"))
+
+needs_fork = pytest.mark.skipif(not parallel.can_fork(), reason="no os.fork: workers run in-process")
+
+
+def _outcomes(case: runner.Case, workers: int) -> list[Any]:
+    session = nnr.Decoder(**runner.decoder_options(case), workers=workers)
+    out: list[Any] = []
+    for s in case.streams:
+        data = Path(case.stream_path(s)).read_bytes()
+        try:
+            arrays = session.decode(data)
+        except nnr.NNRError as e:
+            out.append(("error", type(e).__name__, str(e)))
+            break
+        out.append(("ok", [(k, str(v.dtype), v.shape, hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest())
+                           for k, v in arrays.items()]))
+    return out
+
+
+@pytest.fixture
+def job_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records how many jobs each parallel run had."""
+    seen: list[int] = []
+    real = parallel.run
+
+    def counting(fn: Any, costs: Any, workers: int) -> Any:
+        seen.append(len(costs))
+        return real(fn, costs, workers)
+
+    monkeypatch.setattr(parallel, "run", counting)
+    return seen
+
+
+@needs_fork
+def test_conformance_suite_identical_across_workers(job_counter: list[int]) -> None:
+    """Every golden case (sequences with TCA / HDSP, entry points, negative cases) decodes to the
+    same tensors — and fails with the same error — with 2 workers (sequences also with one per
+    core) as with 1, which the conformance tests hold to the golden hashes."""
+    multi = 0
+    for case in CASES:
+        one = _outcomes(case, 1)
+        before = sum(1 for n in job_counter if n > 1)
+        assert _outcomes(case, 2) == one, case.name
+        multi += sum(1 for n in job_counter if n > 1) > before
+        if case.mode == "sequence":
+            assert _outcomes(case, 0) == one, case.name
+    assert multi >= 20  # the suite really exercised multi-NDU parallel decoding
+
+
+def _model(seed: int, scale: float = 0.05) -> dict[str, np.ndarray]:
+    rng = np.random.RandomState(seed)
+    return {"enc.w": (rng.randn(40, 36) * scale).astype(np.float32),
+            "enc.b": (rng.randn(40) * scale).astype(np.float32),
+            "conv": (rng.randn(8, 4, 3, 3) * scale).astype(np.float32),
+            "dec.w": (rng.randn(36, 40) * scale).astype(np.float32),
+            "idx": rng.randint(-50, 50, (12, 10)).astype(np.int32)}
+
+
+@needs_fork
+@pytest.mark.parametrize("settings", [
+    {"tca": True},
+    {"tca": True, "hdsp": True, "row_skipping": True},
+    {"tca": True, "scan_order": 1},
+    {"tca": False, "use_dq": False, "scan_order": 2, "hdsp": True},
+])
+def test_update_sequence_identical_across_workers(settings: dict[str, Any], job_counter: list[int]) -> None:
+    """An encoder session's update streams (TCA base and HDSP history carried) decode alike."""
+    enc = nnr.Encoder(**settings)
+    streams = [enc.encode(_model(k, 0.05 / (k + 1))) for k in range(4)]
+    ref = nnr.Decoder()
+    expected = [ref.decode(s) for s in streams]
+    for workers in (2, 0):
+        d = nnr.Decoder(workers=workers)
+        for s, exp in zip(streams, expected):
+            got = d.decode(s)
+            assert list(got) == list(exp)
+            for k in exp:
+                assert got[k].dtype == exp[k].dtype and np.array_equal(got[k], exp[k])
+    assert max(job_counter) == 5
+
+
+@needs_fork
+def test_decode_function_workers() -> None:
+    rng = np.random.RandomState(3)
+    t = {f"l{i}": (rng.randn(64, 48) * 0.05).astype(np.float32) for i in range(5)}
+    data = nnr.encode(t, scan_order=1)
+    ref = nnr.decode(data)
+    for w in (2, 3, 0):
+        got = nnr.decode(data, workers=w)
+        assert {k: v.tobytes() for k, v in got.items()} == {k: v.tobytes() for k, v in ref.items()}
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "2", True, None, [2]])
+def test_bad_workers_is_usage_error(bad: Any) -> None:
+    data = nnr.encode({"w": np.ones((4, 4), np.float32)})
+    with pytest.raises(nnr.NNRUsageError, match="workers"):
+        nnr.decode(data, workers=bad)
+    with pytest.raises(nnr.NNRUsageError, match="workers"):
+        nnr.Decoder(workers=bad)
+
+
+def test_workers_zero_is_one_per_core() -> None:
+    assert parallel.resolve_workers(0) == parallel.cpu_count()
+    assert parallel.resolve_workers(np.int64(3)) == 3
+
+
+def test_assign_balances_largest_first() -> None:
+    # 5 -> A, 4 -> B, 3 -> B (7), 2 -> A (7), 1 -> A (8): loads 8 and 7
+    assert parallel.assign([5, 1, 4, 2, 3], 2) == [[0, 1, 3], [2, 4]]
+    assert parallel.assign([1, 1], 4) == [[0], [1]]
+
+
+@needs_fork
+def test_run_reports_failures_and_lost_workers() -> None:
+    parent = os.getpid()
+
+    def fn(i: int) -> parallel.Job[int]:
+        if i == 1 and os.getpid() != parent:
+            raise ValueError("boom")
+        if i == 2 and os.getpid() != parent:
+            os._exit(3)  # a worker that dies without reporting
+        return parallel.Job(i * 10, [np.arange(i, dtype=np.int32)])
+
+    out = parallel.run(fn, [1, 1, 1, 1], 4)
+    assert out[1] is parallel.FAILED and out[2] is parallel.FAILED
+    for i in (0, 3):
+        job = out[i]
+        assert isinstance(job, parallel.Job) and job.value == i * 10
+        assert job.arrays[0].tolist() == list(range(i))
