@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nnr import parallel
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
 from nnr.encoding.inputs import prepare_tensors
 from nnr.errors import NNRUsageError
@@ -69,15 +70,18 @@ def model_description(model: Any) -> ModelInfo | None:
 
 
 def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progress: Progress | None = None,
-           **settings: Any) -> bytes:
+           workers: int = 1, **settings: Any) -> bytes:
     """Encode ``tensors`` (name -> array) into one NNR bitstream, as NNCodec's ``nnc.compress``.
 
     Float arrays (float16/32/64) are quantized, integer arrays coded as integers (NNR_PT_INT).
     ``progress(done, total)`` is called with element counts while quantizing and coding.
+    ``workers``: quantize and code the tensors on this many processes (0: one per core); the
+    bytes are the same as with 1.
     """
+    n = parallel.resolve_workers(workers)
     s = EncodeSettings.from_kwargs(_settings(settings))
     t = prepare_tensors(tensors)
-    res, _ = compress(t, s, model=model_description(model), progress=progress)
+    res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n)
     return res.data
 
 
@@ -92,10 +96,11 @@ class Encoder:
     in two settings: ``compress_differences=True`` (the streams are updates with parent node
     ids) and ``tca=True``.  Keyword arguments of :meth:`encode` override the session's settings
     for one stream.  :meth:`state_record` / :meth:`load_state_record` save and restore the state
-    as plain arrays.
+    as plain arrays.  ``workers``: as for :func:`encode`.
     """
 
-    def __init__(self, *, hdsp: bool = False, model: Any = None, **settings: Any) -> None:
+    def __init__(self, *, hdsp: bool = False, model: Any = None, workers: int = 1, **settings: Any) -> None:
+        self.workers = parallel.resolve_workers(workers)
         kw = _settings(settings)
         kw.setdefault("compress_differences", True)
         kw.setdefault("tca", True)
@@ -112,7 +117,8 @@ class Encoder:
         kw = {**self._settings, **_settings(overrides)}
         s = EncodeSettings.from_kwargs(kw)
         t = prepare_tensors(tensors)
-        res, _ = compress(t, s, model=self._model, state=self.state, hdsp=self.hdsp, progress=progress)
+        res, _ = compress(t, s, model=self._model, state=self.state, hdsp=self.hdsp, progress=progress,
+                          workers=self.workers)
         assert res.state is not None
         self.state = res.state
         self.last = res

@@ -145,3 +145,72 @@ def test_run_reports_failures_and_lost_workers() -> None:
         job = out[i]
         assert isinstance(job, parallel.Job) and job.value == i * 10
         assert job.arrays[0].tolist() == list(range(i))
+
+
+@needs_fork
+@pytest.mark.parametrize("settings", [
+    {},
+    {"use_dq": False, "scan_order": 2},
+    {"codebook_mode": 2, "qp": -34},
+    {"scan_order": 1, "row_skipping": True},
+])
+def test_encode_bytes_identical_across_workers(settings: dict[str, Any], job_counter: list[int]) -> None:
+    t = _model(7)
+    ref = nnr.encode(t, **settings)
+    for w in (2, 0):
+        assert nnr.encode(t, workers=w, **settings) == ref
+    assert max(job_counter) >= 4
+
+
+@needs_fork
+@pytest.mark.parametrize("settings", [{"tca": True, "hdsp": True}, {"tca": True, "scan_order": 1, "row_skipping": True}])
+def test_encoder_session_bytes_identical_across_workers(settings: dict[str, Any]) -> None:
+    """TCA bases and HDSP histories carried over a session: the same streams with workers."""
+    sessions = [nnr.Encoder(**settings), nnr.Encoder(workers=2, **settings), nnr.Encoder(workers=0, **settings)]
+    for k in range(4):
+        update = _model(20 + k, 0.05 / (k + 1))
+        streams = [e.encode(update) for e in sessions]
+        assert streams[1] == streams[0] and streams[2] == streams[0]
+    assert sessions[0].state_record().keys() == sessions[1].state_record().keys()
+    for key, v in sessions[0].state_record().items():
+        assert np.array_equal(sessions[1].state_record()[key], v)
+
+
+@pytest.mark.parametrize("bad", [-2, 2.0, "0", False])
+def test_encode_bad_workers_is_usage_error(bad: Any) -> None:
+    with pytest.raises(nnr.NNRUsageError, match="workers"):
+        nnr.encode({"w": np.ones((4, 4), np.float32)}, workers=bad)
+    with pytest.raises(nnr.NNRUsageError, match="workers"):
+        nnr.Encoder(workers=bad)
+
+
+@needs_fork
+def test_encode_error_same_with_workers() -> None:
+    """A tensor that cannot be quantized fails with the same error on workers as in order."""
+    t = _model(1)
+    t["huge"] = np.full((8, 8), 3e38, np.float32)
+    msgs = []
+    for w in (1, 2):
+        with pytest.raises(nnr.NNRUsageError) as e:
+            nnr.encode(t, workers=w, qp=-60)
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]
+
+
+@needs_fork
+def test_cli_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``nnr encode -j`` writes the bytes of ``-j 1``; ``nnr decode -j`` golden TCA sequences alike."""
+    from nnr.cli import main
+
+    np.savez(tmp_path / "m.npz", **_model(5))
+    for j in ("1", "2", "0"):
+        assert main(["encode", str(tmp_path / "m.npz"), "-o", str(tmp_path / f"m{j}.nnc"), "-q", "-j", j]) == 0
+    assert (tmp_path / "m2.nnc").read_bytes() == (tmp_path / "m1.nnc").read_bytes() == (tmp_path / "m0.nnc").read_bytes()
+    case = next(c for c in CASES if c.name == "SEQ_TCA_DQ_A")
+    streams = [case.stream_path(s) for s in case.streams]
+    assert main(["decode", *streams, "-o", str(tmp_path / "seq"), "--format", "npz", "-j", "2"]) == 0
+    for s in case.streams:
+        z = np.load(tmp_path / "seq" / (os.path.splitext(s)[0] + ".npz"))
+        assert runner.compare_stream(s, dict(z), case.expected[s]) is None
+    assert main(["decode", streams[0], "-o", str(tmp_path / "x.npz"), "-j", "-1"]) == 2
+    assert "workers" in capsys.readouterr().err

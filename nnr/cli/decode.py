@@ -20,10 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output format (default: from the -o suffix, else npz, plus safetensors when installed)")
     p.add_argument("--no-verify-entry-points", action="store_true",
                    help="decode sequentially without checking cabac_entry_point_list against the decoding state")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="decode the NDUs of each stream on N processes (0: one per core; default 1)")
 
 
 def run(args: argparse.Namespace) -> int:
-    session = Decoder(verify_entry_points=not args.no_verify_entry_points)
+    session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
     out = args.output
     many = len(args.inputs) > 1
     fmt = args.format

@@ -57,6 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="progress bar (default: on a terminal, for 1M+ parameters)")
     pg.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                   help="quantize and code the tensors on N processes (0: one per core; default 1); same bytes")
 
 
 def encode_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -97,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     total = sum(int(np.asarray(v).size) for v in tensors.values())
     show = args.progress if args.progress is not None else (total >= PROGRESS_MIN_ELEMENTS and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, "encoding", bool(show))
-    data = encode(tensors, progress=bar, **settings)
+    data = encode(tensors, progress=bar, workers=args.jobs, **settings)
     out = args.output
     with open(out, "wb") as f:
         f.write(data)

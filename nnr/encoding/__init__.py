@@ -68,6 +68,7 @@ def compress(
     strict_blocks: bool = True,
     quant_layer: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> tuple[StreamResult, Approximation]:
     """Encode ``tensors`` (float32 / int32 arrays, checked by the caller) into one stream.
 
@@ -80,6 +81,8 @@ def compress(
     :func:`nnr.encoding.stream.write_stream`).
     ``progress(done, total)`` is called with
     element counts (each element is counted once when quantized and once when coded).
+    ``workers`` > 1: tensors are quantized and units coded on that many processes (the same
+    bytes as with 1).
     """
     s = settings
     if model is None:
@@ -105,8 +108,8 @@ def compress(
         fold_batch_norm(a, s)
     qfn = quant_layer if quant_layer is not None else quantizer()
     tick = _Ticker(progress, 2 * sum(int(v.size) for v in a.params.values()))
-    approximate(a, s, qfn, tick)
-    res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, tick=tick)
+    approximate(a, s, qfn, tick, workers)
+    res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, tick=tick, workers=workers)
     tick.finish()
     if hdsp and res.state is not None:
         after = res.state

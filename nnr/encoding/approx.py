@@ -21,12 +21,13 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from nnr import parallel
 from nnr.block_layout import BN_ROLES, BlockRole
 from nnr.encoding.layer import coded_size
 from nnr.encoding.model import Block, ModelInfo
@@ -372,8 +373,9 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int) -> tuple[list[int], np
 
 
 def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
-                tick: Callable[[int], None] | None = None) -> None:
-    """Quantize every tensor the model codes (NNCodec's ``approx``)."""
+                tick: Callable[[int], None] | None = None, workers: int = 1) -> None:
+    """Quantize every tensor the model codes (NNCodec's ``approx``); with ``workers`` > 1 the
+    float tensors are quantized on that many processes (same results)."""
     order = coding_order(a)
     for name, role in order:
         if name not in a.params:
@@ -388,18 +390,35 @@ def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
         if v.dtype == np.int32:
             a.out[name] = Quantized(QuantMethod.INTEGER, np.ascontiguousarray(v))
             a.dq[name] = 0
-    for name, _role in order:
-        if name in a.out:
+    todo = [name for name, _ in order if name not in a.out]
+    if todo and qfn is None:
+        raise NNRUsageError("float tensors need the quantizer (nnr.quantization), which is not available")
+    assert qfn is not None or not todo
+
+    def one(name: str) -> Quantized:
+        assert qfn is not None
+        return _approx_codebook(a, s, qfn, name) if s.codebook_mode else _approx_uniform(a, s, qfn, name)
+
+    done: list[parallel.Job[Quantized] | parallel.Failed] = []
+    if workers > 1 and len(todo) > 1:
+        done = parallel.run(lambda i: _as_job(one(todo[i])), [int(a.params[n].size) for n in todo], workers)
+    for i, name in enumerate(todo):
+        if name in a.out:  # a name listed twice in the coding order is quantized once
             continue
-        if qfn is None:
-            raise NNRUsageError("float tensors need the quantizer (nnr.quantization), which is not available")
-        if s.codebook_mode:
-            a.out[name] = _approx_codebook(a, s, qfn, name)
-        else:
-            a.out[name] = _approx_uniform(a, s, qfn, name)
+        r = done[i] if done else parallel.FAILED
+        a.out[name] = _from_job(r) if isinstance(r, parallel.Job) else one(name)
         a.dq[name] = a.out[name].dq
         if tick is not None:
             tick(int(a.params[name].size))
+
+
+def _as_job(q: Quantized) -> parallel.Job[Quantized]:
+    """A quantized tensor for the way back from a worker: its levels as raw bytes."""
+    return parallel.Job(replace(q, values=np.zeros(0, dtype=np.int32)), [q.values])
+
+
+def _from_job(r: parallel.Job[Quantized]) -> Quantized:
+    return replace(r.value, values=r.arrays[0])
 
 
 def _bit_depth_clip(a: Approximation, s: EncodeSettings, name: str, levels: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, entry_points, finish_codeword
+from nnr import parallel
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.block_layout import BlockRole
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
@@ -190,8 +191,11 @@ def _base_levels(state: IncrementalState, name: str, q: Quantized, h: Compressed
     return flat
 
 
+Payload = tuple[bytes, list[EntryPoint], int]  # a unit's payload, its entry points, DQ index mismatches
+
+
 def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader,
-                    state: IncrementalState | None, hdsp_on: bool) -> tuple[bytes, list[EntryPoint], int]:
+                    state: IncrementalState | None, hdsp_on: bool) -> Payload:
     enc = ArithmeticEncoder()
     infos: list[TensorEncodeInfo] = []
     pt = h.nnr_compressed_data_unit_payload_type
@@ -246,12 +250,14 @@ def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> N
 
 def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
                  hdsp: bool = False, put_nodes: bool = True,
-                 tick: Callable[[int], None] | None = None) -> StreamResult:
+                 tick: Callable[[int], None] | None = None, workers: int = 1) -> StreamResult:
     """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
     the state after the stream is ``result.state``, its HDSP histories not yet updated); with
     ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
     shorter kept (``result.hdsp_modes``).  ``put_nodes=False`` uses only the state's histories
-    (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept)."""
+    (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept).
+    ``workers`` > 1: the units' payloads (independent: every header and TCA base comes from the
+    state at the start of the stream) are coded on that many processes first, the same bytes."""
     for name, q in a.out.items():
         _check_qp(a, s, name, q)
     gpi = s.general_profile_idc
@@ -268,36 +274,68 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     use_hdsp = gpi == 1 and hdsp and state is not None
     after = state.copy() if state is not None else None
     nodes = state if put_nodes else None
-    for p in plan_units(a, s.out_of_band):
-        h = _header(a, s, p, nodes)
-        ph, pw = layer_geometry(p.dims)
-        if h.scan_order > 0 and not (pw > 1 and ph > 1):
-            # a single row or column is coded row-major anyway; NNCodec cannot write such a
-            # unit (its entry-point list is missing), the row-major scan_order 0 describes it
-            h.scan_order = 0
-        coded = [n for n in p.names if a.out[n].method != QuantMethod.RAW]
-        if s.mps_parent_signalling_enabled_flag and all(not np.any(a.out[n].values) for n in p.names):
-            res.omitted += p.names
-            continue
-        if s.out_of_band:
-            for n in p.names:
-                res.oob[n] = {"compressed_parameter_types": p.cpt, "tensor_dimensions": list(p.dims),
-                              "count_tensor_dimensions": len(p.dims),
-                              "cabac_unary_length_minus1": s.cabac_unary_length_minus1}
-        elif not h.tensor_dimensions_flag:
-            for n in p.names:
-                res.oob[n] = {"tensor_dimensions": list(p.dims), "count_tensor_dimensions": len(p.dims)}
+    # Headers first (cheap; a failure is raised after the units before it, as in order), then
+    # the payloads (on workers, or one by one below), then the units in order.
+    units: list[tuple[UnitPlan, CompressedDataUnitHeader, tuple[int, ...]]] = []
+    failure: Exception | None = None
+    try:
+        for p in plan_units(a, s.out_of_band):
+            h = _header(a, s, p, nodes)
+            ph, pw = layer_geometry(p.dims)
+            if h.scan_order > 0 and not (pw > 1 and ph > 1):
+                # a single row or column is coded row-major anyway; NNCodec cannot write such a
+                # unit (its entry-point list is missing), the row-major scan_order 0 describes it
+                h.scan_order = 0
+            coded = [n for n in p.names if a.out[n].method != QuantMethod.RAW]
+            if s.mps_parent_signalling_enabled_flag and all(not np.any(a.out[n].values) for n in p.names):
+                res.omitted += p.names
+                continue
+            if s.out_of_band:
+                for n in p.names:
+                    res.oob[n] = {"compressed_parameter_types": p.cpt, "tensor_dimensions": list(p.dims),
+                                  "count_tensor_dimensions": len(p.dims),
+                                  "cabac_unary_length_minus1": s.cabac_unary_length_minus1}
+            elif not h.tensor_dimensions_flag:
+                for n in p.names:
+                    res.oob[n] = {"tensor_dimensions": list(p.dims), "count_tensor_dimensions": len(p.dims)}
+            if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_RAW_FLOAT:
+                modes: tuple[int, ...] = ()
+            elif use_hdsp and state is not None and coded and all(state.history(n) is not None for n in p.names):
+                modes = (0, 1)  # coded with and without HDSP, the shorter kept
+            else:
+                modes = (0,)
+            units.append((p, h, modes))
+    except Exception as e:  # noqa: BLE001 - re-raised below, after the units before it
+        failure = e
+    tasks = [(k, m) for k, (_, _, modes) in enumerate(units) for m in modes]
+    done: dict[tuple[int, int], parallel.Job[Payload] | parallel.Failed] = {}
+    if workers > 1 and len(tasks) > 1:
+
+        def job(i: int) -> parallel.Job[Payload]:
+            k, m = tasks[i]
+            return parallel.Job(_encode_payload(a, s, units[k][0], units[k][1], state, m == 1))
+
+        costs = [sum(int(a.out[n].values.size) for n in units[k][0].names) for k, _ in tasks]
+        done = dict(zip(tasks, parallel.run(job, costs, workers)))
+
+    def payload_of(k: int, mode: int) -> Payload:
+        r = done.get((k, mode), parallel.FAILED)
+        if isinstance(r, parallel.Job):
+            return r.value
+        return _encode_payload(a, s, units[k][0], units[k][1], state, mode == 1)
+
+    for k, (p, h, modes) in enumerate(units):
         eps: list[EntryPoint] = []
-        if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_RAW_FLOAT:
+        if not modes:
             payload, mism = _raw_payload(a, p), 0
-        elif use_hdsp and state is not None and coded and all(state.history(n) is not None for n in p.names):
-            cands = [_encode_payload(a, s, p, h, state, mode == 1) for mode in (0, 1)]
+        elif len(modes) == 2:
+            cands = [payload_of(k, m) for m in modes]
             best = 1 if len(cands[1][0]) < len(cands[0][0]) else 0
             for n in p.names:
                 res.hdsp_modes[n] = best
             payload, eps, mism = cands[best]
         else:
-            payload, eps, mism = _encode_payload(a, s, p, h, state, False)
+            payload, eps, mism = payload_of(k, 0)
         res.dq_index_mismatches += mism
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
@@ -313,6 +351,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
                 # unit's put_node_depth for the tensor the header is taken from)
                 prev = after.get(n)
                 after.tensors[n] = advance(prev, h.device_id, h.parameter_id, child_depth(prev), _tca_levels(a.out[n]))
+    if failure is not None:
+        raise failure
     res.data = w.getvalue()
     res.state = after
     return res
