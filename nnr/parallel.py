@@ -144,7 +144,7 @@ def _child(fn: Callable[[int], Job[Any]], share: list[int], wfd: int) -> None:
                 head = pickle.dumps((i, True, job.value, meta), protocol=pickle.HIGHEST_PROTOCOL)
                 f.write(_LEN.pack(len(head)) + head)
                 for a in arrays:
-                    f.write(memoryview(a).cast("B") if a.nbytes else b"")
+                    f.write(a.data.cast("B") if a.nbytes else b"")
     except BaseException:
         code = 1
     finally:
@@ -173,7 +173,7 @@ def _receive(f: Any, out: list[Any]) -> None:
         for dtype, shape in meta:
             a = np.empty(shape, dtype=np.dtype(dtype))
             if a.nbytes:
-                view = memoryview(a).cast("B")
+                view = a.data.cast("B")
                 got = 0
                 while got < a.nbytes:
                     k = f.readinto(view[got:])
