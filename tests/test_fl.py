@@ -14,7 +14,6 @@ import os
 import random
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,8 @@ require("sklearn")  # the example task's data (digits ship with scikit-learn)
 
 import nnr  # noqa: E402
 import nnr.fl  # noqa: E402
-from fl_harness import EXAMPLE, LocalGrid  # noqa: E402
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict  # noqa: E402
+from fl_harness import LocalGrid  # noqa: E402
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message  # noqa: E402
 from flwr.clientapp import ClientApp  # noqa: E402
 from flwr.serverapp.strategy import FedAdam, FedAvg  # noqa: E402
 

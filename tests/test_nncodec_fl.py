@@ -109,7 +109,8 @@ def test_legacy_pipeline_keeps_sessions_per_side() -> None:
     init = [v.detach().numpy().copy() for v in arch.state_dict().values()]
     server = nfl.NNCFedAvg(2, 2, None, True, None, ndarrays_to_parameters(init), arch, {}, Args())
     params = init
-    held = []
+    held: list[dict[str, np.ndarray]] = []
+    before: dict[str, np.ndarray] = {}
     for rnd in range(1, 4):
         results = []
         held = []

@@ -33,14 +33,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from flwr.app import ArrayRecord, ConfigRecord, Message, MessageType, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
 from flwr.common.logger import log
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
 from nnr.errors import NNRError
 from nnr.fl import records as R
-from nnr.fl.codec import Arrays, LinkReceiver, LinkSender, coded_names, crc32, float32_bytes
+from nnr.fl.codec import Arrays, LinkReceiver, LinkSender, coded_names, crc32
 from nnr.fl.layout import Layout
 from nnr.fl.settings import CONFIG_PREFIX, FLSettings
 
