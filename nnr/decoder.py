@@ -18,10 +18,18 @@ import numpy.typing as npt
 
 from nnr.bitstream import BitReader, Tracer
 from nnr.block_layout import BlockRole
-from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError, NNRUsageError, ReservedValueError
+from nnr.errors import (
+    LimitExceededError,
+    MalformedStreamError,
+    MissingReferenceError,
+    NNRError,
+    NNRUsageError,
+    ReservedValueError,
+)
 from nnr import parallel
 from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
-from nnr.payload import CodedTensor, PayloadContext, decode_payload, tensor_layout
+from nnr.payload import EXPANSION_PER_BYTE, CodedTensor, PayloadContext, decode_payload, tensor_layout
+from nnr.usage import check_bool, check_int, out_of_band_table
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
 from nnr.reconstruction.post_processing import apply_local_scaling, recompose
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, OutOfBandParameters
@@ -35,6 +43,7 @@ from nnr.units.types import NNRUnitType, PayloadType, TopologyStorageFormat, uni
 StreamInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
 MAX_STREAM_BYTES = 1 << 34  # 16 GiB: larger inputs are refused before reading
+MAX_UNITS = 1 << 16  # NNR units per stream (a model has one NDU per tensor or block)
 
 
 def read_input(data: object) -> bytes:
@@ -45,14 +54,18 @@ def read_input(data: object) -> bytes:
         return bytes(data)
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
+        if isinstance(path, bytes) or "\0" in path:
+            raise NNRUsageError(f"data: not a usable path: {path!r}")
+        if os.path.isdir(path):
+            raise NNRUsageError(f"data: {path!r} is a directory, not a stream file")
         try:
             size = os.path.getsize(path)
-        except OSError as e:
-            raise NNRUsageError(f"cannot read {path!r}: {e.strerror}") from None
-        if size > MAX_STREAM_BYTES:
-            raise NNRUsageError(f"{path!r} is {size} bytes, larger than {MAX_STREAM_BYTES}")
-        with open(path, "rb") as f:
-            return f.read()
+            if size > MAX_STREAM_BYTES:
+                raise NNRUsageError(f"data: {path!r} is {size} bytes, larger than {MAX_STREAM_BYTES}")
+            with open(path, "rb") as f:
+                return f.read()
+        except (OSError, UnicodeError) as e:
+            raise NNRUsageError(f"cannot read {path!r}: {getattr(e, 'strerror', None) or e}") from None
     raise NNRUsageError(f"expected bytes, bytearray, memoryview or a path, got {type(data).__name__}")
 
 
@@ -121,6 +134,8 @@ class Decoder:
         *,
         verify_entry_points: bool = True,
         max_tensor_elements: int = 1 << 28,
+        max_expansion: int = EXPANSION_PER_BYTE,
+        max_units: int = MAX_UNITS,
         out_of_band: Mapping[str, OutOfBandParameters | Mapping[str, object]] | None = None,
         reconstruct_lsa: bool = False,
         reconstruct_bnf: bool = False,
@@ -132,6 +147,9 @@ class Decoder:
         * ``verify_entry_points``: check every cabac_entry_point_list entry against the state
           sequential decoding reaches (a mismatch raises); off: decode sequentially, ignore them.
         * ``max_tensor_elements``: refuse larger tensors (LimitExceededError).
+        * ``max_expansion``: elements a payload may describe without coding them one by one
+          (skipped rows, a size-1 codebook), per payload byte (docs/robustness.rst).
+        * ``max_units``: refuse streams with more NNR units than this.
         * ``out_of_band``: per tensor name, the values a stream leaves to the application
           (:class:`OutOfBandParameters` or NNCodec's ``oob_dict`` entries).
         * ``reconstruct_lsa``: apply local scaling to the weight and drop the scaling tensor.
@@ -140,13 +158,14 @@ class Decoder:
           the output and the session state are the same as with 1.
         """
         self.workers = parallel.resolve_workers(workers)
-        self.verify_entry_points = verify_entry_points
-        self.max_tensor_elements = max_tensor_elements
-        self.out_of_band = {k: v if isinstance(v, OutOfBandParameters) else OutOfBandParameters.from_dict(v)
-                            for k, v in (out_of_band or {}).items()}
-        self.recompose_decomposition = recompose_decomposition
-        self.reconstruct_lsa = reconstruct_lsa
-        self.reconstruct_bnf = reconstruct_bnf
+        self.verify_entry_points = check_bool("verify_entry_points", verify_entry_points)
+        self.max_tensor_elements = check_int("max_tensor_elements", max_tensor_elements, 1)
+        self.max_expansion = check_int("max_expansion", max_expansion, 0)
+        self.max_units = check_int("max_units", max_units, 1)
+        self.out_of_band = out_of_band_table(out_of_band)
+        self.recompose_decomposition = check_bool("recompose_decomposition", recompose_decomposition)
+        self.reconstruct_lsa = check_bool("reconstruct_lsa", reconstruct_lsa)
+        self.reconstruct_bnf = check_bool("reconstruct_bnf", reconstruct_bnf)
         self.general_profile_idc: int | None = None
         self.mps: ModelParameterSet | None = None
         self.lps: LayerParameterSet | None = None
@@ -184,7 +203,8 @@ class Decoder:
                 raise
             self._flush(coded)
             if not units:
-                raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, bit_offset=0)
+                raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, element="nnr_unit",
+                                           bit_offset=0)
             outputs = self._reconstruct(coded)
             self._stream_end(coded)
         except BaseException:
@@ -207,6 +227,10 @@ class Decoder:
                       tracer: Tracer | None, index0: int) -> int:
         index = index0
         while pos < end:
+            if index >= self.max_units:
+                raise LimitExceededError(f"more than {self.max_units} NNR units in one stream "
+                                         "(Decoder(max_units=...) raises the limit)", unit_index=index,
+                                         element="nnr_unit", bit_offset=8 * pos)
             size = peek_unit_size(buf, pos, end, index)
             r = BitReader(buf, pos, pos + size, tracer=tracer, unit_index=index)
             try:
@@ -314,7 +338,7 @@ class Decoder:
         else:
             qp_density, qp = mps.mps_qp_density, mps.mps_quantization_parameter
         ctx = PayloadContext(gpi, qp_density, qp, self.state.tca_bases(), self.state.histories(),
-                             self.verify_entry_points, self.max_tensor_elements)
+                             self.verify_entry_points, self.max_tensor_elements, self.max_expansion)
         job = _PayloadJob(buf, r.pos // 8, pos + size, h, ctx, r, u)
         if self._pending is None:
             with r.structure("nnr_compressed_data_unit_payload"):
@@ -390,7 +414,7 @@ class Decoder:
                 try:
                     values[t.name] = _dequantize(t)
                 except NNRError as e:
-                    raise e.locate(unit_index=unit_index, unit_type="NNR_NDU")
+                    raise e.locate(unit_index=unit_index, unit_type="NNR_NDU", bit_offset=t.bit_offset)
             if self.reconstruct_lsa:
                 ls = next((t for t in tensors if t.role == BlockRole.LS), None)
                 tgt = next((t for t in tensors if t.role in (BlockRole.WEIGHT, BlockRole.DC_G)), None)

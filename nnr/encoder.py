@@ -80,6 +80,7 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     """
     n = parallel.resolve_workers(workers)
     s = EncodeSettings.from_kwargs(_settings(settings))
+    _check_progress(progress)
     t = prepare_tensors(tensors)
     res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n)
     return res.data
@@ -116,6 +117,7 @@ class Encoder:
         """The next stream of the session; the state advances only when encoding succeeds."""
         kw = {**self._settings, **_settings(overrides)}
         s = EncodeSettings.from_kwargs(kw)
+        _check_progress(progress)
         t = prepare_tensors(tensors)
         res, _ = compress(t, s, model=self._model, state=self.state, hdsp=self.hdsp, progress=progress,
                           workers=self.workers)
@@ -135,3 +137,8 @@ class Encoder:
     def load_state_record(self, rec: Mapping[str, npt.NDArray[np.generic]]) -> None:
         """Restore a state written by :meth:`state_record` (a malformed record: NNRUsageError)."""
         self.state, _ = IncrementalState.from_record(rec, SessionKind.ENCODER)
+
+
+def _check_progress(progress: Any) -> None:
+    if progress is not None and not callable(progress):
+        raise NNRUsageError(f"progress must be None or a callable progress(done, total), got {progress!r}")

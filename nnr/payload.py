@@ -24,6 +24,12 @@ from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import PayloadType
 
 BINS_PER_BIT = 128  # safe upper bound of context-coded bins per payload bit
+# Elements a payload may describe without coding each one (skipped rows, a size-1 codebook):
+# at most this many per payload byte (counting EXPANSION_SLACK_BYTES more than it has).  Bounds
+# what a tiny stream can make the decoder allocate (docs/robustness.rst); Decoder(max_expansion=...)
+# sets it.
+EXPANSION_PER_BYTE = 1 << 15
+EXPANSION_SLACK_BYTES = 32
 
 @dataclass
 class CodedTensor:
@@ -42,6 +48,7 @@ class CodedTensor:
     codebook: IntegerCodebook | None = None
     side: TensorSideInfo = field(default_factory=TensorSideInfo)
     tca: bool = False
+    bit_offset: int | None = None  # where the tensor's coded data starts (for later errors)
 
     @property
     def size(self) -> int:
@@ -59,6 +66,7 @@ class PayloadContext:
     history: Mapping[str, list[int]]  # HDSP: ever-non-zero positions per tensor name
     verify_entry_points: bool = True
     max_elements: int = 1 << 28
+    max_expansion: int = EXPANSION_PER_BYTE
 
 
 def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, list[int]]]:
@@ -89,6 +97,23 @@ def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, lis
     name_of = dict(zip(roles, ids))
     shape_of = {BlockRole.WEIGHT: dims, BlockRole.DC_G: [g, r], BlockRole.DC_H: [r, math.prod(dims) // max(g, 1)]}
     return [(name_of[role], role, list(shape_of.get(role, [dims[0]]))) for role in block_coding_order(cpt)]
+
+
+def check_tensor_size(name: str, shape: list[int], max_elements: int) -> None:
+    """A tensor's dimensions, checked in Python ints before anything is sized from them.
+
+    A zero dimension makes the element count 0 but not the other dimensions harmless (they size
+    rows, blocks and entry points), so the product of the non-zero dimensions is bounded too.
+    """
+    if any(d < 0 for d in shape):
+        raise MalformedStreamError(f"negative dimension in {shape}", element="tensor_dimensions")
+    span = math.prod(d for d in shape if d)
+    if span > max_elements:
+        n = math.prod(shape)
+        shown = shape if len(str(shape)) < 200 else f"{len(shape)} dimensions"
+        raise LimitExceededError(
+            f"tensor {name!r} {shown} spans {span} elements ({n} coded), more than the limit {max_elements}",
+            element="tensor_dimensions")
 
 
 def _check_decomposition(g_number_of_rows: int, dims: list[int]) -> None:
@@ -139,13 +164,13 @@ def decode_payload(
     pt = h.nnr_compressed_data_unit_payload_type
     tensors: list[CodedTensor] = []
     payload_bits = 8 * (end - start)
+    seen: set[str] = set()
     for name, role, shape in layout:
-        n = math.prod(shape)
-        if any(d < 0 for d in shape):
-            raise MalformedStreamError(f"negative dimension in {shape}", element="tensor_dimensions")
-        if n > ctx.max_elements:
-            raise LimitExceededError(f"tensor {name!r} has {n} elements, more than the limit {ctx.max_elements}",
-                                     element="tensor_dimensions")
+        check_tensor_size(name, shape, ctx.max_elements)
+        if name in seen:
+            raise MalformedStreamError(f"tensor {name!r} appears twice in the unit's topology_elem_id list",
+                                       element="topology_elem_id")
+        seen.add(name)
         tensors.append(CodedTensor(name, role, list(shape), pt))
 
     if pt == PayloadType.NNR_PT_RAW_FLOAT:
@@ -155,6 +180,7 @@ def decode_payload(
             if pos + nbytes > end:
                 raise r.error(type_trunc(), f"raw float tensor needs {nbytes} bytes, {end - pos} remain",
                               "raw_float32_parameter", 8 * pos)
+            t.bit_offset = 8 * pos
             t.raw = np.frombuffer(data, dtype="<f4", count=t.size, offset=pos).astype(np.float32).reshape(t.shape)
             pos += nbytes
         if pos != end:
@@ -166,17 +192,27 @@ def decode_payload(
     # payload of b bits codes at most ~90·b bins.  Every coded element costs a bin, every row a
     # bin when row skipping may apply; only a size-1 codebook codes nothing at all.
     max_bins = BINS_PER_BIT * payload_bits + 64
+    # Elements the payload need not code one by one (skipped rows, a size-1 codebook) still
+    # cost memory and time: at most max_expansion per payload byte (docs/robustness.rst).
+    max_uncoded = ctx.max_expansion * (end - start + EXPANSION_SLACK_BYTES)
     for t in tensors:
         height = t.shape[0] if t.shape else 1
         width = t.size // height if height else 0
+        units = t.size
         cb = _codebook_of(h, t.role)
         if ctx.general_profile_idc == 1 and cb is not None and len(cb.codebook) == 1:
-            continue
-        row_skip_possible = ctx.general_profile_idc == 1 and width > 1 and t.size > width
-        units = height if row_skip_possible else t.size
+            units = 0
+        if units and ctx.general_profile_idc == 1 and width > 1 and t.size > width:
+            units = height  # row skipping may code each row with one bin
         if units > max_bins:
             raise LimitExceededError(
                 f"tensor {t.name!r} ({t.shape}) cannot be coded in a {end - start}-byte payload",
+                element="tensor_dimensions",
+            )
+        if t.size > max_bins + max_uncoded:
+            raise LimitExceededError(
+                f"tensor {t.name!r} ({t.shape}, {t.size} elements) from a {end - start}-byte payload: more than "
+                f"{ctx.max_expansion} elements per payload byte (Decoder(max_expansion=...) raises the limit)",
                 element="tensor_dimensions",
             )
 
@@ -187,6 +223,7 @@ def decode_payload(
     num_gtx = h.cabac_unary_length_minus1 + 1
     for t in tensors:
         bit0 = 8 * start + int(dec.bit_position())
+        t.bit_offset = bit0
         if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
             nbits = 6 + ctx.qp_density
             v = int(dec.decode_bypass_bins(nbits))

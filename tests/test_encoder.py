@@ -143,6 +143,11 @@ def test_encode_check_script_fails_on_a_difference(tmp_path: Any) -> None:
     assert "1/2 cases byte-exact" in p.stdout
 
 
+# stored case -> first stream where NNCodec 2.1.3's bytes are coded against a TCA base its own
+# decoder does not hold (DQ indices clipped to int_quant_bw); see docs/deviations.rst
+NNCODEC_DQ_CLIPPING = {138: 2}
+
+
 def test_stored_random_cases() -> None:
     assert VECTORS["nncodec"] == "2.1.3"
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,8 +157,17 @@ def test_stored_random_cases() -> None:
             if "error" in exp:
                 continue
             got = cases_mod.ours(c)
+            hashes = [hashlib.sha256(g).hexdigest() for g in got]
+            if i in NNCODEC_DQ_CLIPPING:
+                # NNCodec's TCA base after stream 1 is not what stream 1 decodes to
+                # (docs/deviations.rst); nnr's stream 2 is coded against the decoded base instead
+                k = NNCODEC_DQ_CLIPPING[i]
+                assert cases_mod.nncodec_dq_clipping_case(c)
+                assert hashes[:k] == exp["sha256"][:k] and hashes[k] != exp["sha256"][k], f"case {i}"
+                assert cases_mod.decodes_as_encoded(c, got), f"case {i}"
+                continue
             assert [len(g) for g in got] == exp["bytes"], f"case {i}: {c['kwargs'][0]}"
-            assert [hashlib.sha256(g).hexdigest() for g in got] == exp["sha256"], f"case {i}: {c['kwargs'][0]}"
+            assert hashes == exp["sha256"], f"case {i}: {c['kwargs'][0]}"
             compared += 1
     assert compared >= 120
     kws = [c["kwargs"][0] for c, e in zip(cases, VECTORS["cases"]) if "error" not in e]

@@ -61,6 +61,12 @@ def test_random_cases_byte_identical_to_nncodec() -> None:
             want = [bytes.fromhex(h) for h in r["streams"]]
             compared += 1
             if got != want:
+                k = next(j for j, (g, w) in enumerate(zip(got, want)) if g != w)
+                if k > 0 and cases_mod.nncodec_dq_clipping_case(c) and cases_mod.decodes_as_encoded(c, got):
+                    # NNCodec's TCA base is not what its stream decodes to (docs/deviations.rst):
+                    # nnr's streams must decode, in both decoders, to what nnr's encoder kept
+                    foreign.append((c, got))
+                    continue
                 failures.append((i, c["kwargs"][0], [len(x) for x in got], [len(x) for x in want]))
         assert not failures, f"{len(failures)} of {compared} cases differ from NNCodec: {failures[:3]}"
         assert compared >= n * 0.7, f"only {compared} of {n} cases could be compared"

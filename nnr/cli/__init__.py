@@ -5,7 +5,7 @@ One module per subcommand (``nnr/cli/<name>.py``, each exporting ``COMMAND``, a
 subcommand is a new module plus one entry in :data:`COMMANDS`.
 
 Exit codes: 0 success, 1 a bad stream (or a failed conformance case), 2 usage or environment
-problems.  Errors about a stream are one line on stderr, never a traceback.
+problems, 3 an internal error.  Every error is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -42,3 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("nnr: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:  # the environment (files, disks), not the stream
+        print(f"nnr: {e.filename + ': ' if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 -- a bug in nnr: still one line, never a traceback
+        print(f"nnr: internal error ({type(e).__name__}: {e}); please report it with the input", file=sys.stderr)
+        return 3

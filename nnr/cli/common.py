@@ -33,13 +33,27 @@ def have_safetensors() -> bool:
     return True
 
 
+def write_npz(path: str, arrays: dict[str, npt.NDArray[np.generic]]) -> None:
+    """An .npz archive (what ``np.savez`` writes) with one member ``<name>.npy`` per tensor.
+
+    Members are written directly: ``np.savez(path, **arrays)`` would take tensors named
+    ``file`` or ``allow_pickle`` for its own keyword arguments.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, value in arrays.items():
+            with z.open(name + ".npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+
 def write_tensors(path: str, arrays: dict[str, npt.NDArray[np.generic]], fmt: str) -> list[str]:
     """Write ``arrays`` as .npz and/or .safetensors (``fmt``: npz, safetensors, both); returns the files written."""
     written = []
     stem, ext = os.path.splitext(path)
     if fmt in ("npz", "both"):
         p = path if ext == ".npz" else stem + ".npz"
-        np.savez(p, **arrays)  # type: ignore[arg-type]
+        write_npz(p, arrays)
         written.append(p)
     if fmt in ("safetensors", "both"):
         if not have_safetensors():

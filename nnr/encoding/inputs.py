@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.errors import NNRUsageError
+from nnr.units.compressed_data_unit import MAX_TENSOR_DIMENSIONS
+from nnr.usage import check_name
 
 INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
@@ -35,7 +37,10 @@ def _as_array(name: str, value: Any) -> npt.NDArray[Any]:
                 value = cpu()
         return np.asarray(value.numpy())
     if isinstance(value, (list, tuple)) or np.isscalar(value):
-        return np.asarray(value)
+        try:
+            return np.asarray(value)
+        except ValueError as e:  # ragged nesting
+            raise NNRUsageError(f"tensor {name!r}: not a rectangular array ({e})") from None
     raise NNRUsageError(f"tensor {name!r}: expected a numpy array, got {type(value).__name__}")
 
 
@@ -46,9 +51,13 @@ def prepare_tensor(name: str, value: Any, *, convert: bool = True) -> npt.NDArra
         raise NNRUsageError(f"tensor names must be strings, got {type(name).__name__}")
     if not name or "\x00" in name:
         raise NNRUsageError(f"tensor name {name!r} cannot be coded (empty or containing NUL)")
+    check_name("tensors", name)
     a = _as_array(name, value)
     if a.ndim == 0:
         raise NNRUsageError(f"tensor {name!r} is 0-dimensional; give it shape (1,)")
+    if a.ndim > MAX_TENSOR_DIMENSIONS:
+        raise NNRUsageError(f"tensor {name!r} has {a.ndim} dimensions; a stream carries at most "
+                            f"{MAX_TENSOR_DIMENSIONS}")
     if a.size == 0:
         raise NNRUsageError(f"tensor {name!r} is empty (shape {a.shape})")
     kind = a.dtype.kind

@@ -8,12 +8,12 @@ anything is coded.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from nnr.errors import NNRUsageError
+from nnr.usage import check_bool, check_int, check_name, check_number
 
 QP_BOUND = 4096  # |QP| beyond this has no finite float32 step size at any qp_density
 
@@ -82,13 +82,9 @@ class EncodeSettings:
         return s
 
     def validate(self) -> None:
+        """Type-check and normalise every setting (a flag is a bool, a number is not a string)."""
         def integer(name: str, v: Any, lo: int, hi: int) -> int:
-            if isinstance(v, bool) or not isinstance(v, (int,)) and not _is_np_int(v):
-                raise NNRUsageError(f"{name} must be an integer, got {v!r}")
-            iv = int(v)
-            if not lo <= iv <= hi:
-                raise NNRUsageError(f"{name} {iv} is outside {lo}..{hi}")
-            return iv
+            return check_int(name, v, lo, hi)
 
         self.qp_density = integer("qp_density", self.qp_density, 0, 7)
         # QPs are checked against what iae(6 + qp_density) can signal once it is known which
@@ -102,35 +98,33 @@ class EncodeSettings:
         if self.qp_per_tensor is not None:
             if not isinstance(self.qp_per_tensor, Mapping):
                 raise NNRUsageError("qp_per_tensor must be a dict {tensor name: qp}")
-            self.qp_per_tensor = {str(k): integer(f"qp_per_tensor[{k!r}]", v, lo, hi)
+            self.qp_per_tensor = {check_name("qp_per_tensor", k): integer(f"qp_per_tensor[{k!r}]", v, lo, hi)
                                   for k, v in self.qp_per_tensor.items()}
         self.codebook_mode = integer("codebook_mode", self.codebook_mode, 0, 2)
         self.scan_order = integer("scan_order", self.scan_order, 0, 4)
         self.cabac_unary_length_minus1 = integer("cabac_unary_length_minus1", self.cabac_unary_length_minus1, 0, 255)
         self.general_profile_idc = integer("general_profile_idc", self.general_profile_idc, 0, 1)
         self.device_id = integer("device_id", self.device_id, 0, (1 << 31) - 1)
-        try:
-            lam = float(self.lambda_scale or 0.0)
-        except (TypeError, ValueError):
-            raise NNRUsageError(f"lambda_scale must be a number, got {self.lambda_scale!r}") from None
-        if not math.isfinite(lam) or lam < 0:
-            raise NNRUsageError(f"lambda_scale must be finite and >= 0, got {self.lambda_scale!r}")
-        self.lambda_scale = lam
-        if self.int_quant_bw is not None and self.int_quant_bw is not False:
-            self.int_quant_bw = integer("int_quant_bw (bit depth)", self.int_quant_bw, 1, 31)
+        self.lambda_scale = check_number("lambda_scale", 0.0 if self.lambda_scale is None else self.lambda_scale, 0.0)
+        if self.int_quant_bw is None or self.int_quant_bw is False or (
+                not isinstance(self.int_quant_bw, bool) and isinstance(self.int_quant_bw, int) and self.int_quant_bw == 0):
+            self.int_quant_bw = None  # NNCodec: a false value (None, False, 0) means no bit depth
         else:
-            self.int_quant_bw = None
+            self.int_quant_bw = integer("int_quant_bw (bit depth)", self.int_quant_bw, 1, 31)
         for name in ("use_dq", "param_opt", "opt_qp", "bnf", "row_skipping", "tca", "pre_signalling",
                      "compress_differences", "out_of_band"):
-            setattr(self, name, bool(getattr(self, name)))
-        if self.block_id_and_param_type is not None and not isinstance(self.block_id_and_param_type, Mapping):
-            raise NNRUsageError("block_id_and_param_type must be a dict with 'block_identifier' and 'parameter_type'")
-
-
-def _is_np_int(v: Any) -> bool:
-    try:
-        import numpy as np
-
-        return isinstance(v, np.integer)
-    except ImportError:  # pragma: no cover
-        return False
+            setattr(self, name, check_bool(name, getattr(self, name)))
+        b = self.block_id_and_param_type
+        if b is not None:
+            if not isinstance(b, Mapping) or "block_identifier" not in b or "parameter_type" not in b:
+                raise NNRUsageError("block_id_and_param_type must be a dict with 'block_identifier' and "
+                                    f"'parameter_type', got {b!r:.200}")
+            for key in ("block_identifier", "parameter_type"):
+                if not isinstance(b[key], Mapping):
+                    raise NNRUsageError(f"block_id_and_param_type[{key!r}] must be a dict {{tensor name: ...}}, "
+                                        f"got {type(b[key]).__name__}")
+                for k, v in b[key].items():
+                    check_name(f"block_id_and_param_type[{key!r}]", k)
+                    if v is not None and not isinstance(v, str):
+                        raise NNRUsageError(f"block_id_and_param_type[{key!r}][{k!r}] must be a str or None, "
+                                            f"got {v!r}")

@@ -17,7 +17,7 @@ both ways.  In update streams, units whose levels are all zero are left out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -237,6 +237,28 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
     return (data if infos else b""), eps, mismatches
 
 
+def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader, payload: bytes,
+                state: IncrementalState | None, hdsp_on: bool) -> dict[str, npt.NDArray[np.int32]]:
+    """The levels nnr's decoder reads from ``payload`` (the unit just written), per tensor."""
+    from nnr.bitstream import BitReader
+    from nnr.payload import PayloadContext, decode_payload
+
+    gpi = s.general_profile_idc
+    base: dict[str, list[int]] = {}
+    history: dict[str, list[int]] = {}
+    for n in p.names:
+        q = a.out[n]
+        if h.temporal_context_modeling_flag and gpi == 1 and state is not None:
+            base[n] = _base_levels(state, n, q, h)
+        if hdsp_on and state is not None:
+            harr = state.history(n)
+            if harr is not None:
+                history[n] = harr.astype(np.int64).tolist()
+    ctx = PayloadContext(gpi, a.qp_density, 0, base, history, True, 1 << 62, 1 << 62)
+    tensors = decode_payload(payload, 0, len(payload), h, ctx, BitReader(payload))
+    return {t.name: t.levels for t in tensors if t.levels is not None and a.out[t.name].method != "raw"}
+
+
 def _raw_payload(a: Approximation, p: UnitPlan) -> bytes:
     return b"".join(np.ascontiguousarray(a.out[n].values, dtype="<f4").tobytes() for n in p.names)
 
@@ -341,6 +363,13 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             h.cabac_entry_point_list = eps
         elif eps:
             raise NNRUsageError(f"unit of {p.names[0]!r}: entry points without a block scan")
+        if mism:
+            # DQ indices of the wrong parity for their state (bit-depth clipping after the
+            # trellis): the stream (NNCodec's bytes) decodes to neighbouring indices; what the
+            # encoder reports and keeps as TCA base is what the decoder will output
+            hdsp_used = bool(res.hdsp_modes.get(p.names[0], 0))
+            for n, levels in _as_decoded(a, s, p, h, payload, state, hdsp_used).items():
+                a.out[n] = replace(a.out[n], values=levels.reshape(a.out[n].values.shape))
         w.compressed_data_unit(h, payload)
         res.coded += p.names
         if tick is not None:

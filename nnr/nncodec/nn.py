@@ -15,7 +15,7 @@ from nnr.encoding import sparsify
 from nnr.encoding.inputs import prepare_tensors
 from nnr.errors import NNRUsageError
 from nnr.nncodec import nnc
-from nnr.nncodec.state import merge_args
+from nnr.nncodec._args import checked_args
 
 __all__ = ["decode", "encode", "nncargs"]
 
@@ -59,7 +59,7 @@ def decode(bs: Any, args: Mapping[str, Any] | None = None, model: Any = None,
     ``model`` is accepted and unused, as in NNCodec.  With ``approx_param_base`` the
     incremental state is used and updated in place.
     """
-    merged = merge_args(nncargs, args)
+    merged = checked_args(args, nncargs, "nn.decode")
     _ = model
     update_base = approx_param_base is not None
     out = nnc.decompress(bs, approx_param_base=approx_param_base, update_base_param=update_base,
@@ -80,7 +80,7 @@ def encode(model: Any, args: Mapping[str, Any] | None = None, use_case_name: str
     NNCodec no file is written unless ``args`` names a ``results`` folder.
     """
     _ = use_case_name
-    a = merge_args(nncargs, args)
+    a = checked_args(args, nncargs, "nn.encode")
     write = args is not None and "results" in args
     if incremental or isinstance(model, Mapping):
         params: dict[str, Any] = prepare_tensors(model)

@@ -41,6 +41,7 @@ from nnr.encoding.model import ModelInfo, block_spec_ok
 from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
 from nnr.encoding.stream import levels_dict
 from nnr.errors import MalformedStreamError, NNRUsageError
+from nnr.usage import check_bool, check_path, write_file
 from nnr.nncodec import _hls
 from nnr.nncodec.state import BaseUpdate, check_approx_param_base, new_approx_param_base, to_incremental, tool_enabled
 from nnr.payload import CodedTensor
@@ -199,6 +200,10 @@ def decompress(
             and "block_identifier" in block_id_and_param_type and "parameter_type" in block_id_and_param_type):
         raise NNRUsageError("block_id_and_param_type must be a dict with 'block_identifier' and 'parameter_type'")
     _ = reconstruct_bnf  # a no-op on decoding, see the docstring
+    for flag, v in (("return_model_information", return_model_information), ("return_hls", return_hls),
+                    ("verbose", verbose), ("reconstruct_lsa", reconstruct_lsa), ("reconstruct_bnf", reconstruct_bnf),
+                    ("update_base_param", update_base_param)):
+        check_bool(flag, v)
     state = check_approx_param_base(approx_param_base) if approx_param_base is not None else None
 
     t0 = time.perf_counter()
@@ -327,6 +332,11 @@ def compress(
     offers through ``nnc_core``.  ``quantize_only`` returns NNCodec's encoder-side reconstruction.
     """
     _ = (model_executer, wandb_logging)
+    if bitstream_path is not None:
+        check_path("bitstream_path", bitstream_path)
+    for flag, v in (("quantize_only", quantize_only), ("return_bitstream", return_bitstream),
+                    ("update_base_param", update_base_param), ("verbose", verbose)):
+        check_bool(flag, v)
     if ioq or lsa or fine_tune or bnf_mapping:
         raise NNRUsageError("ioq, lsa, fine_tune and bnf_mapping need NNCodec's model executer "
                             "(training / inference); they are not supported")
@@ -367,8 +377,7 @@ def compress(
     _say(f"DONE in {time.perf_counter() - t1:.4f} s\n", verbose)
     bs = bytearray(res.data)
     if bitstream_path is not None:
-        with open(os.path.expanduser(bitstream_path), "wb") as f:
-            f.write(bs)
+        write_file("bitstream_path", bitstream_path, bs)
     if return_bitstream or bitstream_path is None:
         return bs
     return None

@@ -13,7 +13,7 @@ from nnr.encoding import sparsify
 from nnr.encoding.inputs import prepare_tensor
 from nnr.errors import NNRUsageError
 from nnr.nncodec import nnc
-from nnr.nncodec.state import merge_args
+from nnr.nncodec._args import checked_args
 
 __all__ = ["decode", "encode", "nncargs"]
 
@@ -72,9 +72,7 @@ def encode(tensor: Any, args: Mapping[str, Any] | None = None, approx_param_base
     ``approx_param_base`` the incremental state is used and updated.  Returns the bitstream
     (bytearray).  Unlike NNCodec no file is written unless ``args`` names a ``results`` folder.
     """
-    a = merge_args(nncargs, args)
-    if a["bitdepth"] and not 0 < int(a["bitdepth"]) < 32:
-        raise NNRUsageError(f"bitdepth {a['bitdepth']} is outside 1..31")
+    a = checked_args(args, nncargs, "tensor.encode")
     if tensor is None:
         raise NNRUsageError("tensor is None (loading tensor_path needs torch; pass the array)")
     tid = str(a["tensor_id"])

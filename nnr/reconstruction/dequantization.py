@@ -41,6 +41,12 @@ def dequantize_uniform(levels: npt.NDArray[np.int32], qp: int, qp_density: int) 
     """
     d = step_size(qp, qp_density)
     _check_step(d if d > F32_MAX else float(np.float32(d)), qp)
+    if levels.size:  # step × level must fit float32 too (checked in Python, before any product)
+        peak = max(-int(levels.min()), int(levels.max()))
+        if float(np.float32(peak)) > F32_MAX / float(np.float32(d)):
+            raise MalformedStreamError(
+                f"QP {qp} (step {float(np.float32(d)):g}) times level {peak} is not a finite float32",
+                element="qp_offset / levels")
     return levels.astype(np.float32) * np.float32(d)
 
 
@@ -55,6 +61,13 @@ def dequantize_codebook(
             f"(levels {int(levels.min())}..{int(levels.max())}, CbZeroOffset {cb_zero_offset})",
             element="integer_codebook",
         )
-    _check_step(step_size(qp, qp_density), qp)
-    cb = np.asarray(codebook, dtype=np.float64) * step_size(qp, qp_density)
+    d = step_size(qp, qp_density)
+    _check_step(d, qp)
+    if codebook:  # the output is float32: every entry × Δ must fit it (Python ints / floats)
+        peak = max(abs(int(c)) for c in codebook)
+        if peak > F32_MAX / d:
+            raise MalformedStreamError(
+                f"codebook entry {peak} times step {d:g} (QP {qp}) is not a finite float32",
+                element="integer_codebook")
+    cb = np.asarray(codebook, dtype=np.float64) * d
     return cb[idx]

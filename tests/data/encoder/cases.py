@@ -129,3 +129,35 @@ def ours(c: dict[str, Any]) -> list[bytes]:
             extra = dict(approx_param_base=base, update_base_param=True, hdsp_tool=tool)
         out.append(bytes(nnc.compress(load(path), return_bitstream=True, **kw, **extra)))
     return out
+
+
+def decodes_as_encoded(c: dict[str, Any], streams: list[bytes]) -> bool:
+    """nnr's decoder, carrying its state over ``streams``, ends each stream with the integer levels
+    nnr's encoder kept for it (the encoder reports what the stream decodes to)."""
+    import numpy as np
+
+    from nnr.nncodec import HdspTool, new_approx_param_base, nnc
+
+    enc = new_approx_param_base()
+    dec = new_approx_param_base()
+    tool = HdspTool(True) if c["hdsp"] else None
+    dtool = HdspTool(True) if c["hdsp"] else None
+    for path, kw, s in zip(c["npz"], c["kwargs"], streams):
+        got = bytes(nnc.compress(load(path), return_bitstream=True, **kw, approx_param_base=enc,
+                                 update_base_param=True, hdsp_tool=tool))
+        if got != s:
+            return False
+        extra: dict[str, Any] = {"hdsp_tool": dtool, "return_hls": True} if dtool is not None else {}
+        nnc.decompress(bytearray(s), approx_param_base=dec, update_base_param=True, **extra)
+        for name, v in enc["parameters"].items():
+            if name in dec["parameters"] and not np.array_equal(np.asarray(v).reshape(-1),
+                                                                np.asarray(dec["parameters"][name]).reshape(-1)):
+                return False
+    return True
+
+
+def nncodec_dq_clipping_case(c: dict[str, Any]) -> bool:
+    """A sequence whose TCA base NNCodec 2.1.3 takes from clipped DQ indices (docs/deviations.rst):
+    from its second stream on, nnr's bytes may differ (nnr keeps what the stream decodes to)."""
+    kw = c["kwargs"][0]
+    return bool(c["sequence"] and kw.get("int_quant_bw") and kw.get("use_dq", True) and kw.get("tca"))
