@@ -30,6 +30,9 @@ INTERESTING = [0, 1, 2, 3, 4, 7, 8, 15, 16, 31, 32, 33, 63, 64, 127, 128, 255, 2
                1 << 64, -1, -2, -128, -(1 << 31)]
 
 
+MAX_SEED_BYTES = 1 << 17  # larger cases (stress cases such as NEG_UNIT_COUNT_A) only slow a campaign
+
+
 @dataclass
 class Seed:
     name: str
@@ -37,7 +40,7 @@ class Seed:
 
 
 def load_seeds(directory: str = BITSTREAMS) -> list[Seed]:
-    """Every case folder's streams (positive and negative), in name order."""
+    """Every case folder's streams (positive and negative, up to MAX_SEED_BYTES), in name order."""
     seeds: list[Seed] = []
     for name in sorted(os.listdir(directory)):
         case = os.path.join(directory, name, "case.json")
@@ -49,7 +52,7 @@ def load_seeds(directory: str = BITSTREAMS) -> list[Seed]:
         for s in meta.get("streams", []):
             with open(os.path.join(directory, name, s), "rb") as f:
                 streams.append(f.read())
-        if streams:
+        if streams and sum(map(len, streams)) <= MAX_SEED_BYTES:
             seeds.append(Seed(name, streams))
     return seeds
 

@@ -406,7 +406,7 @@ def _(seeds: Seeds) -> Built:
 
 @case(name="NEG_EMPTY_STREAM_A", features=[1, 4],
       description="An empty stream (0 bytes): not a single NNR unit, in particular no NNR_STR.",
-      error="NNRError", unit_index=None, element=None, fast=True)
+      error="MalformedStreamError", unit_index=0, element="nnr_unit", fast=True)
 def _(seeds: Seeds) -> Built:
     return Built([b""], "none", "empty file")
 
@@ -977,6 +977,137 @@ def _(seeds: Seeds) -> Built:
     return Built([patch_byte(EX1, p, (3 << 3) | (EX1[p] & 7))], EXAMPLE + " (gpi 1)", "unit 3 payload type 1 -> 3")
 
 
+# ---- sizes the payload cannot justify, non-finite reconstruction (issue 11; found by fuzz/run.py) --------------
+
+
+@case(name="NEG_ZERO_DIM_HUGE_A", features=[17, 18],
+      description="tensor_dimensions [0, 2^62] for 'w' (unit 3): no element, but a row length no decoder can "
+                  "size; the product of the non-zero dimensions exceeds any element limit.",
+      error="LimitExceededError", unit_index=3, element="tensor_dimensions", fast=True)
+def _(seeds: Seeds) -> Built:
+    (ds,) = parse([EX1])
+
+    def m(h: CompressedDataUnitHeader) -> None:
+        h.tensor_dimensions = [0, 1 << 62]
+    return Built([rewrite_ndu(EX1, ds, 3, m)], EXAMPLE + " (gpi 1)", "unit 3 tensor_dimensions [3, 4] -> [0, 2^62]")
+
+
+@case(name="NEG_ROWSKIP_AMPLIFICATION_A", features=[17, 18, 44],
+      description="tensor_dimensions [2^14, 2^14] for 'w' (unit 3) over its 28-byte payload: with row skipping "
+                  "every row could cost one bin, but 2^28 elements are far more than any payload byte may "
+                  "describe without coding them (docs/robustness.rst).",
+      error="LimitExceededError", unit_index=3, element="tensor_dimensions", fast=True)
+def _(seeds: Seeds) -> Built:
+    (ds,) = parse([EX1])
+
+    def m(h: CompressedDataUnitHeader) -> None:
+        h.tensor_dimensions = [1 << 14, 1 << 14]
+    return Built([rewrite_ndu(EX1, ds, 3, m)], EXAMPLE + " (gpi 1)",
+                 "unit 3 tensor_dimensions [3, 4] -> [2^14, 2^14]")
+
+
+@case(name="NEG_CODEBOOK_SIZE1_AMPLIFICATION_A", features=[17, 18, 26],
+      description="A one-entry integer_codebook() (which codes no bin per element) and tensor_dimensions "
+                  "[2^13, 2^13] for 'w' (unit 3): 2^26 elements from a 28-byte payload.",
+      error="LimitExceededError", unit_index=3, element="tensor_dimensions", fast=True)
+def _(seeds: Seeds) -> Built:
+    (ds,) = parse([EX1])
+
+    def w(bw: BitWriter) -> None:
+        bw.u(4, 0)  # codebook_egk
+        bw.ue(2, 1)  # codebook_size
+        bw.ie(2, 0)  # codebook_center_offset -> CbZeroOffset 0
+        bw.ie(7, 0)  # the zero entry
+
+    def m(h: CompressedDataUnitHeader) -> None:
+        h.codebook_present_flag = 1
+        h.codebook = RawBits(w)  # type: ignore[assignment]
+        h.tensor_dimensions = [1 << 13, 1 << 13]
+    return Built([rewrite_ndu(EX1, ds, 3, m)], EXAMPLE + " (gpi 1)",
+                 "unit 3 codebook_present_flag 1 (one entry, 0), tensor_dimensions -> [2^13, 2^13]")
+
+
+@case(name="NEG_DECOMPOSITION_RANK_A", features=[17, 36],
+      description="'w' (unit 3) as a decomposed tensor G with g_number_of_rows 3 and decomposition_rank 2^30: "
+                  "G alone would have 3 x 2^30 elements.",
+      error="LimitExceededError", unit_index=3, element="tensor_dimensions", fast=True)
+def _(seeds: Seeds) -> Built:
+    (ds,) = parse([EX1])
+
+    def m(h: CompressedDataUnitHeader) -> None:
+        h.topology_elem_id = "w_G"
+        h.compressed_parameter_types = 1  # NNR_CPT_DC
+        h.decomposition_rank = 1 << 30
+        h.g_number_of_rows = 3
+    return Built([rewrite_ndu(EX1, ds, 3, m)], EXAMPLE + " (gpi 1)",
+                 "unit 3 id 'w' -> 'w_G', compressed_parameter_types 1, rank 2^30, g_number_of_rows 3")
+
+
+@case(name="NEG_UNIT_COUNT_A", features=[1, 4],
+      description="65,537 NNR_STR units (4 bytes each) after the example's units: more NNR units than a "
+                  "decoder needs to accept in one stream (nnr: 65,536).",
+      error="LimitExceededError", unit_index=65536, element="nnr_unit", fast=False)
+def _(seeds: Seeds) -> Built:
+    str_unit = get_unit(EX1, 0)
+    return Built([EX1 + str_unit * (65537 - 5)], EXAMPLE + " (gpi 1)", "65,532 copies of unit 0 appended")
+
+
+def _qp_for_overflow(qp_offset: int, peak: int) -> int:
+    """The smallest mps_quantization_parameter whose tensor step fits float32 but step x peak does not
+    (quantization.md §1, qp_density 2)."""
+    f32 = float(np.finfo(np.float32).max)
+    for mps_qp in range(0, 4096):
+        qp = mps_qp + qp_offset
+        step = float(np.float32((4 + (qp & 3)) * 2.0 ** ((qp >> 2) - 2))) if (qp >> 2) < 130 else float("inf")
+        if step <= f32 and float(np.float32(peak)) * step > f32:
+            return mps_qp
+    raise AssertionError("no such QP")
+
+
+@case(name="NEG_STEP_LEVEL_OVERFLOW_A", features=[5, 21, 22],
+      description="mps_quantization_parameter of the MPS raised so that the step size of 'w' (unit 3) is a "
+                  "finite float32 but step x its largest level is not: the reconstruction would be infinite.",
+      error="MalformedStreamError", unit_index=3, element="qp_offset / levels", fast=True)
+def _(seeds: Seeds) -> Built:
+    (ds,) = parse([EX1])
+    assert ds.mps is not None
+    w = next(t for u in ds.units for t in u.tensors if t.name == "w")
+    assert w.qp is not None and w.levels is not None
+    offset = w.qp - ds.mps.mps_quantization_parameter
+    peak = int(np.abs(w.levels).max())
+    mps_qp = _qp_for_overflow(offset, peak)
+    mps = replace(ds.mps, mps_quantization_parameter=mps_qp)
+    return Built([replace_unit(EX1, 1, mps_unit(mps, 1))], EXAMPLE + " (gpi 1)",
+                 f"MPS mps_quantization_parameter 0 -> {mps_qp} (w: qp_offset {offset}, largest |level| {peak})")
+
+
+@case(name="NEG_QP_STEP_RANGE_A", features=[5, 21],
+      description="mps_quantization_parameter 1200: the step size of 'w' (unit 3) is beyond float32.",
+      error="MalformedStreamError", unit_index=3, element="mps_quantization_parameter / qp_offset", fast=True)
+def _(seeds: Seeds) -> Built:
+    (ds,) = parse([EX1])
+    assert ds.mps is not None
+    mps = replace(ds.mps, mps_quantization_parameter=1200)
+    return Built([replace_unit(EX1, 1, mps_unit(mps, 1))], EXAMPLE + " (gpi 1)",
+                 "MPS mps_quantization_parameter 0 -> 1200")
+
+
+@case(name="NEG_BLOCK_DUPLICATE_ID_A", features=[19, 34, 35],
+      description="PT_BLOCK unit 3 whose topology_elem_id list names the weight twice (in place of the "
+                  "first batch-norm tensor): one of the two would silently replace the other.",
+      error="MalformedStreamError", unit_index=3, element="topology_elem_id", fast=True)
+def _(seeds: Seeds) -> Built:
+    s = need(seeds, "BLOCK_BN_BI_A")
+    (ds,) = parse(s.streams)
+
+    def m(h: CompressedDataUnitHeader) -> None:
+        ids = list(h.topology_elem_id_list)
+        ids[1] = ids[0]
+        h.topology_elem_id_list = ids
+    return Built([rewrite_ndu(s.streams[0], ds, 3, m)], "BLOCK_BN_BI_A",
+                 "unit 3 topology_elem_id_list[1] := topology_elem_id_list[0]")
+
+
 # -- generation ------------------------------------------------------------------------------------------------
 
 
@@ -997,10 +1128,12 @@ class Observation:
     crash: str | None = None
 
 
-def observe(streams: list[bytes]) -> Observation:
-    """Run nnr.Decoder over the streams (one session) and record how it fails."""
+def observe(streams: list[bytes], trace: bool = True) -> Observation:
+    """Run nnr.Decoder over the streams (one session) and record how it fails (``trace``: measure
+    the peak Python heap, which slows decoding many-fold)."""
     d = nnr.Decoder()
-    tracemalloc.start()
+    if trace:
+        tracemalloc.start()
     t0 = time.perf_counter()
     try:
         for i, s in enumerate(streams):
@@ -1015,7 +1148,8 @@ def observe(streams: list[bytes]) -> Observation:
         return Observation(None, None, None, None, "no error", time.perf_counter() - t0,
                            tracemalloc.get_traced_memory()[1])
     finally:
-        tracemalloc.stop()
+        if trace:
+            tracemalloc.stop()
 
 
 def case_files(c: NegCase, b: Built) -> dict[str, bytes]:
@@ -1091,7 +1225,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(f"{c.name} (seed {e} not in {seeds.directory})")
             continue
         produced.add(c.name)
-        o = observe(b.streams)
+        o = observe(b.streams, trace=c.fast)
         ok, why = verdict(c, b, o)
         status = "OK      " if ok else "MISMATCH"
         if not ok:
