@@ -257,7 +257,8 @@ def decode_payload(
         history = ctx.history.get(t.name)
         if history is not None and len(history) != t.size:
             history = None
-        out: list[int] = []  # filled once the tensor's preamble has justified its size
+        # sized here (one list, no temporary copy): t.size is already bounded by the payload
+        out: list[int] = [0] * t.size
         scan = h.scan_order if len(t.shape) >= 2 else 0
         try:
             decode_tensor_levels(
