@@ -186,14 +186,29 @@ def _fields(obj: Any) -> list[str]:
     return out
 
 
+_PARSED: dict[tuple[bytes, ...], Any] = {}
+
+
+def _parse(streams: list[bytes], k: int) -> Any:
+    """Stream ``k`` of a sequence as decoded in one session (cached: seeds recur), or None."""
+    key = tuple(streams[:k + 1])
+    if key not in _PARSED:
+        d = nnr.Decoder()
+        try:
+            for s in streams[:k]:
+                d.decode_stream(s)
+            _PARSED[key] = d.decode_stream(streams[k])
+        except nnr.NNRError:
+            _PARSED[key] = None
+        if len(_PARSED) > 4096:
+            _PARSED.clear()
+    return _PARSED[key]
+
+
 def header_mutation(rng: random.Random, streams: list[bytes], k: int) -> tuple[bytes, str]:
     """Re-encode one NDU or MPS header of stream ``k`` (the earlier streams set up the session)."""
-    d = nnr.Decoder()
-    try:
-        for s in streams[:k]:
-            d.decode_stream(s)
-        ds = d.decode_stream(streams[k])
-    except nnr.NNRError:
+    ds = _parse(streams, k)
+    if ds is None:
         return byte_mutation(rng, streams[k])
     data = streams[k]
     flat = []
