@@ -16,6 +16,7 @@ PACKAGE_DIR = {"nnr.syntax.tables": "syntax"}
 
 HOT_MODULES = [
     "nnr/cabac/engine.py",
+    "nnr/cabac/contexts.py",
     "nnr/cabac/levels.py",
     "nnr/cabac/encoder.py",
     "nnr/cabac/enc_levels.py",

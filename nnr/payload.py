@@ -16,8 +16,9 @@ import numpy.typing as npt
 
 from nnr.bitstream import BitReader
 from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels, finish_codeword
 from nnr.block_layout import BlockRole, block_coding_order, block_id_order
+from nnr.cabac.contexts import num_block_rows
+from nnr.cabac.levels import TensorSideInfo, decode_codeword_end, decode_tensor_levels
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -139,12 +140,11 @@ def _entry_points_for(h: CompressedDataUnitHeader, role: BlockRole, shape: list[
     eps = h.cabac_entry_point_list
     if h.scan_order == 0 or len(shape) < 2:
         return []
-    bs = 4 << h.scan_order
-    rows_g = max(0, -(-(h.g_number_of_rows or 0) // bs) - 1)
+    rows_g = max(0, num_block_rows(h.g_number_of_rows or 0, h.scan_order) - 1)
     if role == BlockRole.DC_H and h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_BLOCK:
         sel = eps[rows_g:]
     else:
-        sel = eps[: max(0, -(-shape[0] // bs) - 1)]
+        sel = eps[: max(0, num_block_rows(shape[0], h.scan_order) - 1)]
     flat: list[int] = []
     for e in sel:
         flat += [e.value, e.dq_state, e.bit_offset]
@@ -274,7 +274,7 @@ def decode_payload(
         if r.tracer is not None:
             _trace_side_info(r, t, 8 * start)
     try:
-        finish_codeword(dec)
+        decode_codeword_end(dec)
     except NNRError as e:
         raise e.locate(bit_offset=8 * start + int(dec.bit_position()))
     consumed = int(dec.bytes_consumed())

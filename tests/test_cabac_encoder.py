@@ -32,14 +32,14 @@ from nnr.cabac.enc_levels import (
     encode_iae,
     encode_tensor_levels,
     entry_points,
-    finish_codeword,
-    signalled_contexts,
     zero_row_flags,
 )
+from nnr.cabac.enc_levels import encode_codeword_end as finish_codeword
 from nnr.cabac.encoder import ArithmeticEncoder, offset_register_at
 from nnr.cabac.engine import ArithmeticDecoder, ContextModel
-from nnr.cabac.levels import STT, TensorSideInfo, decode_tensor_levels
-from nnr.cabac.levels import finish_codeword as decode_finish
+from nnr.cabac.contexts import STT, signalled_contexts
+from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels
+from nnr.cabac.levels import decode_codeword_end as decode_finish
 from nnr.errors import MalformedStreamError, NNRUsageError
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -27,7 +27,8 @@ import numpy as np
 import pytest
 
 from nnr.errors import NNRUsageError
-from nnr.quantization import layer_geometry, overflow_qp, quant_layer, scan_permutation, step_size
+from nnr.cabac.contexts import matrix_shape
+from nnr.quantization import overflow_qp, quant_layer, scan_permutation, step_size
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data", "quantization")
@@ -236,11 +237,17 @@ def test_scan_permutation(h: int, w: int, scan: int) -> None:
     assert got == _scan_reference(h, w, scan)
 
 
-def test_layer_geometry() -> None:
-    assert layer_geometry((7,)) == (7, 1)
-    assert layer_geometry(()) == (1, 1)
-    assert layer_geometry((4, 3, 3, 2)) == (72, 18)
-    assert layer_geometry((1, 50)) == (50, 50)
+def test_matrix_shape() -> None:
+    # (number of weights, layer width) as NNCodec computes them, from the (height, width) view
+    def num_and_width(shape: tuple[int, ...]) -> tuple[int, int]:
+        h, w = matrix_shape(shape)
+        return h * w, w
+
+    assert num_and_width((7,)) == (7, 1)
+    assert num_and_width(()) == (1, 1)
+    assert num_and_width((4, 3, 3, 2)) == (72, 18)
+    assert num_and_width((1, 50)) == (50, 50)
+    assert matrix_shape((4, 3, 3, 2)) == (4, 18)
 
 
 def test_scan_order_forced_for_single_row_or_column() -> None:

@@ -1,8 +1,12 @@
-"""DeepCABAC: the entropy decoding of NNR compressed data units (deepcabac.md).
+"""DeepCABAC: the entropy decoding and encoding of NNR compressed data units (deepcabac.md).
 
-``engine``     arithmetic decoding engine and context models (probability estimation)
-``levels``     binarization, context selection, scan, row skipping, DQ state, entry points
-``parameters`` signalling of the probability-estimator parameter sets
+``engine``     arithmetic decoding engine, context models and the probability estimator
+``encoder``    arithmetic encoding engine (the inverse of ``engine``)
+``contexts``   the context rules of a tensor: context sets and their numbering, context choice,
+               parameter-set signalling, DQ state and index mapping, scan geometry
+``levels``     per-tensor level decoding: preamble, parameter sets, scan, binarization
+``enc_levels`` per-tensor level encoding (the inverse of ``levels``), NNCodec's parameter-set
+               choice
 
 These modules are compiled with mypyc when the package is installed; the same source runs
 uncompiled.

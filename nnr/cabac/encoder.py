@@ -27,7 +27,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.engine import RENORM, RLPS, ContextModel, update
+from nnr.cabac.engine import RENORM, ContextModel, lps_range, update
 
 # The bytes of ``low`` are moved to ``out`` once the window reaches EMIT_AT bits; afterwards it
 # holds at least KEEP bits, so ``low`` always carries L mod 2**16 (needed for entry points).
@@ -57,11 +57,8 @@ class ArithmeticEncoder:
     def encode_bin(self, c: ContextModel, b: i64) -> None:
         """Context-coded bin ``b`` (0/1) with model ``c`` (inverse of decode_bin), then update."""
         p = c.p
-        q = p >> 7
-        if q < 0:
-            q = -q
         rng = self.range
-        rlps = i64(RLPS[(rng & 0xE0) + q])
+        rlps = lps_range(p, rng)
         rmps = rng - rlps
         mps: i64 = 0
         if p >= 0:

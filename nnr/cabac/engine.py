@@ -87,13 +87,7 @@ class ContextModel:
     idx: i64  # parameter set in force (restored by reset)
 
     def __init__(self) -> None:
-        self.p = 0
-        self.s0 = 0
-        self.t0 = 32
-        self.t1 = 0
-        self.a0 = 2
-        self.a1 = 4
-        self.idx = 0
+        self.init(0)
 
     def init(self, idx: i64) -> None:
         """Initialise from parameter set ``idx`` (0..8)."""
@@ -113,38 +107,34 @@ class ContextModel:
         self.s0 = s0
 
 
-def update(c: ContextModel, p: i64, b: i64) -> None:
-    """Two-rate estimator update after bin ``b`` (deepcabac.md §3.3); ``p`` is c.p before it.
+def next_state(p: i64, s0: i64, b: i64, t0: i64, t1: i64) -> tuple[i64, i64]:
+    """Two-rate estimator update after bin ``b`` (deepcabac.md §3.3): (P, S0) after it.
 
-    CURVE[16 + k] is 64 for k = 0..14 and 0 for k = 15, so an estimator that agrees with the bin
-    (k >= 0) needs no table look-up.
+    ``p`` is P = S1 + 16 * S0 before the bin, ``t0`` / ``t1`` the STEP rows of the set's shifts.
+    This is the only statement of the update; every model (decoder, encoder, rate estimators,
+    trial coding) goes through it, save the hand-inlined copy in the decoder's fast loop.
     """
-    s0 = c.s0
     s1 = p - 16 * s0
     if b:
-        k = s0 >> 3
-        if k < 0:
-            s0 += i64(STEP[c.t0 + 16 + k])
-        elif k < 15:
-            s0 += c.a0
-        k = s1 >> 7
-        if k < 0:
-            s1 += i64(STEP[c.t1 + 16 + k])
-        elif k < 15:
-            s1 += c.a1
+        s0 += i64(STEP[t0 + 16 + (s0 >> 3)])
+        s1 += i64(STEP[t1 + 16 + (s1 >> 7)])
     else:
-        k = (-s0) >> 3
-        if k < 0:
-            s0 -= i64(STEP[c.t0 + 16 + k])
-        elif k < 15:
-            s0 -= c.a0
-        k = (-s1) >> 7
-        if k < 0:
-            s1 -= i64(STEP[c.t1 + 16 + k])
-        elif k < 15:
-            s1 -= c.a1
-    c.s0 = s0
-    c.p = s1 + 16 * s0
+        s0 -= i64(STEP[t0 + 16 + ((-s0) >> 3)])
+        s1 -= i64(STEP[t1 + 16 + ((-s1) >> 7)])
+    return s1 + 16 * s0, s0
+
+
+def update(c: ContextModel, p: i64, b: i64) -> None:
+    """The estimator update of model ``c`` after bin ``b``; ``p`` is c.p before it."""
+    c.p, c.s0 = next_state(p, c.s0, b, c.t0, c.t1)
+
+
+def lps_range(p: i64, rng: i64) -> i64:
+    """LPS sub-range for combined state ``p`` and the current range (deepcabac.md §2.2)."""
+    q = p >> 7
+    if q < 0:
+        q = -q
+    return i64(RLPS[(rng & 0xE0) + q])
 
 
 @final
@@ -194,68 +184,33 @@ class ArithmeticDecoder:
     def decode_bin(self, c: ContextModel) -> i64:
         """Context-coded bin with model ``c`` (deepcabac.md §2.2), then the model update."""
         p = c.p
-        q = p >> 7
-        if q < 0:
-            q = -q
         rng = self.range
-        rlps = i64(RLPS[(rng & 0xE0) + q])
+        rlps = lps_range(p, rng)
         rmps = rng - rlps
         scaled = rmps << 7
         value = self.value
         b: i64 = 0
+        n: i64 = 0
         if value < scaled:
             if p >= 0:
                 b = 1
             if rmps < 256:
-                self.range = rmps << 1
-                value <<= 1
-                bn = self.bits_needed + 1
-                if bn >= 0:
-                    value += self.read_byte() << bn
-                    bn -= 8
-                self.bits_needed = bn
-            else:
-                self.range = rmps
-            self.value = value
+                n = 1
+            self.range = rmps << n
+            value <<= n
         else:
             if p < 0:
                 b = 1
             n = i64(RENORM[rlps])
             self.range = rlps << n
             value = (value - scaled) << n
-            bn = self.bits_needed + n
-            if bn >= 0:
-                value += self.read_byte() << bn
-                bn -= 8
-            self.bits_needed = bn
-            self.value = value
-        # estimator update, as update(c, p, b) (inlined: this is the hottest path)
-        s0 = c.s0
-        s1 = p - 16 * s0
-        if b:
-            k = s0 >> 3
-            if k < 0:
-                s0 += i64(STEP[c.t0 + 16 + k])
-            elif k < 15:
-                s0 += c.a0
-            k = s1 >> 7
-            if k < 0:
-                s1 += i64(STEP[c.t1 + 16 + k])
-            elif k < 15:
-                s1 += c.a1
-        else:
-            k = (-s0) >> 3
-            if k < 0:
-                s0 -= i64(STEP[c.t0 + 16 + k])
-            elif k < 15:
-                s0 -= c.a0
-            k = (-s1) >> 7
-            if k < 0:
-                s1 -= i64(STEP[c.t1 + 16 + k])
-            elif k < 15:
-                s1 -= c.a1
-        c.s0 = s0
-        c.p = s1 + 16 * s0
+        bn = self.bits_needed + n
+        if bn >= 0:
+            value += self.read_byte() << bn
+            bn -= 8
+        self.bits_needed = bn
+        self.value = value
+        update(c, p, b)
         return b
 
     def decode_bypass(self) -> i64:

@@ -21,15 +21,13 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
+from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, BlockScan, ContextSet
+from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, neighbour_class, preamble_coded, rem_context
+from nnr.cabac.contexts import rem_prefix_cut
+from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
-# 8-state dependent-quantization transition table: STT[2 * state + parity].
-STT: Final = bytes([0, 2, 7, 5, 1, 3, 6, 4, 2, 0, 5, 7, 3, 1, 4, 6])
-
-NUM_REM_CONTEXTS: Final = 31  # prefix bins of the remainder: REM[0..30]
-INT32_MAX: Final = 2147483647
-INT32_MIN: Final = -2147483648
 
 
 def _level_overflow(level: i64) -> MalformedStreamError:
@@ -37,54 +35,10 @@ def _level_overflow(level: i64) -> MalformedStreamError:
                                 element="nnr_compressed_data_unit_payload")
 
 
-@final
-class ContextSet:
-    """All context models of one tensor, grouped as in deepcabac.md §3.4."""
-
-    sig: list[ContextModel]  # 3 per DQ state
-    sig_tca: list[ContextModel]  # 2 per DQ state
-    sig_hdsp: list[ContextModel]  # 1 per DQ state
-    sign: list[ContextModel]
-    sign_tca: list[ContextModel]
-    gtx: list[ContextModel]  # 2 per greater-flag
-    gtx_tca: list[ContextModel]
-    rem: list[ContextModel]
-    eco_flag: ContextModel  # flags of the parameter-set signalling
-    row_skip: ContextModel
-    every: list[ContextModel]
-
-    def __init__(self, num_gtx: i64) -> None:
-        self.sig = [ContextModel() for _ in range(24)]
-        self.sig_tca = [ContextModel() for _ in range(16)]
-        self.sig_hdsp = [ContextModel() for _ in range(8)]
-        self.sign = [ContextModel() for _ in range(3)]
-        self.sign_tca = [ContextModel() for _ in range(2)]
-        self.gtx = [ContextModel() for _ in range(2 * num_gtx)]
-        self.gtx_tca = [ContextModel() for _ in range(2 * num_gtx)]
-        self.rem = [ContextModel() for _ in range(NUM_REM_CONTEXTS)]
-        self.eco_flag = ContextModel()
-        self.row_skip = ContextModel()
-        every: list[ContextModel] = []
-        every.extend(self.sig)
-        every.extend(self.sig_tca)
-        every.extend(self.sig_hdsp)
-        every.extend(self.sign)
-        every.extend(self.sign_tca)
-        every.extend(self.gtx)
-        every.extend(self.gtx_tca)
-        every.extend(self.rem)
-        every.append(self.eco_flag)
-        every.append(self.row_skip)
-        self.every = every
-
-    def reset(self) -> None:
-        for c in self.every:
-            c.reset()
-
-
-@final
 class TensorSideInfo:
-    """Elements decoded from the arithmetic codeword besides the levels (for traces / info)."""
+    """Elements coded in the arithmetic codeword besides the levels, with their bit positions
+    (for traces / info); the encoder's :class:`~nnr.cabac.enc_levels.TensorEncodeInfo` adds its
+    entry-point marks."""
 
     hist_dep_sig_prob_enabled_flag: i64
     row_skip_enabled_flag: i64
@@ -116,15 +70,6 @@ class TensorSideInfo:
         self.bit_end = 0
 
 
-def _signal(dec: ArithmeticDecoder, ctxs: ContextSet, c: ContextModel, read: bool, ids: list[int]) -> None:
-    idx: i64 = 0
-    if read:
-        if dec.decode_bin(ctxs.eco_flag):
-            idx = 1 + dec.decode_bypass_bins(3)
-        ids.append(idx)
-    c.init(idx)
-
-
 def decode_parameter_sets(
     dec: ArithmeticDecoder,
     ctxs: ContextSet,
@@ -136,144 +81,72 @@ def decode_parameter_sets(
     cb_zero: i64,
     ids: list[int],
 ) -> None:
-    """Probability-estimator parameter-set signalling (deepcabac.md §6.3)."""
-    coded = cb_size != 1
-    nstates: i64 = 1
-    if dq:
-        nstates = 8
-    for i in range(3 * nstates):
-        _signal(dec, ctxs, ctxs.sig[i], coded, ids)
-    if use_tca:
-        for i in range(2 * nstates):
-            _signal(dec, ctxs, ctxs.sig_tca[i], coded, ids)
-    if use_hdsp:
-        for i in range(nstates):
-            _signal(dec, ctxs, ctxs.sig_hdsp[i], coded, ids)
-    sign_coded = coded and not (cb_size > 0 and (cb_zero == 0 or cb_zero == cb_size - 1))
-    for i in range(3):
-        _signal(dec, ctxs, ctxs.sign[i], sign_coded, ids)
-    if use_tca:
-        for i in range(2):
-            _signal(dec, ctxs, ctxs.sign_tca[i], sign_coded, ids)
-    max_abs: i64 = -1
+    """Probability-estimator parameter-set signalling (deepcabac.md §6.3): a flag, then 3 bypass
+    bins for a set other than 0, for each signalled model; the others keep set 0."""
+    every = ctxs.every
+    for ci in signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero):
+        idx: i64 = 0
+        if dec.decode_bin(ctxs.eco_flag):
+            idx = 1 + dec.decode_bypass_bins(3)
+        ids.append(int(idx))
+        every[ci].init(idx)
+
+
+def _decode_level(
+    dec: ArithmeticDecoder, every: list[ContextModel], sig_ctx: ContextModel, bv: i64, prev: i64,
+    num_gtx: i64, cb_size: i64, cb_zero: i64,
+) -> i64:
+    """One level (deepcabac.md §6.1): sig_flag, sign_flag, abs_level_greater_x[j], remainder.
+
+    ``cb_size`` > 0: the codebook-aware binarization of edition 2 (no sign when the codebook's
+    zero is at an end, greater flags and remainder limited to the codebook's largest |level|).
+    """
+    if cb_size == 1 or dec.decode_bin(sig_ctx) == 0:
+        return 0
+    neg: i64
+    if sign_coded(cb_size, cb_zero):
+        neg = dec.decode_bin(every[sign_context(prev, bv, num_gtx)])
+    else:
+        neg = 1 if cb_zero != 0 else 0
+    max_abs: i64 = -1  # no limit
     if cb_size > 0:
-        max_abs = cb_zero if cb_zero > cb_size - 1 - cb_zero else cb_size - 1 - cb_zero
-    for a in range(2 * num_gtx):
-        _signal(dec, ctxs, ctxs.gtx[a], max_abs == -1 or a < 2 * max_abs, ids)
-    if use_tca:
-        for a in range(2 * num_gtx):
-            _signal(dec, ctxs, ctxs.gtx_tca[a], max_abs == -1 or a < 2 * (max_abs - 1), ids)
-    level: i64 = num_gtx - 1
-    for a in range(NUM_REM_CONTEXTS):
-        level += i64(1) << a
-        _signal(dec, ctxs, ctxs.rem[a], max_abs == -1 or level < max_abs, ids)
-
-
-def skip_permutation(width: i64) -> bytes:
-    """DQ state after ``width`` parity-0 transitions, for each start state (row skipping)."""
-    perm = [0, 1, 2, 3, 4, 5, 6, 7]
-    step = [int(STT[2 * s]) for s in range(8)]
-    n = width
-    while n > 0:  # binary exponentiation of the parity-0 permutation
-        if n & 1:
-            perm = [step[p] for p in perm]
-        step = [step[s] for s in step]
-        n >>= 1
-    return bytes(perm)
-
-
-def _rest_of_level(dec: ArithmeticDecoder, ctxs: ContextSet, negative: i64, bv: i64, num_gtx: i64) -> i64:
-    """|level| after sig_flag = 1: greater flags then Exp-Golomb remainder (no codebook)."""
+        max_abs = cb_zero if neg else cb_size - cb_zero - 1
+        if max_abs <= 1:
+            return -1 if neg else 1
     a: i64 = 1
     j: i64 = 0
     g: i64 = 1
-    if bv != 0:
-        abv = bv if bv > 0 else -bv
-        gtx_tca = ctxs.gtx_tca
-        while j < num_gtx:
-            g = dec.decode_bin(gtx_tca[2 * j if abv >= j else 2 * j + 1])
-            a += g
-            if g == 0:
-                return a
-            j += 1
-    else:
-        gtx = ctxs.gtx
-        while j < num_gtx:
-            g = dec.decode_bin(gtx[2 * j + negative])
-            a += g
-            if g == 0:
-                return a
-            j += 1
-    rem = ctxs.rem
-    k: i64 = 0
-    j = 0
-    while True:
-        g = dec.decode_bin(rem[j])
-        if g == 0:
-            break
-        a += i64(1) << k
-        k += 1
-        if j >= NUM_REM_CONTEXTS - 1:
-            break
+    while j < num_gtx:
+        g = dec.decode_bin(every[gtx_context(j, neg, bv, num_gtx)])
+        a += g
         j += 1
-    if k:
-        a += dec.decode_bypass_bins(k)
-    return a
-
-
-def _level_with_codebook(
-    dec: ArithmeticDecoder, ctxs: ContextSet, sig_ctx: ContextModel, bv: i64, prev: i64,
-    num_gtx: i64, cb_size: i64, cb_zero: i64,
-) -> i64:
-    """One level with the codebook-aware binarization of edition 2 (deepcabac.md §6.1)."""
-    if cb_size == 1:
-        return 0
-    if dec.decode_bin(sig_ctx) == 0:
-        return 0
-    neg: i64
-    if cb_zero == 0 or cb_zero == cb_size - 1:
-        neg = 1 if cb_zero != 0 else 0
-    else:
-        if bv < 0:
-            sc = ctxs.sign_tca[0]
-        elif bv > 0:
-            sc = ctxs.sign_tca[1]
-        elif prev == 0:
-            sc = ctxs.sign[0]
-        elif prev < 0:
-            sc = ctxs.sign[1]
-        else:
-            sc = ctxs.sign[2]
-        neg = dec.decode_bin(sc)
-    max_abs: i64 = cb_zero if neg else cb_size - cb_zero - 1
-    a: i64 = 1
-    if max_abs > 1:
-        abv = bv if bv > 0 else -bv
-        j: i64 = -1
-        g: i64 = 0
-        while True:
-            j += 1
-            if bv != 0:
-                c = ctxs.gtx_tca[2 * j if abv >= j else 2 * j + 1]
-            else:
-                c = ctxs.gtx[2 * j + neg]
-            g = dec.decode_bin(c)
-            a += g
-            if not (g == 1 and j < num_gtx - 1 and max_abs > a):
+        if g == 0 or a == max_abs:
+            break
+    if g == 1 and a != max_abs:
+        # Exp-Golomb remainder: unary prefix (context-coded), then as many bypass bins
+        k: i64 = 0
+        while k < NUM_REM_CONTEXTS and not rem_prefix_cut(max_abs, a, k):
+            if dec.decode_bin(every[rem_context(k, num_gtx)]) == 0:
                 break
-        if g == 1 and max_abs > a:
-            k: i64 = 0
-            j = -1
-            while True:
-                j += 1
-                g = dec.decode_bin(ctxs.rem[j])
-                if g and max_abs > a:
-                    a += i64(1) << k
-                    k += 1
-                if not (g == 1 and j < NUM_REM_CONTEXTS - 1 and max_abs >= a + (i64(1) << k)):
-                    break
+            a += i64(1) << k
+            k += 1
+        if k:
             a += dec.decode_bypass_bins(k)
     return -a if neg else a
+
+
+def _put_level(out: list[int], p: i64, level: i64, state: i64, dq: bool) -> i64:
+    """Store decoded level ``level`` at ``p`` (its DQ reconstruction index when ``dq``); returns
+    the DQ state that follows it."""
+    nxt = state
+    if dq:
+        nxt = dq_next_state(state, level)
+        level = dq_index(level, state)
+    if level:
+        if level > INT32_MAX or level < INT32_MIN:
+            raise _level_overflow(level)
+        out[p] = int(level)
+    return nxt
 
 
 def _decode_run_fast(
@@ -286,7 +159,7 @@ def _decode_run_fast(
     remainder prefix) goes through ONE inlined copy of ArithmeticDecoder.decode_bin, driven by a
     small phase machine, with the engine state in locals; the remainder suffix is decoded inline
     as bypass bins.  Behaviour must stay identical to decode_bin / decode_bypass and to the
-    general loop of decode_tensor_levels (the tests compare them on every golden stream).
+    general path of decode_tensor_levels (tests/test_cabac_fast_loops.py holds them together).
     """
     sig = ctxs.sig
     sign = ctxs.sign
@@ -300,12 +173,7 @@ def _decode_run_fast(
     ptr = dec.ptr
     overrun: i64 = 0
     for p in range(p0, p1):
-        if prev == 0:
-            c = sig[3 * state]
-        elif prev < 0:
-            c = sig[3 * state + 1]
-        else:
-            c = sig[3 * state + 2]
+        c = sig[3 * state + neighbour_class(prev)]
         phase: i64 = 0  # 0 sig_flag, 1 sign_flag, 2 greater flags, 3 remainder prefix, 4 done
         a: i64 = 0
         neg: i64 = 0
@@ -321,36 +189,28 @@ def _decode_run_fast(
             rmps = rng - rlps
             scaled = rmps << 7
             b: i64 = 0
+            n: i64 = 0
             if value < scaled:
                 if cp >= 0:
                     b = 1
                 if rmps < 256:
-                    rng = rmps << 1
-                    value <<= 1
-                    bn += 1
-                    if bn >= 0:
-                        if ptr < end:
-                            value += i64(data[ptr]) << bn
-                        else:
-                            overrun += 1
-                        ptr += 1
-                        bn -= 8
-                else:
-                    rng = rmps
+                    n = 1
+                rng = rmps << n
+                value <<= n
             else:
                 if cp < 0:
                     b = 1
                 n = i64(RENORM[rlps])
                 rng = rlps << n
                 value = (value - scaled) << n
-                bn += n
-                if bn >= 0:
-                    if ptr < end:
-                        value += i64(data[ptr]) << bn
-                    else:
-                        overrun += 1
-                    ptr += 1
-                    bn -= 8
+            bn += n
+            if bn >= 0:
+                if ptr < end:
+                    value += i64(data[ptr]) << bn
+                else:
+                    overrun += 1
+                ptr += 1
+                bn -= 8
             # estimator update, as engine.update(c, cp, b) (inlined)
             s0 = c.s0
             s1 = cp - 16 * s0
@@ -384,12 +244,7 @@ def _decode_run_fast(
                     break
                 a = 1
                 phase = 1
-                if prev == 0:
-                    c = sign[0]
-                elif prev < 0:
-                    c = sign[1]
-                else:
-                    c = sign[2]
+                c = sign[neighbour_class(prev)]
             elif phase == 1:
                 neg = b
                 phase = 2
@@ -435,17 +290,7 @@ def _decode_run_fast(
             a += suffix
         level = -a if neg else a
         prev = level
-        if dq:
-            nxt = i64(STT[2 * state + (level & 1)])
-            if level > 0:
-                level = 2 * level - (state & 1)
-            elif level < 0:
-                level = 2 * level + (state & 1)
-            state = nxt
-        if level:
-            if level > INT32_MAX or level < INT32_MIN:
-                raise _level_overflow(level)
-            out[p] = int(level)
+        state = _put_level(out, p, level, state, dq)
     dec.range = rng
     dec.value = value
     dec.bits_needed = bn
@@ -455,23 +300,10 @@ def _decode_run_fast(
 
 
 def decode_tensor_levels(
-    dec: ArithmeticDecoder,
-    out: list[int],
-    height: i64,
-    width: i64,
-    dq: bool,
-    scan_order: i64,
-    gpi: i64,
-    num_gtx: i64,
-    parent_node_id_present: bool,
-    cb_size: i64,
-    cb_zero: i64,
-    base: list[int] | None,
-    history: list[int] | None,
-    entry_points: list[int],
-    verify_entry_points: bool,
-    info: TensorSideInfo,
-    max_coded: i64 = -1,
+    dec: ArithmeticDecoder, out: list[int], height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64,
+    num_gtx: i64, parent_node_id_present: bool, cb_size: i64, cb_zero: i64, base: list[int] | None,
+    history: list[int] | None, entry_points: list[int], verify_entry_points: bool, info: TensorSideInfo,
+    max_coded: i64 = -1, general: bool = False,
 ) -> None:
     """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (length height*width).
 
@@ -483,6 +315,8 @@ def decode_tensor_levels(
     ``entry_points`` holds (value, dq_state, bit_offset) triples for block rows 1.. (flat).
     ``cb_size`` > 0 selects the codebook-aware binarization (edition 2 with a codebook).
     Output values are the levels, DQ-mapped to reconstruction indices when ``dq``.
+    ``general`` = True decodes everything on the general path, never the fast loop (tests hold
+    the two to each other).
     """
     n = height * width
     ctxs = ContextSet(num_gtx)
@@ -491,7 +325,7 @@ def decode_tensor_levels(
     hdsp_flag: i64 = 0
     row_skip_enabled: i64 = 0
     skip: list[int] = info.row_skip_flag
-    if gpi == 1 and width > 1 and n > width and cb_size != 1:
+    if preamble_coded(height, width, gpi, cb_size):
         if parent_node_id_present:
             hdsp_flag = dec.decode_bypass()
             info.hdsp_flag_coded = True
@@ -526,19 +360,10 @@ def decode_tensor_levels(
     decode_parameter_sets(dec, ctxs, dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, info.parameter_set_ids)
     info.bit_levels = dec.bit_position()
 
-    if width == 1 or n == width:
-        scan_order = 0
-    info.scan_order_used = scan_order
-    bh: i64
-    bw: i64
-    if scan_order == 0:
-        bh = height
-        bw = width
-    else:
-        bh = i64(4) << scan_order
-        bw = bh
-    nbr: i64 = (height + bh - 1) // bh if height > 0 else 0
-    multi = scan_order > 0 and nbr > 1
+    scan = BlockScan(height, width, scan_order)
+    nbr = scan.block_rows
+    info.scan_order_used = scan.scan_order
+    multi = scan.multi
     info.block_rows = nbr
     if multi and verify_entry_points and len(entry_points) != 3 * (nbr - 1):
         raise MalformedStreamError(
@@ -551,12 +376,8 @@ def decode_tensor_levels(
     basel: list[int] = base if base is not None else []
     skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
     cb_mode = cb_size > 0
-    fast = not use_tca and not hist_on and not cb_mode
-    sig = ctxs.sig
-    sig_tca = ctxs.sig_tca
-    sig_hdsp = ctxs.sig_hdsp
-    sign = ctxs.sign
-    sign_tca = ctxs.sign_tca
+    fast = not general and not use_tca and not hist_on and not cb_mode
+    every = ctxs.every
 
     state: i64 = 0
     prev: i64 = 0
@@ -587,80 +408,34 @@ def decode_tensor_levels(
                     f"arithmetic decoder offset >= 256 at the range reset of block row {br}",
                     element="nnr_compressed_data_unit_payload",
                 )
-        y0 = br * bh
-        y1 = y0 + bh
-        if y1 > height:
-            y1 = height
-        bx0: i64 = 0
-        while bx0 < width:
-            bx1 = bx0 + bw
-            if bx1 > width:
-                bx1 = width
-            for y in range(y0, y1):
-                if row_skip_enabled and skip[y]:
-                    if dq:
-                        state = i64(skip_perm[state])
-                    continue
-                row = y * width
-                if fast:
-                    state, prev = _decode_run_fast(dec, ctxs, out, row + bx0, row + bx1, state, prev, dq, num_gtx)
-                else:
-                    for p in range(row + bx0, row + bx1):
-                        bv: i64 = 0
-                        if use_tca:
-                            bv = i64(basel[p])
-                        if hist_on and hist[p]:
-                            c = sig_hdsp[state]
-                        elif bv > 1 or bv < -1:
-                            c = sig_tca[2 * state + 1]
-                        elif bv != 0:
-                            c = sig_tca[2 * state]
-                        elif prev == 0:
-                            c = sig[3 * state]
-                        elif prev < 0:
-                            c = sig[3 * state + 1]
-                        else:
-                            c = sig[3 * state + 2]
-                        level = 0
-                        if cb_mode:
-                            level = _level_with_codebook(dec, ctxs, c, bv, prev, num_gtx, cb_size, cb_zero)
-                        elif dec.decode_bin(c):
-                            if bv < 0:
-                                sc = sign_tca[0]
-                            elif bv > 0:
-                                sc = sign_tca[1]
-                            elif prev == 0:
-                                sc = sign[0]
-                            elif prev < 0:
-                                sc = sign[1]
-                            else:
-                                sc = sign[2]
-                            neg = dec.decode_bin(sc)
-                            level = _rest_of_level(dec, ctxs, neg, bv, num_gtx)
-                            if neg:
-                                level = -level
-                        prev = level
-                        if dq:
-                            nxt = i64(STT[2 * state + (level & 1)])
-                            if level > 0:
-                                level = 2 * level - (state & 1)
-                            elif level < 0:
-                                level = 2 * level + (state & 1)
-                            state = nxt
-                        if level:
-                            if level > INT32_MAX or level < INT32_MIN:
-                                raise _level_overflow(level)
-                            out[p] = int(level)
-                if dec.overrun > 0:  # once per row: bounds the work a truncated unit causes
-                    raise TruncatedStreamError(
-                        "arithmetic codeword runs past the end of the NNR unit",
-                        element="nnr_compressed_data_unit_payload",
-                    )
-            bx0 = bx1
+        segs = scan.segments(br)
+        for i in range(0, len(segs), 3):
+            y = segs[i]
+            p0: i64 = segs[i + 1]
+            p1: i64 = segs[i + 2]
+            if row_skip_enabled and skip[y]:
+                if dq:
+                    state = i64(skip_perm[state])
+                continue
+            if fast:
+                state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, dq, num_gtx)
+            else:
+                for p in range(p0, p1):
+                    bv: i64 = i64(basel[p]) if use_tca else 0
+                    hb: i64 = 1 if (hist_on and hist[p]) else 0
+                    c = every[sig_context(state, prev, bv, hb, num_gtx)]
+                    level = _decode_level(dec, every, c, bv, prev, num_gtx, cb_size, cb_zero)
+                    prev = level
+                    state = _put_level(out, p, level, state, dq)
+            if dec.overrun > 0:  # once per row: bounds the work a truncated unit causes
+                raise TruncatedStreamError(
+                    "arithmetic codeword runs past the end of the NNR unit",
+                    element="nnr_compressed_data_unit_payload",
+                )
     info.bit_end = dec.bit_position()
 
 
-def finish_codeword(dec: ArithmeticDecoder) -> None:
+def decode_codeword_end(dec: ArithmeticDecoder) -> None:
     """Terminating bin and stop pattern after the last tensor of an NDU (deepcabac.md §2.5)."""
     if dec.decode_terminate() != 1:
         raise MalformedStreamError(

@@ -14,38 +14,33 @@ in its signalling loop), so they keep the default set.
 
 from __future__ import annotations
 
-from nnr.cabac.enc_levels import RESET_MARK, best_parameter_set, finish_codeword
+from nnr.cabac.contexts import (
+    dq_level,
+    dq_next_state,
+    gtx_context,
+        rem_context,
+    BlockScan,
+    sig_context,
+    sign_context,
+    signalled_contexts,
+)
+from nnr.cabac.enc_levels import RESET_MARK, best_parameter_set, encode_codeword_end
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.cabac.engine import ContextModel
-from nnr.cabac.levels import STT
 
-NUM_REM = 31
-SIG0 = 0
-SIGN0 = 48
-REM0 = 53  # remainder contexts; greater-than flag j = 0 aliases REM0 + sign
-
-
-def _dq_level(raw: int, state: int) -> int:
-    if raw > 0:
-        return (raw + (state & 1)) >> 1
-    if raw < 0:
-        return (raw - (state & 1)) >> 1
-    return 0
+NUM_GTX = 0  # the context numbering of zero greater-than flags: flag 0 aliases remainder model sign
 
 
 def _scan(h: int, w: int, scan_order: int) -> tuple[list[tuple[int, int, int]], list[int]]:
-    """Row segments (y, x0, x1) in coding order, and the indices of segments starting a block row."""
-    if w == 1 or h * w == w or scan_order == 0:
-        return [(y, 0, w) for y in range(h)], []
-    b = 4 << scan_order
+    """Row segments (y, p0, p1) in coding order, and the indices of segments starting a block row."""
+    scan = BlockScan(h, w, scan_order)
     segs: list[tuple[int, int, int]] = []
     starts: list[int] = []
-    for by in range(0, h, b):
-        if by > 0:
+    for br in range(scan.block_rows):
+        if scan.multi and br > 0:
             starts.append(len(segs))
-        for bx in range(0, w, b):
-            for y in range(by, min(by + b, h)):
-                segs.append((y, bx, min(bx + b, w)))
+        flat = scan.segments(br)
+        segs += [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)]
     return segs, starts
 
 
@@ -70,7 +65,7 @@ def coded_size_gtx0(levels: list[int], h: int, w: int, *, dq: bool, scan_order: 
     segs, starts = _scan(h, w, scan_order)
     multi = bool(starts)
     start_set = set(starts)
-    nctx = REM0 + 32
+    nctx = rem_context(32, NUM_GTX)
     enc = ArithmeticEncoder()
     if gpi == 1 and w > 1 and h * w > w:
         if parent_node_id_present:
@@ -78,35 +73,35 @@ def coded_size_gtx0(levels: list[int], h: int, w: int, *, dq: bool, scan_order: 
         enc.encode_bypass(0)  # row_skip_enabled_flag
     # NNCodec's remainder signalling loop starts from (number of flags - 1) in uint32 arithmetic:
     # with zero flags that is 2**32 - 1 and no remainder context's parameter set is signalled
-    order = list(range(SIG0, SIG0 + (24 if dq else 3))) + [SIGN0, SIGN0 + 1, SIGN0 + 2]
+    order = [c for c in signalled_contexts(dq, False, False, NUM_GTX, 0, 0) if c < rem_context(0, NUM_GTX)]
     ids = [0] * len(order)
     if param_opt:
         seqs = [bytearray() for _ in range(nctx)]
         state = 0
         prev = 0
-        for si, (y, x0, x1) in enumerate(segs):
+        for si, (y, p0, p1) in enumerate(segs):
             if multi and si in start_set:
                 for s in seqs:
                     if len(s) and s[-1] != RESET_MARK:
                         s.append(RESET_MARK)
-            for p in range(y * w + x0, y * w + x1):
+            for p in range(p0, p1):
                 v = levels[p]
-                nb = 0 if prev == 0 else (1 if prev < 0 else 2)
+                sc = sig_context(state, prev, 0, 0, NUM_GTX)
                 if v == 0:
-                    seqs[SIG0 + 3 * state + nb].append(0)
+                    seqs[sc].append(0)
                 else:
-                    seqs[SIG0 + 3 * state + nb].append(1)
+                    seqs[sc].append(1)
                     neg = 1 if v < 0 else 0
-                    seqs[SIGN0 + nb].append(neg)
+                    seqs[sign_context(prev, 0, NUM_GTX)].append(neg)
                     a = -v if neg else v
-                    seqs[REM0 + neg].append(1 if a > 1 else 0)
+                    seqs[gtx_context(0, neg, 0, NUM_GTX)].append(1 if a > 1 else 0)
                     if a > 1:
                         bins, _, _ = _rem_bins(a - 2)
                         for j, b in enumerate(bins):
-                            seqs[REM0 + j].append(b)
+                            seqs[rem_context(j, NUM_GTX)].append(b)
                 prev = v
                 if dq:
-                    state = STT[2 * state + (_dq_level(v, state) & 1)]
+                    state = dq_next_state(state, dq_level(v, state))
         ids = [int(best_parameter_set(seqs[c])) if len(seqs[c]) else 0 for c in order]
     ctx = [ContextModel() for _ in range(nctx)]
     eco = ContextModel()
@@ -121,31 +116,31 @@ def coded_size_gtx0(levels: list[int], h: int, w: int, *, dq: bool, scan_order: 
     prev = 0
     if multi:
         enc.reset_range()
-    for si, (y, x0, x1) in enumerate(segs):
+    for si, (y, p0, p1) in enumerate(segs):
         if multi and si in start_set:
             for cm in ctx:
                 cm.reset()
             prev = 0
             enc.reset_range()
-        for p in range(y * w + x0, y * w + x1):
+        for p in range(p0, p1):
             raw = levels[p]
-            k = _dq_level(raw, state) if dq else raw
-            nb = 0 if prev == 0 else (1 if prev < 0 else 2)
+            k = dq_level(raw, state) if dq else raw
+            sc = sig_context(state, prev, 0, 0, NUM_GTX)
             if k == 0:
-                enc.encode_bin(ctx[SIG0 + 3 * state + nb], 0)
+                enc.encode_bin(ctx[sc], 0)
             else:
-                enc.encode_bin(ctx[SIG0 + 3 * state + nb], 1)
+                enc.encode_bin(ctx[sc], 1)
                 neg = 1 if k < 0 else 0
-                enc.encode_bin(ctx[SIGN0 + nb], neg)
+                enc.encode_bin(ctx[sign_context(prev, 0, NUM_GTX)], neg)
                 a = -k if neg else k
-                enc.encode_bin(ctx[REM0 + neg], 1 if a > 1 else 0)
+                enc.encode_bin(ctx[gtx_context(0, neg, 0, NUM_GTX)], 1 if a > 1 else 0)
                 if a > 1:
                     bins, suffix, nsuf = _rem_bins(a - 2)
                     for j, b in enumerate(bins):
-                        enc.encode_bin(ctx[REM0 + j], b)
+                        enc.encode_bin(ctx[rem_context(j, NUM_GTX)], b)
                     if nsuf:
                         enc.encode_bypass_bins(suffix, nsuf)
             prev = k
             if dq:
-                state = STT[2 * state + (k & 1)]
-    return len(finish_codeword(enc))
+                state = dq_next_state(state, k)
+    return len(encode_codeword_end(enc))

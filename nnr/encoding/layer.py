@@ -14,21 +14,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nnr.cabac.enc_levels import TensorEncodeInfo, choose_parameter_sets, encode_tensor_levels, finish_codeword, zero_row_flags
+from nnr.cabac.contexts import matrix_shape
+from nnr.cabac.enc_levels import (
+    TensorEncodeInfo,
+    choose_parameter_sets,
+    encode_codeword_end,
+    encode_tensor_levels,
+    zero_row_flags,
+)
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.encoding.gtx0 import coded_size_gtx0
 from nnr.errors import NNRUsageError
-
-
-def layer_geometry(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(height, width) of the matrix view: dims[0] rows of prod(dims[1:]) entries."""
-    if not shape:
-        return 1, 1
-    h = int(shape[0])
-    w = 1
-    for d in shape[1:]:
-        w *= int(d)
-    return h, w
 
 
 def encode_layer(
@@ -54,7 +50,7 @@ def encode_layer(
     with two or more dimensions).  ``hdsp``: hist_dep_sig_prob_enabled_flag = 1 with ``history``
     (only written when a parent node id is present; NNCodec's TCA path always writes it).
     """
-    h, w = layer_geometry(tuple(levels.shape))
+    h, w = matrix_shape(tuple(levels.shape))
     flat: list[int] = levels.reshape(-1).tolist()
     if levels.ndim <= 1:
         scan_order = 0
@@ -80,7 +76,7 @@ def coded_size(levels: npt.NDArray[np.int32], **kwargs: Any) -> int:
     if kwargs.get("num_gtx") == 0:
         if kwargs.get("cb_size") or kwargs.get("base") is not None or kwargs.get("hdsp") or kwargs.get("row_skip"):
             raise NNRUsageError("trial coding with zero greater-than flags supports plain levels only")
-        h, w = layer_geometry(tuple(levels.shape))
+        h, w = matrix_shape(tuple(levels.shape))
         scan = int(kwargs.get("scan_order", 0)) if levels.ndim > 1 else 0
         return coded_size_gtx0(levels.reshape(-1).tolist(), h, w, dq=bool(kwargs.get("dq")), scan_order=scan,
                                gpi=int(kwargs.get("gpi", 0)),
@@ -88,4 +84,4 @@ def coded_size(levels: npt.NDArray[np.int32], **kwargs: Any) -> int:
                                param_opt=bool(kwargs.get("param_opt")))
     enc = ArithmeticEncoder()
     encode_layer(enc, levels, **kwargs)
-    return len(finish_codeword(enc))
+    return len(encode_codeword_end(enc))

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, entry_points, finish_codeword
+from nnr.cabac.contexts import matrix_shape
+from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_iae, entry_points
 from nnr import parallel
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.block_layout import BlockRole
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
-from nnr.encoding.layer import encode_layer, layer_geometry
+from nnr.encoding.layer import encode_layer
 from nnr.encoding.model import Block
 from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
@@ -226,7 +227,7 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
             base=tca_base, history=history, hdsp=hdsp_on,
         )
         infos.append(info)
-    data = finish_codeword(enc)
+    data = encode_codeword_end(enc)
     eps: list[EntryPoint] = []
     mismatches = 0
     for info in infos:
@@ -303,7 +304,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     try:
         for p in plan_units(a, s.out_of_band):
             h = _header(a, s, p, nodes)
-            ph, pw = layer_geometry(p.dims)
+            ph, pw = matrix_shape(p.dims)
             if h.scan_order > 0 and not (pw > 1 and ph > 1):
                 # a single row or column is coded row-major anyway; NNCodec cannot write such a
                 # unit (its entry-point list is missing), the row-major scan_order 0 describes it

@@ -25,6 +25,7 @@ import math
 import numpy
 import numpy.typing as npt
 
+from nnr.cabac.contexts import block_size, matrix_shape, scan_order_in_force
 from nnr.errors import NNRUsageError
 from nnr.quantization.rdoq import urq_lambda_factor, urq_with_rate
 from nnr.quantization.trellis import dq_lambda_factor, dq_no_rate, dq_with_rate
@@ -34,7 +35,6 @@ __all__ = [
     "step_size",
     "overflow_qp",
     "scan_permutation",
-    "layer_geometry",
 ]
 
 INT32_MIN = -(2**31)
@@ -53,22 +53,11 @@ def step_size(qp: int, qp_density: int) -> numpy.float32:
         return numpy.float32(d)
 
 
-def layer_geometry(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(number of weights, layer width = product of all dimensions but the first)."""
-    num = 1
-    width = 1
-    for i, d in enumerate(shape):
-        num *= d
-        if i > 0:
-            width *= d
-    return num, width
-
-
 def scan_permutation(height: int, width: int, scan_order: int) -> npt.NDArray[numpy.intp] | None:
     """Row-major positions in NNCodec's scan order, or None for the row-major scan itself."""
     if scan_order == 0 or height * width == 0:
         return None
-    b = 4 << scan_order
+    b = block_size(scan_order)
     y = numpy.arange(height, dtype=numpy.intp)
     x = numpy.arange(width, dtype=numpy.intp)
     by = y // b
@@ -221,9 +210,9 @@ def quant_layer(
         raise NNRUsageError(f"quant_layer: max_num_no_rem must be >= 0, not {max_num_no_rem}")
     if general_profile_idc not in (0, 1):
         raise NNRUsageError(f"quant_layer: general_profile_idc must be 0 or 1, not {general_profile_idc}")
-    n, width = layer_geometry(w.shape)
-    if width == 1 or n == width:
-        scan_order = 0
+    height, width = matrix_shape(w.shape)
+    n = height * width
+    scan_order = scan_order_in_force(height, width, scan_order)
     if not 0 <= scan_order <= 4:
         raise NNRUsageError(f"quant_layer: unsupported scan_order {scan_order}")
     if n == 0:

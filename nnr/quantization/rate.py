@@ -11,12 +11,10 @@ every context model in parameter set 0 and never reset:
   two-rate estimator update of deepcabac.md §3.3; bypass bins change nothing).
 
 Context models live in one flat ``list[int]`` per estimator, one entry per model holding
-``P << 8 | (S0 + 128)``.  Only the models a level can touch are kept, in NNCodec's order:
-significance ``3 * state + n`` (n = 0 for a zero neighbour, 1 for a negative one, 2 for a
-positive one; 24 models), sign ``24 + n``, greater-than flags ``27 + 2 * k + (0 if level > 0
-else 1)`` (k < num_gtx), remainder prefix ``27 + 2 * num_gtx + j`` (j < 32).  With ``num_gtx``
-= 0 the first greater-than flag and the remainder prefix share models, as they do in NNCodec's
-store (there: 48 + n, 53 + 2k + …, 53 + 4 * num_gtx + j).
+``P << 8 | (S0 + 128)``, numbered as in :mod:`nnr.cabac.contexts`; only the models a level can
+touch are kept (the prefix of that numbering that plain levels use, with one more remainder
+model: a remainder below 2^32 needs at most 32 prefix models).  With ``num_gtx`` = 0 the first
+greater-than flag and the remainder prefix share models, as they do in NNCodec's store.
 
 Hot path: compiled with mypyc.
 """
@@ -27,19 +25,21 @@ from typing import Final
 
 from mypy_extensions import i64
 
+from nnr.cabac.contexts import gtx_context, rem_context, sig_context, sign_context
 from nnr.cabac.enc_levels import EST_BITS
-from nnr.cabac.engine import STEP
+from nnr.cabac.engine import PARAMETER_SETS, next_state
 
-SIGN_CTX: Final = 24
-GTX_CTX: Final = 27
-NUM_REM_CTX: Final = 32  # a remainder below 2^32 needs at most 32 prefix models
 ONE_BIT: Final = 32768
 FRESH: Final = 128  # P = 0, S0 = 0: parameter set 0
+NUM_REM_CTX: Final = 32
+_SH0, _SH1, _, _ = PARAMETER_SETS[0]
+T0: Final = (_SH0 - 4) * 32  # STEP rows of parameter set 0
+T1: Final = (_SH1 - 4) * 32
 
 
 def num_contexts(num_gtx: i64) -> i64:
     """Number of models kept for ``num_gtx`` greater-than flags."""
-    return GTX_CTX + 2 * num_gtx + NUM_REM_CTX
+    return rem_context(NUM_REM_CTX, num_gtx)
 
 
 def new_store(num_gtx: i64) -> list[int]:
@@ -53,52 +53,35 @@ def _bits(st: list[int], c: i64, b: i64) -> i64:
 
 
 def _update(st: list[int], c: i64, b: i64) -> None:
-    # parameter set 0: shift 5 for S0, shift 4 for S1 (STEP rows 1 and 0)
     v = i64(st[c])
-    p = v >> 8
-    s0 = (v & 255) - 128
-    s1 = p - 16 * s0
-    if b:
-        s0 += i64(STEP[32 + 16 + (s0 >> 3)])
-        s1 += i64(STEP[16 + (s1 >> 7)])
-    else:
-        s0 -= i64(STEP[32 + 16 + ((-s0) >> 3)])
-        s1 -= i64(STEP[16 + ((-s1) >> 7)])
-    st[c] = ((s1 + 16 * s0) << 8) | (s0 + 128)
-
-
-def _nb_class(nb: i64) -> i64:
-    if nb == 0:
-        return 0
-    if nb < 0:
-        return 1
-    return 2
+    p, s0 = next_state(v >> 8, (v & 255) - 128, b, T0, T1)
+    st[c] = (p << 8) | (s0 + 128)
 
 
 def level_bits(st: list[int], nb: i64, state: i64, value: i64, num_gtx: i64) -> i64:
     """Estimated bits (x 32768) of coding ``value`` in DQ state ``state`` after neighbour ``nb``."""
-    n = _nb_class(nb)
+    sc = sig_context(state, nb, 0, 0, num_gtx)
     if value == 0:
-        return _bits(st, 3 * state + n, 0)
-    bits = _bits(st, 3 * state + n, 1)
+        return _bits(st, sc, 0)
+    bits = _bits(st, sc, 1)
     a = value
     neg: i64 = 0
     if value < 0:
         a = -value
         neg = 1
-    bits += _bits(st, SIGN_CTX + n, neg)
+    bits += _bits(st, sign_context(nb, 0, num_gtx), neg)
     rem = a - 1
     gr: i64 = 1 if rem != 0 else 0
-    bits += _bits(st, GTX_CTX + neg, gr)
+    bits += _bits(st, gtx_context(0, neg, 0, num_gtx), gr)
     k: i64 = 1
     while gr != 0 and k < num_gtx:
         rem -= 1
         gr = 1 if rem != 0 else 0
-        bits += _bits(st, GTX_CTX + 2 * k + neg, gr)
+        bits += _bits(st, gtx_context(k, neg, 0, num_gtx), gr)
         k += 1
     if gr != 0:
         rem -= 1
-        c = GTX_CTX + 2 * num_gtx
+        c = rem_context(0, num_gtx)
         if rem <= 0:
             return bits + _bits(st, c, 0)
         bits += _bits(st, c, 1)
@@ -117,29 +100,29 @@ def level_bits(st: list[int], nb: i64, state: i64, value: i64, num_gtx: i64) -> 
 
 def update_level(st: list[int], nb: i64, state: i64, value: i64, num_gtx: i64) -> None:
     """Update the models with the context-coded bins of ``value`` (same bins as level_bits)."""
-    n = _nb_class(nb)
+    sc = sig_context(state, nb, 0, 0, num_gtx)
     if value == 0:
-        _update(st, 3 * state + n, 0)
+        _update(st, sc, 0)
         return
-    _update(st, 3 * state + n, 1)
+    _update(st, sc, 1)
     a = value
     neg: i64 = 0
     if value < 0:
         a = -value
         neg = 1
-    _update(st, SIGN_CTX + n, neg)
+    _update(st, sign_context(nb, 0, num_gtx), neg)
     rem = a - 1
     gr: i64 = 1 if rem != 0 else 0
-    _update(st, GTX_CTX + neg, gr)
+    _update(st, gtx_context(0, neg, 0, num_gtx), gr)
     k: i64 = 1
     while gr != 0 and k < num_gtx:
         rem -= 1
         gr = 1 if rem != 0 else 0
-        _update(st, GTX_CTX + 2 * k + neg, gr)
+        _update(st, gtx_context(k, neg, 0, num_gtx), gr)
         k += 1
     if gr != 0:
         rem -= 1
-        c = GTX_CTX + 2 * num_gtx
+        c = rem_context(0, num_gtx)
         if rem <= 0:
             _update(st, c, 0)
             return

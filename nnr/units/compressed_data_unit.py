@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from nnr.bitstream import BitReader, BitWriter
+from nnr.cabac.contexts import num_block_rows
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, ReservedValueError, UnsupportedFeatureError
 from nnr.units.topology import read_topology_elements_ids_list, write_topology_elements_ids_list
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -161,10 +162,9 @@ class CompressedDataUnitHeader:
         """numBlockRowsMinus1 of ``cabac_entry_point_list`` (syntax.md §8.4)."""
         if self.scan_order <= 0 or self.count_tensor_dimensions <= 1:
             return 0
-        bs = 4 << self.scan_order
 
         def rows(h: int) -> int:
-            return max(0, (h + bs - 1) // bs - 1)
+            return max(0, num_block_rows(h, self.scan_order) - 1)
 
         if self.compressed_parameter_types & CPT.NNR_CPT_DC:
             g = self.g_number_of_rows or 0

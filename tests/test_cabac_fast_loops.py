@@ -1,0 +1,90 @@
+"""The hand-inlined fast loops of the level coders, held to the general path on random streams.
+
+:func:`nnr.cabac.levels.decode_tensor_levels` decodes plain tensors (no TCA, HDSP, codebook)
+with one hand-inlined loop and everything else on the general path; ``general=True`` forces the
+general path.  Likewise :func:`nnr.cabac.enc_levels.encode_tensor_levels`.  Both paths must give
+the same levels / bytes and leave the engine in the same state, on streams of random levels and
+on random bytes (which decode to arbitrary bins, or fail the same way).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_tensor_levels, zero_row_flags
+from nnr.cabac.encoder import ArithmeticEncoder
+from nnr.cabac.engine import ArithmeticDecoder
+from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels
+from nnr.errors import NNRError
+
+SHAPES = [(1, 1), (1, 37), (37, 1), (5, 7), (20, 33), (70, 9), (9, 70), (66, 130)]
+
+
+def random_levels(rng: random.Random, n: int) -> list[int]:
+    kind = rng.randrange(4)
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if kind == 0:  # mostly zeros, small levels
+            v = 0 if r < 0.7 else rng.choice([-2, -1, 1, 2])
+        elif kind == 1:  # wide: greater flags and long remainders
+            v = int(rng.gauss(0, 40))
+        elif kind == 2:  # rare huge levels (long Exp-Golomb remainders)
+            v = 0 if r < 0.9 else rng.choice([-1, 1]) * rng.randrange(1, 2**28)
+        else:
+            v = rng.randrange(-3, 4)
+        out.append(v)
+    return out
+
+
+def engine_state(dec: ArithmeticDecoder) -> tuple[int, ...]:
+    return (dec.range, dec.value, dec.bits_needed, dec.ptr, dec.overrun)
+
+
+def decode_both(data: bytes, h: int, w: int, dq: bool, scan: int, gpi: int, num_gtx: int) -> list[object]:
+    """Levels and engine state (or the error) after decoding on the fast and the general path."""
+    results: list[object] = []
+    for general in (False, True):
+        dec = ArithmeticDecoder(data, 0, len(data))
+        out: list[int] = []
+        try:
+            decode_tensor_levels(dec, out, h, w, dq, scan, gpi, num_gtx, False, 0, 0, None, None, [], False,
+                                 TensorSideInfo(), -1, general)
+            results.append((out, engine_state(dec)))
+        except NNRError as e:
+            results.append((type(e), str(e)))
+    return results
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_fast_decode_loop_equals_general_path_on_encoded_streams(seed: int) -> None:
+    rng = random.Random(seed)
+    for h, w in SHAPES:
+        dq = rng.random() < 0.5
+        scan = rng.randrange(5)
+        gpi = rng.randrange(2)
+        num_gtx = rng.randrange(1, 12)
+        levels = random_levels(rng, h * w)
+        if dq:  # valid DQ reconstruction indices: encode coded levels k, decode gives the indices
+            levels = [2 * v for v in levels]
+        skip = zero_row_flags(levels, h, w) if gpi == 1 and rng.random() < 0.5 else None
+        enc = ArithmeticEncoder()
+        encode_tensor_levels(enc, levels, h, w, dq, scan, gpi, num_gtx, False, 0, 0, None, None, 0, skip, None,
+                             TensorEncodeInfo())
+        data = encode_codeword_end(enc)
+        fast, general = decode_both(data, h, w, dq, scan, gpi, num_gtx)
+        assert fast == general
+        if not dq:
+            assert isinstance(fast, tuple) and fast[0] == levels
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_fast_decode_loop_equals_general_path_on_random_bytes(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    for h, w in SHAPES:
+        data = bytes([rng.randrange(256) for _ in range(rng.randrange(2, 400))])
+        dq = rng.random() < 0.5
+        fast, general = decode_both(data, h, w, dq, rng.randrange(5), rng.randrange(2), rng.randrange(1, 12))
+        assert fast == general
