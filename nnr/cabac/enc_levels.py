@@ -83,6 +83,9 @@ EST_BITS3: Final = _pack3(EST_BITS)
 
 PARAMETER_SET_PENALTY: Final = 3 * EST_ONE_BIT  # NNCodec's cost of signalling a set other than 0
 
+# Largest remainder the prefix models can code: 31 prefix bins 1 and a 31-bit suffix.
+MAX_REMAINDER: Final = 2 * ((1 << 31) - 1)
+
 RESET_MARK: Final = 2  # in a recorded bin sequence: all trial models back to their initial state
 
 
@@ -167,7 +170,7 @@ def _encode_level(
             break
     if g == 1 and a != max_abs:
         # Exp-Golomb remainder: unary prefix (context-coded), then as many bypass bins
-        if max_abs < 0 and target - a >= (i64(1) << NUM_REM_CONTEXTS) - 1 + (i64(1) << NUM_REM_CONTEXTS):
+        if max_abs < 0 and target - a > MAX_REMAINDER:
             raise NNRUsageError(f"level magnitude {target} is too large to be coded")
         k: i64 = 0
         while k < NUM_REM_CONTEXTS and not rem_prefix_cut(max_abs, a, k):
