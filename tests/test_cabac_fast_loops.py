@@ -88,3 +88,26 @@ def test_fast_decode_loop_equals_general_path_on_random_bytes(seed: int) -> None
         dq = rng.random() < 0.5
         fast, general = decode_both(data, h, w, dq, rng.randrange(5), rng.randrange(2), rng.randrange(1, 12))
         assert fast == general
+
+
+def encode_with(general: bool, levels: list[int], h: int, w: int, dq: bool, scan: int, gpi: int, num_gtx: int,
+                skip: list[int] | None) -> tuple[bytes, list[int], int]:
+    enc = ArithmeticEncoder()
+    info = TensorEncodeInfo()
+    encode_tensor_levels(enc, levels, h, w, dq, scan, gpi, num_gtx, False, 0, 0, None, None, 0, skip, None, info,
+                         general)
+    return encode_codeword_end(enc), list(info.marks), int(info.dq_index_mismatches)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_fast_encode_loop_equals_general_path(seed: int) -> None:
+    rng = random.Random(2000 + seed)
+    for h, w in SHAPES:
+        dq = rng.random() < 0.5
+        scan = rng.randrange(5)
+        gpi = rng.randrange(2)
+        num_gtx = rng.randrange(0, 12)
+        levels = random_levels(rng, h * w)  # with DQ: indices of both parities
+        skip = zero_row_flags(levels, h, w) if gpi == 1 and rng.random() < 0.5 else None
+        fast = encode_with(False, levels, h, w, dq, scan, gpi, num_gtx, skip)
+        assert fast == encode_with(True, levels, h, w, dq, scan, gpi, num_gtx, skip)

@@ -266,6 +266,14 @@ def skip_permutation(width: i64) -> bytes:
     return bytes(perm)
 
 
+def skipped_row_state(state: i64, skip_perm: bytes) -> i64:
+    """DQ state after a skipped row; ``skip_perm`` from :func:`skip_permutation`, or empty
+    without DQ (the state then stays)."""
+    if len(skip_perm) == 0:
+        return state
+    return i64(skip_perm[state])
+
+
 # -- scan (deepcabac.md §5) --------------------------------------------------------------------
 
 

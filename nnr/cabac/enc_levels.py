@@ -27,10 +27,12 @@ from typing import Final, final
 from mypy_extensions import i64
 
 from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, BlockScan, ContextSet
-from nnr.cabac.contexts import dq_index, dq_level, dq_next_state, gtx_context, num_level_contexts, preamble_coded
+from nnr.cabac.contexts import dq_index, dq_level, dq_next_state, gtx_context, neighbour_class, num_level_contexts
+from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
-from nnr.cabac.encoder import ArithmeticEncoder, offset_register_at
-from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, ContextModel, next_state
+from nnr.cabac.encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
+from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, ContextModel, lps_range, next_state
+from nnr.cabac.engine import update
 from nnr.cabac.levels import TensorSideInfo
 from nnr.errors import NNRUsageError
 
@@ -184,6 +186,113 @@ def _encode_level(
             enc.encode_bypass_bins(target - a, k)
 
 
+def _coded_level(raw: i64, p: i64, state: i64, dq: bool) -> i64:
+    """The level to code for input value ``raw`` at position ``p``: ``raw`` itself, or with DQ
+    the coded level of reconstruction index ``raw`` in ``state``."""
+    if raw > INT32_MAX or raw < INT32_MIN:
+        raise NNRUsageError(f"level {raw} at position {p} is outside the int32 range")
+    return dq_level(raw, state) if dq else raw
+
+
+def _encode_run_fast(
+    enc: ArithmeticEncoder, ctxs: ContextSet, levels: list[int], p0: i64, p1: i64, state: i64, prev: i64,
+    dq: bool, num_gtx: i64,
+) -> tuple[i64, i64, i64]:
+    """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the encoder's hot loop.
+
+    Every context-coded bin of a level goes through ONE inlined copy of
+    ArithmeticEncoder.encode_bin, driven by a small phase machine, with the engine state in
+    locals.  Returns (DQ state, previous level, DQ index mismatches).  Behaviour must stay
+    identical to the general path of encode_tensor_levels (tests/test_cabac_fast_loops.py holds
+    them together).
+    """
+    rng = enc.range
+    low = enc.low
+    window = enc.window
+    mismatches: i64 = 0
+    for p in range(p0, p1):
+        raw = i64(levels[p])
+        level = _coded_level(raw, p, state, dq)
+        if dq and dq_index(level, state) != raw:
+            mismatches += 1
+        neg: i64 = 1 if level < 0 else 0
+        target = -level if neg else level
+        if target - num_gtx - 1 > MAX_REMAINDER:
+            raise NNRUsageError(f"level magnitude {target} is too large to be coded")
+        c = ctxs.sig[3 * state + neighbour_class(prev)]
+        b: i64 = 1 if level != 0 else 0
+        phase: i64 = 0  # 0 sig_flag, 1 sign_flag, 2 greater flags, 3 remainder prefix
+        a: i64 = 1
+        j: i64 = 0
+        k: i64 = 0
+        while True:
+            # -- inline encode_bin(c, b) --
+            cp = c.p
+            rlps = lps_range(cp, rng)
+            rmps = rng - rlps
+            if b == (1 if cp >= 0 else 0):
+                if rmps < 256:
+                    rng = rmps << 1
+                    low <<= 1
+                    window += 1
+                else:
+                    rng = rmps
+            else:
+                n = i64(RENORM[rlps])
+                rng = rlps << n
+                low = (low + rmps) << n
+                window += n
+            if window >= EMIT_AT:
+                enc.low = low
+                enc.window = window
+                enc.emit()
+                low = enc.low
+                window = enc.window
+            update(c, cp, b)
+            # -- binarization (deepcabac.md §6.1): the next bin --
+            if phase == 0:
+                if b == 0:
+                    break
+                phase = 1
+                c = ctxs.sign[neighbour_class(prev)]
+                b = neg
+                continue
+            if phase == 2:
+                if b == 0:
+                    break
+                a += 1
+                j += 1
+            elif phase == 3:
+                if b == 0:
+                    break
+                a += i64(1) << k
+                k += 1
+                if k >= NUM_REM_CONTEXTS:
+                    break
+            if phase < 3 and j < num_gtx:
+                phase = 2
+                c = ctxs.gtx[2 * j + neg]
+                b = 1 if target > a else 0
+            else:
+                phase = 3
+                c = ctxs.rem[k]
+                b = 1 if target >= a + (i64(1) << k) else 0
+        if k:
+            enc.range = rng
+            enc.low = low
+            enc.window = window
+            enc.encode_bypass_bins(target - a, k)
+            low = enc.low
+            window = enc.window
+        prev = level
+        if dq:
+            state = dq_next_state(state, level)
+    enc.range = rng
+    enc.low = low
+    enc.window = window
+    return state, prev, mismatches
+
+
 # ---------------------------------------------------------------------------------------------
 # the tensor
 
@@ -206,6 +315,7 @@ def encode_tensor_levels(
     row_skip_flags: list[int] | None,
     parameter_set_ids: list[int] | None,
     info: TensorEncodeInfo,
+    general: bool = False,
 ) -> None:
     """Encode the levels of one tensor (inverse of ``decode_tensor_levels``).
 
@@ -218,6 +328,9 @@ def encode_tensor_levels(
     one id 0..8 per signalled context model in signalling order (:func:`choose_parameter_sets`
     gives NNCodec's choice), or None for all 0.  ``info`` receives the side information and the
     entry-point marks (:func:`entry_points` after the codeword is finished).
+
+    ``general`` = True codes everything on the general path, never the fast loop (tests hold the
+    two to each other).
 
     Inconsistent arguments raise NNRUsageError, before anything is written except for levels
     outside int32 or outside the codebook (found while coding: the encoder is then unusable).
@@ -307,6 +420,7 @@ def encode_tensor_levels(
     basel: list[int] = base if base is not None else []
     skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
     marks = info.marks
+    fast = not general and not use_tca and not hist_on and cb_size <= 0
 
     state: i64 = 0
     prev: i64 = 0
@@ -323,18 +437,17 @@ def encode_tensor_levels(
         segs = scan.segments(br)
         for i in range(0, len(segs), 3):
             if row_skip_enabled and skip[segs[i]]:
-                if dq:
-                    state = i64(skip_perm[state])
+                state = skipped_row_state(state, skip_perm)
+                continue
+            if fast:
+                state, prev, mm = _encode_run_fast(enc, ctxs, levels, segs[i + 1], segs[i + 2], state, prev, dq, num_gtx)
+                mismatches += mm
                 continue
             for p in range(segs[i + 1], segs[i + 2]):
-                level = i64(levels[p])
-                if level > INT32_MAX or level < INT32_MIN:
-                    raise NNRUsageError(f"level {level} at position {p} is outside the int32 range")
-                if dq:
-                    raw = level
-                    level = dq_level(raw, state)
-                    if dq_index(level, state) != raw:
-                        mismatches += 1
+                raw = i64(levels[p])
+                level = _coded_level(raw, p, state, dq)
+                if dq and dq_index(level, state) != raw:
+                    mismatches += 1
                 bv: i64 = i64(basel[p]) if use_tca else 0
                 hb: i64 = 1 if (hist_on and hist[p]) else 0
                 c = every[sig_context(state, prev, bv, hb, num_gtx)]
@@ -476,8 +589,7 @@ def record_trial_bins(
         segs = scan.segments(br)
         for i in range(0, len(segs), 3):
             if skipping and skip[segs[i]]:
-                if dq:
-                    state = i64(skip_perm[state])
+                state = skipped_row_state(state, skip_perm)
                 continue
             for p in range(segs[i + 1], segs[i + 2]):
                 v = i64(levels[p])

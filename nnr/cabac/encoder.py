@@ -76,7 +76,7 @@ class ArithmeticEncoder:
             self.low = (self.low + rmps) << n
             self.window += n
         if self.window >= EMIT_AT:
-            self._emit()
+            self.emit()
         update(c, p, b)  # the decoder's two-rate estimator update (deepcabac.md §3.3)
 
     def encode_bypass(self, b: i64) -> None:
@@ -87,7 +87,7 @@ class ArithmeticEncoder:
         self.low = low
         self.window += 1
         if self.window >= EMIT_AT:
-            self._emit()
+            self.emit()
 
     def encode_bypass_bins(self, value: i64, n: i64) -> None:
         """The ``n`` low bits of ``value`` as bypass bins, most significant first."""
@@ -98,7 +98,7 @@ class ArithmeticEncoder:
             self.low = (self.low << k) + self.range * chunk
             self.window += k
             if self.window >= EMIT_AT:
-                self._emit()
+                self.emit()
 
     def encode_terminate(self, b: i64) -> None:
         """Terminating bin (deepcabac.md §2.5); after a 1 only :meth:`finish` may follow."""
@@ -113,7 +113,7 @@ class ArithmeticEncoder:
             self.low <<= 1
             self.window += 1
             if self.window >= EMIT_AT:
-                self._emit()
+                self.emit()
         self.range = rng
 
     def reset_range(self) -> None:
@@ -150,7 +150,8 @@ class ArithmeticEncoder:
             c = v >> 8
             i -= 1
 
-    def _emit(self) -> None:
+    def emit(self) -> None:
+        """Move the complete bytes of the window to ``out`` (once it holds EMIT_AT bits or more)."""
         self._carry()
         w = self.window
         low = self.low

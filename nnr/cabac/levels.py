@@ -23,9 +23,9 @@ from mypy_extensions import i64
 
 from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, BlockScan, ContextSet
 from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, neighbour_class, preamble_coded, rem_context
-from nnr.cabac.contexts import rem_prefix_cut
+from nnr.cabac.contexts import rem_prefix_cut, skipped_row_state
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
-from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
+from nnr.cabac.engine import RENORM, STEP, ArithmeticDecoder, ContextModel, lps_range
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
 
@@ -182,10 +182,7 @@ def _decode_run_fast(
         while phase < 4:
             # -- inline decode_bin(c) --
             cp = c.p
-            q = cp >> 7
-            if q < 0:
-                q = -q
-            rlps = i64(RLPS[(rng & 0xE0) + q])
+            rlps = lps_range(cp, rng)
             rmps = rng - rlps
             scaled = rmps << 7
             b: i64 = 0
@@ -414,8 +411,7 @@ def decode_tensor_levels(
             p0: i64 = segs[i + 1]
             p1: i64 = segs[i + 2]
             if row_skip_enabled and skip[y]:
-                if dq:
-                    state = i64(skip_perm[state])
+                state = skipped_row_state(state, skip_perm)
                 continue
             if fast:
                 state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, dq, num_gtx)
