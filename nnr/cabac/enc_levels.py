@@ -83,10 +83,11 @@ def _pack3(values: list[int]) -> bytes:
 # The same as 3-byte little-endian entries (indexing bytes is the fastest lookup mypyc offers).
 EST_BITS3: Final = _pack3(EST_BITS)
 
+NO_LIMIT: Final = 9223372036854775807
 PARAMETER_SET_PENALTY: Final = 3 * EST_ONE_BIT  # NNCodec's cost of signalling a set other than 0
 
 # Largest remainder the prefix models can code: 31 prefix bins 1 and a 31-bit suffix.
-MAX_REMAINDER: Final = 2 * ((1 << 31) - 1)
+MAX_REMAINDER: Final = 4294967294  # 2 * (2**31 - 1)
 
 RESET_MARK: Final = 2  # in a recorded bin sequence: all trial models back to their initial state
 
@@ -515,8 +516,9 @@ def _record_level(seqs: list[bytearray], v: i64, bv: i64, prev: i64, num_gtx: i6
         seqs[rem_context(k, num_gtx)].append(0)
 
 
-def _trial_cost(seq: bytes, idx: i64) -> i64:
-    """Estimated bits (15-bit fixed point) of a recorded bin sequence with parameter set idx."""
+def _trial_cost(seq: bytes, idx: i64, limit: i64) -> i64:
+    """Estimated bits (15-bit fixed point) of a recorded bin sequence with parameter set idx, or
+    some value >= ``limit`` once the estimate reaches it (it only grows: the set cannot win)."""
     sh0, sh1, p_init, s0_init = PARAMETER_SETS[idx]
     t0 = i64(sh0 - 4) * 32
     t1 = i64(sh1 - 4) * 32
@@ -537,6 +539,8 @@ def _trial_cost(seq: bytes, idx: i64) -> i64:
             continue
         j = 6 * (512 + (p >> 3)) + 3 * b
         acc += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        if acc >= limit:
+            return acc
         p, s0 = next_state(p, s0, b, t0, t1)
     return acc
 
@@ -545,9 +549,9 @@ def best_parameter_set(seq: bytearray) -> i64:
     """argmin over the 9 sets of (estimated bits + 3 bits if idx > 0), ties to the lowest idx."""
     data = bytes(seq)
     best: i64 = 0
-    best_bits = _trial_cost(data, 0)
+    best_bits = _trial_cost(data, 0, NO_LIMIT)
     for idx in range(1, NUM_PARAMETER_SETS):
-        bits = _trial_cost(data, idx) + PARAMETER_SET_PENALTY
+        bits = _trial_cost(data, idx, best_bits - PARAMETER_SET_PENALTY) + PARAMETER_SET_PENALTY
         if bits < best_bits:
             best = idx
             best_bits = bits

@@ -25,7 +25,7 @@ from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, BlockScan
 from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, neighbour_class, preamble_coded, rem_context
 from nnr.cabac.contexts import rem_prefix_cut, skipped_row_state
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
-from nnr.cabac.engine import RENORM, STEP, ArithmeticDecoder, ContextModel, lps_range
+from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
 
@@ -182,7 +182,10 @@ def _decode_run_fast(
         while phase < 4:
             # -- inline decode_bin(c) --
             cp = c.p
-            rlps = lps_range(cp, rng)
+            q = cp >> 7
+            if q < 0:
+                q = -q
+            rlps = i64(RLPS[(rng & 0xE0) + q])
             rmps = rng - rlps
             scaled = rmps << 7
             b: i64 = 0
