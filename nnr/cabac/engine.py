@@ -114,13 +114,31 @@ def next_state(p: i64, s0: i64, b: i64, t0: i64, t1: i64) -> tuple[i64, i64]:
     This is the only statement of the update; every model (decoder, encoder, rate estimators,
     trial coding) goes through it, save the hand-inlined copy in the decoder's fast loop.
     """
+    # CURVE[16 + k] is 64 for k = 0..14 and 0 for k = 15: an estimator that agrees with the bin
+    # (k >= 0) steps by 64 >> sh = 4 >> (t >> 5) without a table look-up.
     s1 = p - 16 * s0
     if b:
-        s0 += i64(STEP[t0 + 16 + (s0 >> 3)])
-        s1 += i64(STEP[t1 + 16 + (s1 >> 7)])
+        k = s0 >> 3
+        if k < 0:
+            s0 += i64(STEP[t0 + 16 + k])
+        elif k < 15:
+            s0 += 4 >> (t0 >> 5)
+        k = s1 >> 7
+        if k < 0:
+            s1 += i64(STEP[t1 + 16 + k])
+        elif k < 15:
+            s1 += 4 >> (t1 >> 5)
     else:
-        s0 -= i64(STEP[t0 + 16 + ((-s0) >> 3)])
-        s1 -= i64(STEP[t1 + 16 + ((-s1) >> 7)])
+        k = (-s0) >> 3
+        if k < 0:
+            s0 -= i64(STEP[t0 + 16 + k])
+        elif k < 15:
+            s0 -= 4 >> (t0 >> 5)
+        k = (-s1) >> 7
+        if k < 0:
+            s1 -= i64(STEP[t1 + 16 + k])
+        elif k < 15:
+            s1 -= 4 >> (t1 >> 5)
     return s1 + 16 * s0, s0
 
 
