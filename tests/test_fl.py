@@ -32,7 +32,7 @@ from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message  # noqa:
 from flwr.clientapp import ClientApp  # noqa: E402
 from flwr.serverapp.strategy import FedAdam, FedAvg  # noqa: E402
 
-from digits_app import client_app, server_app, task  # noqa: E402
+from digits_app import client_app, task  # noqa: E402
 
 logging.getLogger("flwr").setLevel(logging.WARNING)
 
@@ -318,22 +318,38 @@ def test_federated_evaluation_messages_carry_streams_once() -> None:
 # -- the simulation engine ---------------------------------------------------------------------------
 
 
-def test_simulation_engine() -> None:
-    """Three rounds on Flower's simulation engine (Ray, CPU only): the same bytes and accuracies
-    as the in-process run."""
+SIMULATION = """
+import json, sys
+sys.path.insert(0, {example!r})
+from flwr.serverapp import ServerApp
+from flwr.simulation import run_simulation
+from digits_app import client_app, server_app
+got = {{}}
+app = ServerApp()
+
+@app.main()
+def main(grid, context):
+    got.update(server_app.run(grid, num_rounds=3, compress=True))
+
+run_simulation(server_app=app, client_app=client_app.make(), num_supernodes=2,
+               backend_config={{"client_resources": {{"num_cpus": 1, "num_gpus": 0.0}}}})
+print("RESULT " + json.dumps(got))
+"""
+
+
+def test_simulation_engine(tmp_path: Path) -> None:
+    """Three rounds on Flower's simulation engine (Ray, CPU only), in a child process bounded in
+    time: the same bytes and accuracies as the in-process run."""
     require("ray")
-    from flwr.serverapp import ServerApp
-    from flwr.simulation import run_simulation
+    from fl_harness import EXAMPLE
 
-    got: dict[str, Any] = {}
-    app = ServerApp()
+    r = subprocess.run([sys.executable, "-c", SIMULATION.format(example=str(EXAMPLE))], capture_output=True,
+                       text=True, timeout=420, cwd=tmp_path)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert r.returncode == 0 and lines, r.stdout[-3000:] + r.stderr[-3000:]
+    import json
 
-    @app.main()
-    def main(grid: Any, context: Any) -> None:
-        got.update(server_app.run(grid, num_rounds=3, compress=True))
-
-    run_simulation(server_app=app, client_app=client_app.make(), num_supernodes=2,
-                   backend_config={"client_resources": {"num_cpus": 1, "num_gpus": 0.0}})
+    got = json.loads(lines[-1][len("RESULT "):])
     ref, _, _ = run_local(3)
     assert got["failures"] == []
     assert got["accuracy"] == ref["accuracy"]

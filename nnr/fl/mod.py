@@ -142,7 +142,8 @@ def nnc_mod(msg: Message, context: Context, call_next: Callable[[Message, Contex
     content = RecordDict()
     spent = 0.0
     for key, value in msg.content.items():
-        if isinstance(value, ArrayRecord):
+        if isinstance(value, ArrayRecord) and all(k.startswith(R.DOWN_PREFIX) or k in layout.names for k in value):
+            # the model record (streams the node lacks, possibly none, and the uncoded arrays)
             model, spent = _decode_downstream(cs, value, config, layout, s)
             content[key] = R.to_record(model)
         elif value is config:
