@@ -1,4 +1,4 @@
-"""Tests of the conformance runner (nnr/conformance/runner.py) and of the bitstreams/ suite."""
+"""Tests of the conformance runner (nnr/conformance/, nnr/cli/conformance.py) and of the bitstreams/ suite."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 import nnr
 from nnr.cli import main as cli_main
 from nnr.conformance import runner
-from nnr.conformance.runner import CaseFormatError, compute_coverage, load_cases, parse_features, run_case, run_suite
+from nnr.conformance import CaseFormatError, compute_coverage, load_cases, parse_features, run_case, run_suite
 
 REPO = Path(__file__).resolve().parent.parent
 BITSTREAMS = REPO / "bitstreams"

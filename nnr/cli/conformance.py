@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from nnr.cli.common import Subcommand
-from nnr.conformance.runner import CaseFormatError, CaseResult, compute_coverage, load_cases, print_coverage, run_suite
+from nnr.conformance import CaseFormatError, CaseResult, compute_coverage, load_cases, print_coverage, run_suite
 
 HELP = "run the conformance suite"
 
