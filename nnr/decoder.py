@@ -24,7 +24,6 @@ from nnr.errors import (
     MissingReferenceError,
     NNRError,
     NNRUsageError,
-    ReservedValueError,
 )
 from nnr import parallel
 from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
@@ -33,12 +32,14 @@ from nnr.usage import check_bool, check_int, out_of_band_table
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
 from nnr.reconstruction.post_processing import apply_local_scaling, recompose
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, OutOfBandParameters
-from nnr.units.layer_parameter_set import LayerParameterSet, LayerParameterSetHeader
+from nnr.units.context import UnitContext
+from nnr.units.dispatch import UnitStructure, structure_for
+from nnr.units.layer_parameter_set import LayerParameterSet, LayerParameterSetHeader, LayerParameterSetUnit
 from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.nnr_unit import AggregateUnitHeader, NNRUnitHeader, peek_unit_size, read_unit_header
 from nnr.units.start_unit import StartUnitHeader
 from nnr.units.topology import QuantizationUnit, TopologyUnit
-from nnr.units.types import NNRUnitType, PayloadType, TopologyStorageFormat, unit_type_name
+from nnr.units.types import NNRUnitType, PayloadType, unit_type_name
 
 StreamInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
@@ -76,20 +77,51 @@ class DecodedUnit:
     index: int
     offset: int  # byte offset in the stream
     header: NNRUnitHeader
-    start_unit: StartUnitHeader | None = None
-    mps: ModelParameterSet | None = None
-    lps_header: LayerParameterSetHeader | None = None
-    lps: LayerParameterSet | None = None
-    topology: TopologyUnit | None = None
-    quantization: QuantizationUnit | None = None
-    ndu: CompressedDataUnitHeader | None = None
+    structure: UnitStructure | None = None  # what nnr_unit_type carries (nnr.units.dispatch)
     tensors: list[CodedTensor] = field(default_factory=list)
-    aggregate: AggregateUnitHeader | None = None
     children: list[DecodedUnit] = field(default_factory=list)
 
     @property
     def type_name(self) -> str:
         return unit_type_name(self.header.nnr_unit_type)
+
+    # the structure, by unit type (None for the other types)
+
+    @property
+    def start_unit(self) -> StartUnitHeader | None:
+        return self.structure if isinstance(self.structure, StartUnitHeader) else None
+
+    @property
+    def mps(self) -> ModelParameterSet | None:
+        return self.structure if isinstance(self.structure, ModelParameterSet) else None
+
+    @property
+    def lps_unit(self) -> LayerParameterSetUnit | None:
+        return self.structure if isinstance(self.structure, LayerParameterSetUnit) else None
+
+    @property
+    def lps_header(self) -> LayerParameterSetHeader | None:
+        return self.lps_unit.header if self.lps_unit is not None else None
+
+    @property
+    def lps(self) -> LayerParameterSet | None:
+        return self.lps_unit.lps if self.lps_unit is not None else None
+
+    @property
+    def topology(self) -> TopologyUnit | None:
+        return self.structure if isinstance(self.structure, TopologyUnit) else None
+
+    @property
+    def quantization(self) -> QuantizationUnit | None:
+        return self.structure if isinstance(self.structure, QuantizationUnit) else None
+
+    @property
+    def ndu(self) -> CompressedDataUnitHeader | None:
+        return self.structure if isinstance(self.structure, CompressedDataUnitHeader) else None
+
+    @property
+    def aggregate(self) -> AggregateUnitHeader | None:
+        return self.structure if isinstance(self.structure, AggregateUnitHeader) else None
 
 
 @dataclass
@@ -166,14 +198,41 @@ class Decoder:
         self.recompose_decomposition = check_bool("recompose_decomposition", recompose_decomposition)
         self.reconstruct_lsa = check_bool("reconstruct_lsa", reconstruct_lsa)
         self.reconstruct_bnf = check_bool("reconstruct_bnf", reconstruct_bnf)
-        self.general_profile_idc: int | None = None
-        self.mps: ModelParameterSet | None = None
-        self.lps: LayerParameterSet | None = None
-        self.reflist: list[str] | None = None
+        self.ctx = UnitContext()  # general_profile_idc, MPS / LPS in force, REFLIST
         self.state = IncrementalState()  # per tensor: PUT node, TCA base, HDSP history
         self._mps_unit: bytes | None = None  # the MPS in force, as coded (for state_record)
         self.streams_decoded = 0
         self._pending: list[_PayloadJob] | None = None
+
+    # -- what earlier units left in force (the unit context) ----------------------------------------
+
+    @property
+    def general_profile_idc(self) -> int | None:
+        return self.ctx.general_profile_idc
+
+    @general_profile_idc.setter
+    def general_profile_idc(self, value: int | None) -> None:
+        self.ctx.general_profile_idc = value
+
+    @property
+    def mps(self) -> ModelParameterSet | None:
+        return self.ctx.mps
+
+    @mps.setter
+    def mps(self, value: ModelParameterSet | None) -> None:
+        self.ctx.mps = value
+
+    @property
+    def lps(self) -> LayerParameterSet | None:
+        return self.ctx.lps
+
+    @property
+    def reflist(self) -> list[str] | None:
+        return self.ctx.reflist
+
+    @reflist.setter
+    def reflist(self, value: list[str] | None) -> None:
+        self.ctx.reflist = value
 
     # -- public API ------------------------------------------------------------------------------
 
@@ -219,7 +278,8 @@ class Decoder:
     # -- units -----------------------------------------------------------------------------------
 
     def _stream_start(self) -> None:
-        self.lps = None  # an LPS applies to the NDUs after it in its own stream
+        self.ctx.lps = None  # an LPS applies to the NDUs after it in its own stream
+        self.ctx.out_of_band = self.out_of_band.get if self.out_of_band else None
         self._in_aggregate = False
 
     def _decode_units(self, buf: bytes, pos: int, end: int, units: list[DecodedUnit],
@@ -254,39 +314,20 @@ class Decoder:
             if t != NNRUnitType.NNR_STR and self.general_profile_idc is None:
                 raise r.error(MissingReferenceError, "the first NNR unit of a session must be NNR_STR",
                               "nnr_unit_type", 8 * pos + 8 * h.size_field_bytes)
+            if t == NNRUnitType.NNR_AGG and self._in_aggregate:  # also bounds a corrupt stream's recursion
+                raise r.error(MalformedStreamError, "an aggregate unit inside an aggregate unit",
+                              "nnr_unit_type", 8 * pos + 8 * h.size_field_bytes)
+            if t == NNRUnitType.NNR_NDU and self.mps is None:
+                raise r.error(MissingReferenceError, "an NNR_NDU needs a preceding NNR_MPS", "nnr_unit_type")
+            u.structure = structure_for(t).read(r, self.ctx)
+            u.structure.apply(self.ctx)
             if t == NNRUnitType.NNR_STR:
-                u.start_unit = StartUnitHeader.read(r)
-                gpi = u.start_unit.general_profile_idc
-                if gpi > 1:
-                    raise r.error(ReservedValueError, f"general_profile_idc {gpi} is not defined (0 or 1)",
-                                  "general_profile_idc", r.pos - 8)
-                self.general_profile_idc = gpi
-                self.mps = None
                 self._mps_unit = None
-                self.reflist = None
             elif t == NNRUnitType.NNR_MPS:
-                u.mps = ModelParameterSet.read(r, self._gpi)
-                self.mps = u.mps
                 self._mps_unit = buf[pos:pos + size]
-            elif t == NNRUnitType.NNR_LPS:
-                u.lps_header = LayerParameterSetHeader.read(r)
-                u.lps = LayerParameterSet.read(r)
-                self.lps = u.lps
-            elif t == NNRUnitType.NNR_TPL:
-                u.topology = TopologyUnit.read_header(r)
-                u.topology.read_payload(r)
-                if u.topology.topology_storage_format == TopologyStorageFormat.NNR_TPL_REFLIST:
-                    self.reflist = u.topology.topology_elem_id_list
-            elif t == NNRUnitType.NNR_QNT:
-                u.quantization = QuantizationUnit.read_header(r)
-                u.quantization.read_payload(r)
             elif t == NNRUnitType.NNR_NDU:
                 self._decode_ndu(buf, pos, size, r, u, coded)
-            else:  # NNR_AGG
-                if self._in_aggregate:  # also bounds the recursion a corrupt stream could cause
-                    raise r.error(MalformedStreamError, "an aggregate unit inside an aggregate unit",
-                                  "nnr_unit_type", 8 * pos + 8 * h.size_field_bytes)
-                u.aggregate = AggregateUnitHeader.read(r)
+            elif u.aggregate is not None:
                 first = r.pos // 8
                 n = u.aggregate.num_of_nnr_units_minus2 + 2
                 children: list[DecodedUnit] = []
@@ -319,19 +360,14 @@ class Decoder:
 
     def _decode_ndu(self, buf: bytes, pos: int, size: int, r: BitReader, u: DecodedUnit,
                     coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
-        if self.mps is None:
-            raise r.error(MissingReferenceError, "an NNR_NDU needs a preceding NNR_MPS", "nnr_unit_type")
+        assert self.mps is not None and u.ndu is not None
         if u.header.partial_data_counter_present_flag:
             # The partial data counter numbers the pieces of a unit's data split over several
             # units; the notes give no reassembly rule, so each piece must decode on its own.
             pass
         mps = self.mps
         gpi = self._gpi
-        h = CompressedDataUnitHeader.read(
-            r, gpi, mps.mps_topology_indexed_reference_flag,
-            mps.mps_parent_signalling_enabled_flag if gpi == 1 else 0, self.reflist,
-            self.out_of_band.get if self.out_of_band else None)
-        u.ndu = h
+        h = u.ndu
         lps = self.lps
         if lps is not None and lps.has_quantization:
             qp_density, qp = lps.lps_qp_density, lps.lps_quantization_parameter
@@ -523,7 +559,7 @@ def _read_mps_unit(data: bytes, gpi: int) -> ModelParameterSet:
         h = read_unit_header(r)
         if size != len(data) or h.nnr_unit_type != NNRUnitType.NNR_MPS:
             raise NNRUsageError("state record: 'decoder.mps_unit' is not one NNR_MPS unit")
-        return ModelParameterSet.read(r, gpi)
+        return ModelParameterSet.read(r, UnitContext(general_profile_idc=gpi))
     except NNRError as e:
         raise NNRUsageError(f"state record: 'decoder.mps_unit' does not decode: {e}") from None
 

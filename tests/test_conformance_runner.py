@@ -17,7 +17,7 @@ import pytest
 
 import nnr
 from nnr.cli import main as cli_main
-from nnr.conformance import runner
+from nnr.conformance import coverage, runner
 from nnr.conformance import CaseFormatError, compute_coverage, load_cases, parse_features, run_case, run_suite
 
 REPO = Path(__file__).resolve().parent.parent
@@ -359,7 +359,7 @@ def test_coverage(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatc
     assert cov.negative_targets == {"TruncatedStreamError @ nnr_unit_size": ["NEG_A"]}
 
     monkeypatch.delenv("NNR_FEATURES_MD", raising=False)
-    monkeypatch.setattr(runner, "FEATURES_MD_CANDIDATES", (str(md),))
+    monkeypatch.setattr(coverage, "FEATURES_MD_CANDIDATES", (str(md),))
     assert cli_main(["conformance", str(suite), "--coverage"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^\s*99\s+nothing\s+0\s+<-- NO CASE", out, re.M)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from nnr.bitstream import BitReader, BitWriter
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, EntryPoint, IntegerCodebook
+from nnr.units.context import UnitContext
 from nnr.units.layer_parameter_set import LayerParameterSet
 from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.performance_maps import PruningEntry, PruningPerformanceMap
@@ -74,14 +75,15 @@ def ndu_headers(draw, gpi, parent_signalling):
 @given(st.data(), st.integers(0, 1), st.integers(0, 1))
 def test_compressed_data_unit_header_round_trip(data, gpi, parent_signalling):
     h = data.draw(ndu_headers(gpi, parent_signalling))
+    ctx = UnitContext(gpi, ModelParameterSet(mps_parent_signalling_enabled_flag=parent_signalling))
     w = BitWriter()
-    h.write(w, gpi, 0, parent_signalling)
+    h.write(w, ctx)
     raw = w.getvalue()
-    back = CompressedDataUnitHeader.read(BitReader(raw), gpi, 0, parent_signalling, None, None)
+    back = CompressedDataUnitHeader.read(BitReader(raw), ctx)
     back.header_bits = h.header_bits = 0
     assert back == h
     w2 = BitWriter()
-    back.write(w2, gpi, 0, parent_signalling)
+    back.write(w2, ctx)
     assert w2.getvalue() == raw
 
 
@@ -100,8 +102,8 @@ def test_model_parameter_set_round_trip(gpi, indexed, qpd, qp, parent, base_id, 
         if vsp is not None:
             m.performance_metric_type = "acc"
     w = BitWriter()
-    m.write(w, gpi)
-    assert ModelParameterSet.read(BitReader(w.getvalue()), gpi) == m
+    m.write(w, UnitContext(gpi))
+    assert ModelParameterSet.read(BitReader(w.getvalue()), UnitContext(gpi)) == m
 
 
 @settings(max_examples=50, deadline=None)
@@ -113,9 +115,7 @@ def test_lps_and_reflist_round_trip(qpd, qp, ids):
     assert LayerParameterSet.read(BitReader(w.getvalue())) == lps
     t = TopologyUnit(topology_storage_format=6, topology_elem_id_list=ids)
     w = BitWriter()
-    t.write_header(w)
-    t.write_payload(w)
+    t.write(w, UnitContext(1))
     r = BitReader(w.getvalue())
-    back = TopologyUnit.read_header(r)
-    back.read_payload(r)
+    back = TopologyUnit.read(r, UnitContext(1))
     assert back.topology_elem_id_list == ids and r.bits_left == 0

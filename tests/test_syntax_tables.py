@@ -27,7 +27,6 @@ import re
 import shutil
 import struct
 import sys
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -36,13 +35,12 @@ if sys.version_info < (3, 11):
     pytest.importorskip("tomli")  # the tables are TOML; Python 3.10 needs tomli
 
 from nnr import syntax as st
-from nnr.bitstream import BitWriter, TraceEvent
+from nnr.bitstream import TraceEvent
 from nnr.decoder import Decoder
 from nnr.errors import NNRError
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, EntryPoint, OutOfBandParameters
 from nnr.units.layer_parameter_set import LayerParameterSet, LayerParameterSetHeader
 from nnr.units.model_parameter_set import ModelParameterSet
-from nnr.units.nnr_unit import AggregateUnitHeader, write_unit
 from nnr.units.performance_maps import (
     DecompositionEntry,
     DecompositionPerformanceMap,
@@ -53,9 +51,9 @@ from nnr.units.performance_maps import (
     UnificationEntry,
     UnificationPerformanceMap,
 )
-from nnr.units.start_unit import StartUnitHeader
 from nnr.units.topology import QuantizationUnit, TopologyUnit
-from nnr.units.types import NNRUnitType, ParentNodeIdType, PayloadType, TopologyStorageFormat
+from nnr.units.types import ParentNodeIdType, PayloadType, TopologyStorageFormat
+from nnr.writer import StreamWriter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -253,20 +251,10 @@ def test_nncodec_stream_traces_match_tables(case_json):
 # -- hand-built streams: header paths NNCodec never writes ------------------------------------
 
 
-def _unit(unit_type: int, write: Callable[[BitWriter], None], **kw) -> bytes:
-    w = BitWriter()
-    write(w)
-    return write_unit(unit_type, w.getvalue(), **kw)
-
-
-def _raw_ndu(h: CompressedDataUnitHeader, gpi: int, indexed: int, parent: int) -> bytes:
+def _raw_ndu(w: StreamWriter, h: CompressedDataUnitHeader) -> bytes:
+    """An NDU with a raw float payload (the payload rows are not traced)."""
     n = int(np.prod(h.tensor_dimensions))
-
-    def body(w: BitWriter) -> None:
-        h.write(w, gpi, indexed, parent)
-        w.raw_bytes(struct.pack(f"<{n}f", *[0.25 * i for i in range(n)]))
-
-    return _unit(NNRUnitType.NNR_NDU, body)
+    return w.compressed_data_unit(h, struct.pack(f"<{n}f", *[0.25 * i for i in range(n)]))
 
 
 def _maps() -> dict:
@@ -284,10 +272,10 @@ def _maps() -> dict:
     )
 
 
-def stream_all_headers_gpi1() -> bytes:
+def stream_all_headers_gpi1() -> StreamWriter:
     """Performance maps, LPS, REFLIST / PRUN topology, QNT, partial data counter, indexed
     references, SHA parent ids, decompressed data format, entry points (raw float payloads)."""
-    gpi, indexed, parent = 1, 1, 1
+    gpi, indexed, parent = 1, 1, 1  # the MPS's flags: the writer's unit context follows them
     mps = ModelParameterSet(
         topology_carriage_flag=1, mps_quantization_method_flags=1, mps_topology_indexed_reference_flag=indexed,
         mps_parent_signalling_enabled_flag=parent, nnr_pre_flag=1, base_model_id="base",
@@ -323,68 +311,49 @@ def stream_all_headers_gpi1() -> bytes:
         parent_node_id_type=ParentNodeIdType.ICNN_NDU_PL_SHA512, parent_node_payload_sha512=bytes(range(64)),
         cabac_unary_length_flag=1, cabac_unary_length_minus1=5, tensor_dimensions=[2, 2],
     )
-    return b"".join([
-        _unit(NNRUnitType.NNR_STR, StartUnitHeader(gpi).write),
-        _unit(NNRUnitType.NNR_MPS, lambda w: mps.write(w, gpi)),
-        _unit(NNRUnitType.NNR_LPS, lambda w: (LayerParameterSetHeader(1).write(w), lps.write(w))),
-        _unit(NNRUnitType.NNR_TPL, lambda w: (reflist.write_header(w), reflist.write_payload(w)), partial_data_counter=7),
-        _unit(NNRUnitType.NNR_TPL, lambda w: (prun.write_header(w), prun.write_payload(w))),
-        _unit(NNRUnitType.NNR_QNT, lambda w: (qnt.write_header(w), qnt.write_payload(w))),
-        _raw_ndu(ndu1, gpi, indexed, parent),
-        _raw_ndu(ndu2, gpi, indexed, parent),
-        _raw_ndu(ndu3, gpi, indexed, parent),
-    ])
+    w = StreamWriter(trace=True)
+    w.start_unit(gpi)
+    w.model_parameter_set(mps)
+    w.layer_parameter_set(lps, LayerParameterSetHeader(1))
+    w.topology(reflist, partial_data_counter=7)
+    w.topology(prun)
+    w.quantization(qnt)
+    for h in (ndu1, ndu2, ndu3):
+        _raw_ndu(w, h)
+    return w
 
 
-def stream_headers_gpi0() -> bytes:
+def stream_headers_gpi0() -> StreamWriter:
     """Edition-1 MPS without quantization, long size field, raw float tensor."""
     mps = ModelParameterSet(topology_carriage_flag=0, mps_quantization_method_flags=0)
-    tpl = TopologyUnit()
     ndu = CompressedDataUnitHeader(nnr_compressed_data_unit_payload_type=PayloadType.NNR_PT_RAW_FLOAT,
                                    topology_elem_id="x", tensor_dimensions=[5])
-    return b"".join([
-        _unit(NNRUnitType.NNR_STR, StartUnitHeader(0).write, long_size=True),
-        _unit(NNRUnitType.NNR_MPS, lambda w: mps.write(w, 0)),
-        _unit(NNRUnitType.NNR_TPL, lambda w: (tpl.write_header(w), tpl.write_payload(w))),
-        _raw_ndu(ndu, 0, 0, 0),
-    ])
+    w = StreamWriter(trace=True)
+    w.start_unit(0, long_size=True)
+    w.model_parameter_set(mps)
+    w.topology(TopologyUnit())
+    _raw_ndu(w, ndu)
+    return w
 
 
-def stream_aggregate() -> bytes:
+def stream_aggregate() -> StreamWriter:
     """Aggregate units with and without entry points ([U] layout)."""
-    gpi = 1
     mps = ModelParameterSet(topology_carriage_flag=1, mps_quantization_method_flags=1, mps_qp_density=2)
-    tpl = TopologyUnit()
-    qnt = QuantizationUnit(quantization_data=b"\x05")
+    w = StreamWriter(trace=True)
 
     def raw(name: str) -> bytes:
         h = CompressedDataUnitHeader(nnr_compressed_data_unit_payload_type=PayloadType.NNR_PT_RAW_FLOAT,
                                      topology_elem_id=name, node_id_present_flag=1, tensor_dimensions=[2])
-        return _raw_ndu(h, gpi, 0, 0)
+        return _raw_ndu(w, h)
 
-    def agg(children: list[bytes], entry_points: bool) -> bytes:
-        offsets, pos = [], 0
-        for c in children:
-            offsets.append(pos)
-            pos += len(c)
-        head = AggregateUnitHeader(
-            nnr_aggregate_unit_type=0, entry_points_present_flag=int(entry_points),
-            num_of_nnr_units_minus2=len(children) - 2,
-            nnr_unit_type=[c[2] >> 2 for c in children] if entry_points else [],
-            nnr_unit_entry_point=offsets if entry_points else [],
-        )
-        return _unit(NNRUnitType.NNR_AGG, lambda w: (head.write(w), w.raw_bytes(b"".join(children))))
-
-    return b"".join([
-        _unit(NNRUnitType.NNR_STR, StartUnitHeader(gpi).write),
-        _unit(NNRUnitType.NNR_MPS, lambda w: mps.write(w, gpi)),
-        agg([_unit(NNRUnitType.NNR_TPL, lambda w: (tpl.write_header(w), tpl.write_payload(w))), raw("x")], True),
-        agg([_unit(NNRUnitType.NNR_QNT, lambda w: (qnt.write_header(w), qnt.write_payload(w))), raw("y"), raw("z")],
-            False),
-    ])
+    w.start_unit(1)
+    w.model_parameter_set(mps)
+    w.aggregate([w.topology(TopologyUnit()), raw("x")], entry_points=True)
+    w.aggregate([w.quantization(QuantizationUnit(quantization_data=b"\x05")), raw("y"), raw("z")], entry_points=False)
+    return w
 
 
-def stream_tensor_split(indexed: int = 0) -> bytes:
+def stream_tensor_split(indexed: int = 0) -> StreamWriter:
     """A non-block unit over several topology elements (by name or by REFLIST index): the decoder
     stops at topology_tensor_dimension_mapping() (no syntax in the notes); checked up to there."""
     mps = ModelParameterSet(topology_carriage_flag=1, mps_quantization_method_flags=1, mps_qp_density=2,
@@ -394,17 +363,12 @@ def stream_tensor_split(indexed: int = 0) -> bytes:
                                  nnr_multiple_topology_elements_present_flag=1, topology_elem_id_list=["a", "b"],
                                  topology_elem_id_index_list=[1, 0], node_id_present_flag=1, dq_flag=1,
                                  tensor_dimensions=[2, 2])
-
-    def body(w: BitWriter) -> None:
-        h.write(w, 1, indexed, 0)
-        w.raw_bytes(b"\x80")
-
-    return b"".join([
-        _unit(NNRUnitType.NNR_STR, StartUnitHeader(1).write),
-        _unit(NNRUnitType.NNR_MPS, lambda w: mps.write(w, 1)),
-        _unit(NNRUnitType.NNR_TPL, lambda w: (reflist.write_header(w), reflist.write_payload(w))),
-        _unit(NNRUnitType.NNR_NDU, body),
-    ])
+    w = StreamWriter(trace=True)
+    w.start_unit(1)
+    w.model_parameter_set(mps)
+    w.topology(reflist)
+    w.compressed_data_unit(h, b"\x80")
+    return w
 
 
 HANDBUILT = {
@@ -417,9 +381,14 @@ HANDBUILT = {
 
 
 @functools.lru_cache(maxsize=None)
+def handbuilt_writer(name: str) -> StreamWriter:
+    return HANDBUILT[name][0]()
+
+
+@functools.lru_cache(maxsize=None)
 def handbuilt_trace(name: str) -> tuple[TraceEvent, ...]:
     build, decodable = HANDBUILT[name]
-    events, err = trace(build())
+    events, err = trace(handbuilt_writer(name).getvalue())
     assert (err is None) == decodable, f"{name}: {err!r}"
     return tuple(events)
 
@@ -428,6 +397,22 @@ def handbuilt_trace(name: str) -> tuple[TraceEvent, ...]:
 def test_handbuilt_stream_traces_match_tables(name):
     events = list(handbuilt_trace(name))
     assert_conforms(events, complete=HANDBUILT[name][1])
+
+
+@pytest.mark.parametrize("name", sorted(HANDBUILT))
+def test_handbuilt_stream_writer_traces_match_tables_and_reader(name):
+    """The stream writer's trace of what it wrote conforms to the tables and is, element for
+    element (structure path, name, descriptor, bit offset, value), the decoder's trace of the
+    bytes (as far as the decoder reads: the tensor-split streams stop early)."""
+    wrote = handbuilt_writer(name).trace()
+    read = list(handbuilt_trace(name))
+    if HANDBUILT[name][1]:
+        assert_conforms(wrote)
+        assert len(wrote) == len(read)
+    else:
+        assert len(wrote) > len(read) > 0
+    for k, (a, b) in enumerate(zip(wrote, read)):
+        assert a == b, f"event #{k}: wrote {a}, read {b}"
 
 
 def test_handbuilt_streams_reach_the_rare_structures():

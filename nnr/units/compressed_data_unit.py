@@ -7,15 +7,17 @@ raw float tensor) is decoded by :mod:`nnr.payload`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
 from nnr.cabac.contexts import num_block_rows
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, ReservedValueError, UnsupportedFeatureError
+from nnr.units.context import UnitContext
 from nnr.units.topology import read_topology_elements_ids_list, write_topology_elements_ids_list
 from nnr.units.types import CompressedParameterTypes as CPT
-from nnr.units.types import ParentNodeIdType, PayloadType
+from nnr.units.types import NNRUnitType, ParentNodeIdType, PayloadType
 
 MAX_TENSOR_DIMENSIONS = 32  # far above any real tensor rank; bounds a corrupt count
 
@@ -50,17 +52,18 @@ class IntegerCodebook:
                 cb[j] = cb[j - 1] + r.ue(egk, "codebook_delta_right" + suffix) + 1
             return cls(egk, cb, zero)
 
-    def write(self, w: BitWriter) -> None:
+    def write(self, w: BitWriter, suffix: str = "") -> None:
         size = len(self.codebook)
-        w.u(4, self.codebook_egk, "codebook_egk")
-        w.ue(2, size, "codebook_size")
-        w.ie(2, self.cb_zero_offset - (size >> 1), "codebook_center_offset")
-        z = self.cb_zero_offset
-        w.ie(7, self.codebook[z], "codebook_zero_value")
-        for j in range(z - 1, -1, -1):
-            w.ue(self.codebook_egk, self.codebook[j + 1] - self.codebook[j] - 1)
-        for j in range(z + 1, size):
-            w.ue(self.codebook_egk, self.codebook[j] - self.codebook[j - 1] - 1)
+        with w.structure("integer_codebook"):
+            w.u(4, self.codebook_egk, "codebook_egk" + suffix)
+            w.ue(2, size, "codebook_size" + suffix)
+            w.ie(2, self.cb_zero_offset - (size >> 1), "codebook_center_offset" + suffix)
+            z = self.cb_zero_offset
+            w.ie(7, self.codebook[z], "codebook_zero_value" + suffix)
+            for j in range(z - 1, -1, -1):
+                w.ue(self.codebook_egk, self.codebook[j + 1] - self.codebook[j] - 1, "codebook_delta_left" + suffix)
+            for j in range(z + 1, size):
+                w.ue(self.codebook_egk, self.codebook[j] - self.codebook[j - 1] - 1, "codebook_delta_right" + suffix)
 
 
 @dataclass
@@ -98,12 +101,11 @@ class OutOfBandParameters:
         return o
 
 
-OutOfBandLookup = Callable[[str], "OutOfBandParameters | None"]
-
-
 @dataclass
 class CompressedDataUnitHeader:
-    """``nnr_compressed_data_unit_header()``."""
+    """``nnr_compressed_data_unit_header()`` (the payload is :mod:`nnr.payload`'s)."""
+
+    unit_type: ClassVar[NNRUnitType] = NNRUnitType.NNR_NDU
 
     nnr_compressed_data_unit_payload_type: int = PayloadType.NNR_PT_FLOAT
     nnr_multiple_topology_elements_present_flag: int = 0
@@ -177,17 +179,14 @@ class CompressedDataUnitHeader:
         return rows(self.tensor_dimensions[0])
 
     @classmethod
-    def read(
-        cls,
-        r: BitReader,
-        general_profile_idc: int,
-        mps_topology_indexed_reference_flag: int,
-        mps_parent_signalling_enabled_flag: int,
-        reflist: list[str] | None,
-        out_of_band: OutOfBandLookup | None,
-    ) -> CompressedDataUnitHeader:
-        """Read the header; ``out_of_band(name)`` supplies values the stream leaves out, looked up
-        by the unit's first topology element (as NNCodec does)."""
+    def read(cls, r: BitReader, ctx: UnitContext) -> CompressedDataUnitHeader:
+        """Read the header; ``ctx.out_of_band(name)`` supplies values the stream leaves out, looked
+        up by the unit's first topology element (as NNCodec does)."""
+        general_profile_idc = ctx.gpi
+        mps_topology_indexed_reference_flag = ctx.mps_topology_indexed_reference_flag
+        mps_parent_signalling_enabled_flag = ctx.mps_parent_signalling_enabled_flag
+        reflist = ctx.reflist
+        out_of_band = ctx.out_of_band
         h = cls()
         start = r.pos
         with r.structure("nnr_compressed_data_unit_header"):
@@ -301,80 +300,79 @@ class CompressedDataUnitHeader:
         h.header_bits = r.pos - start
         return h
 
-    def write(self, w: BitWriter, general_profile_idc: int, mps_topology_indexed_reference_flag: int,
-              mps_parent_signalling_enabled_flag: int) -> None:
+    def write(self, w: BitWriter, ctx: UnitContext) -> None:
+        gpi = ctx.gpi
+        indexed = ctx.mps_topology_indexed_reference_flag
         pt = self.nnr_compressed_data_unit_payload_type
-        w.u(5, pt)
-        w.u(1, self.nnr_multiple_topology_elements_present_flag)
-        w.u(1, self.nnr_decompressed_data_format_present_flag)
-        w.u(1, self.input_parameters_present_flag)
-        if self.nnr_multiple_topology_elements_present_flag:
-            write_topology_elements_ids_list(w, self.topology_elem_id_list, self.topology_elem_id_index_list,
-                                             mps_topology_indexed_reference_flag)
-        elif not mps_topology_indexed_reference_flag:
-            w.st(self.topology_elem_id or "")
-        else:
-            w.ue(7, self.topology_elem_id_index or 0)
-        if general_profile_idc == 1:
-            w.u(1, self.node_id_present_flag)
-            if self.node_id_present_flag:
-                w.ue(1, self.device_id)
-                w.ue(5, self.parameter_id or 0)
-                w.ue(4, self.put_node_depth or 0)
-            if mps_parent_signalling_enabled_flag:
-                w.u(1, self.parent_node_id_present_flag)
-                if self.parent_node_id_present_flag:
-                    w.u(2, self.parent_node_id_type)
-                    w.u(1, self.temporal_context_modeling_flag)
-                    if self.parent_node_id_type == ParentNodeIdType.ICNN_NDU_ID:
-                        w.ue(1, self.parent_device_id or 0)
-                        if not self.node_id_present_flag:
-                            w.ue(5, self.parameter_id or 0)
-                            w.ue(4, self.put_node_depth or 0)
-                    elif self.parent_node_id_type == ParentNodeIdType.ICNN_NDU_PL_SHA256:
-                        w.u(256, int.from_bytes(self.parent_node_payload_sha256 or bytes(32), "big"))
-                    else:
-                        w.u(512, int.from_bytes(self.parent_node_payload_sha512 or bytes(64), "big"))
-        if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
-            w.u(1, self.codebook_present_flag)
-            if self.codebook_present_flag and self.codebook is not None:
-                self.codebook.write(w)
-        if pt != PayloadType.NNR_PT_RAW_FLOAT:
-            w.u(1, self.dq_flag)
-        if self.nnr_decompressed_data_format_present_flag:
-            w.u(7, self.nnr_decompressed_data_format or 0)
-        if self.input_parameters_present_flag:
-            w.u(1, self.tensor_dimensions_flag)
-            w.u(1, self.cabac_unary_length_flag)
-            w.u(4, self.compressed_parameter_types)
-            if self.compressed_parameter_types & CPT.NNR_CPT_DC:
-                w.ue(3, self.decomposition_rank or 0)
-                w.ue(3, self.g_number_of_rows or 0)
-            if self.tensor_dimensions_flag:
-                w.ue(1, len(self.tensor_dimensions))
-                for d in self.tensor_dimensions:
-                    w.ue(7, d)
-            if self.cabac_unary_length_flag:
-                w.u(8, self.cabac_unary_length_minus1)
-        if (pt == PayloadType.NNR_PT_BLOCK and self.compressed_parameter_types & CPT.NNR_CPT_DC
-                and self.codebook_present_flag and self.codebook_dc is not None):
-            self.codebook_dc.write(w)
-        if self.count_tensor_dimensions > 1:
-            if general_profile_idc == 1:
-                w.ue(1, self.first_tensor_dimension_shift)
-            w.u(4, self.scan_order)
-            if self.scan_order > 0:
-                prev = 0
-                for j, ep in enumerate(self.cabac_entry_point_list):
-                    w.u(8, ep.value)
-                    if self.dq_flag:
-                        w.u(3, ep.dq_state)
-                    if j == 0:
-                        w.ue(11, ep.bit_offset)
-                    else:
-                        w.ie(7, ep.bit_offset - prev)
-                    prev = ep.bit_offset
-        w.byte_alignment()
+        with w.structure("nnr_compressed_data_unit_header"):
+            w.u(5, pt, "nnr_compressed_data_unit_payload_type")
+            w.u(1, self.nnr_multiple_topology_elements_present_flag, "nnr_multiple_topology_elements_present_flag")
+            w.u(1, self.nnr_decompressed_data_format_present_flag, "nnr_decompressed_data_format_present_flag")
+            w.u(1, self.input_parameters_present_flag, "input_parameters_present_flag")
+            if self.nnr_multiple_topology_elements_present_flag:
+                write_topology_elements_ids_list(w, self.topology_elem_id_list, self.topology_elem_id_index_list,
+                                                 indexed)
+            elif not indexed:
+                w.st(self.topology_elem_id or "", "topology_elem_id")
+            else:
+                w.ue(7, self.topology_elem_id_index or 0, "topology_elem_id_index")
+            if gpi == 1:
+                w.u(1, self.node_id_present_flag, "node_id_present_flag")
+                if self.node_id_present_flag:
+                    w.ue(1, self.device_id, "device_id")
+                    w.ue(5, self.parameter_id or 0, "parameter_id")
+                    w.ue(4, self.put_node_depth or 0, "put_node_depth")
+                if ctx.mps_parent_signalling_enabled_flag:
+                    w.u(1, self.parent_node_id_present_flag, "parent_node_id_present_flag")
+                    if self.parent_node_id_present_flag:
+                        w.u(2, self.parent_node_id_type, "parent_node_id_type")
+                        w.u(1, self.temporal_context_modeling_flag, "temporal_context_modeling_flag")
+                        if self.parent_node_id_type == ParentNodeIdType.ICNN_NDU_ID:
+                            w.ue(1, self.parent_device_id or 0, "parent_device_id")
+                            if not self.node_id_present_flag:
+                                w.ue(5, self.parameter_id or 0, "parameter_id")
+                                w.ue(4, self.put_node_depth or 0, "put_node_depth")
+                        elif self.parent_node_id_type == ParentNodeIdType.ICNN_NDU_PL_SHA256:
+                            w.u(256, int.from_bytes(self.parent_node_payload_sha256 or bytes(32), "big"),
+                                "parent_node_payload_sha256")
+                        else:
+                            w.u(512, int.from_bytes(self.parent_node_payload_sha512 or bytes(64), "big"),
+                                "parent_node_payload_sha512")
+            if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
+                w.u(1, self.codebook_present_flag, "codebook_present_flag")
+                if self.codebook_present_flag and self.codebook is not None:
+                    self.codebook.write(w)
+            if pt != PayloadType.NNR_PT_RAW_FLOAT:
+                w.u(1, self.dq_flag, "dq_flag")
+            if self.nnr_decompressed_data_format_present_flag:
+                w.u(7, self.nnr_decompressed_data_format or 0, "nnr_decompressed_data_format")
+            if self.input_parameters_present_flag:
+                w.u(1, self.tensor_dimensions_flag, "tensor_dimensions_flag")
+                w.u(1, self.cabac_unary_length_flag, "cabac_unary_length_flag")
+                w.u(4, self.compressed_parameter_types, "compressed_parameter_types")
+                if self.compressed_parameter_types & CPT.NNR_CPT_DC:
+                    w.ue(3, self.decomposition_rank or 0, "decomposition_rank")
+                    w.ue(3, self.g_number_of_rows or 0, "g_number_of_rows")
+                if self.tensor_dimensions_flag:
+                    with w.structure("tensor_dimensions_list"):
+                        w.ue(1, len(self.tensor_dimensions), "count_tensor_dimensions")
+                        for d in self.tensor_dimensions:
+                            w.ue(7, d, "tensor_dimensions")
+                if self.cabac_unary_length_flag:
+                    w.u(8, self.cabac_unary_length_minus1, "cabac_unary_length_minus1")
+            if (pt == PayloadType.NNR_PT_BLOCK and self.compressed_parameter_types & CPT.NNR_CPT_DC
+                    and self.codebook_present_flag and self.codebook_dc is not None):
+                self.codebook_dc.write(w, "_dc")
+            if self.count_tensor_dimensions > 1:
+                if gpi == 1:
+                    w.ue(1, self.first_tensor_dimension_shift, "first_tensor_dimension_shift")
+                w.u(4, self.scan_order, "scan_order")
+                if self.scan_order > 0:
+                    _write_entry_points(w, self.cabac_entry_point_list, self.dq_flag)
+            w.byte_alignment()
+
+    def apply(self, ctx: UnitContext) -> None:
+        pass  # an NDU leaves nothing in force for the units after it
 
 
 def _resolve(r: BitReader, reflist: list[str] | None, index: int, element: str) -> str:
@@ -402,3 +400,17 @@ def _read_entry_points(r: BitReader, count: int, dq_flag: int) -> list[EntryPoin
             eps.append(EntryPoint(value, dq_state, off))
             prev = off
         return eps
+
+
+def _write_entry_points(w: BitWriter, eps: list[EntryPoint], dq_flag: int) -> None:
+    with w.structure("cabac_entry_point_list"):
+        prev = 0
+        for j, ep in enumerate(eps):
+            w.u(8, ep.value, "entry_point_value")
+            if dq_flag:
+                w.u(3, ep.dq_state, "entry_point_dq_state")
+            if j == 0:
+                w.ue(11, ep.bit_offset, "entry_point_bit_offset")
+            else:
+                w.ie(7, ep.bit_offset - prev, "entry_point_bit_offset_delta")
+            prev = ep.bit_offset

@@ -6,7 +6,8 @@ quantization parameter replace the MPS values for the NDUs that follow it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
 from nnr.units.performance_maps import (
@@ -14,7 +15,8 @@ from nnr.units.performance_maps import (
     SparsificationPerformanceMap,
     UnificationPerformanceMap,
 )
-from nnr.units.types import QuantizationMethodFlags
+from nnr.units.context import UnitContext
+from nnr.units.types import NNRUnitType, QuantizationMethodFlags
 
 _QUANT = QuantizationMethodFlags.NNR_QSU | QuantizationMethodFlags.NNR_QCB
 
@@ -33,8 +35,9 @@ class LayerParameterSetHeader:
             return cls(f)
 
     def write(self, w: BitWriter) -> None:
-        w.u(1, self.lps_self_contained_flag)
-        w.u(7, 0)
+        with w.structure("nnr_layer_parameter_set_unit_header"):
+            w.u(1, self.lps_self_contained_flag, "lps_self_contained_flag")
+            w.u(7, 0, "nnr_reserved_zero_7bits")
 
 
 @dataclass
@@ -75,17 +78,44 @@ class LayerParameterSet:
         return m
 
     def write(self, w: BitWriter) -> None:
-        w.u(1, 0)
-        w.flag(self.sparsification_performance_map is not None)
-        w.flag(self.pruning_performance_map is not None)
-        w.flag(self.unification_performance_map is not None)
-        w.u(3, self.lps_quantization_method_flags)
-        w.u(1, 0)
-        if self.has_quantization:
-            w.u(3, self.lps_qp_density)
-            w.i(13, self.lps_quantization_parameter)
-        for pm in (self.sparsification_performance_map, self.pruning_performance_map,
-                   self.unification_performance_map):
-            if pm is not None:
-                pm.write(w)
-        w.byte_alignment()
+        with w.structure("nnr_layer_parameter_set_unit_payload"):
+            w.u(1, 0, "nnr_reserved_zero_1bit")
+            w.flag(self.sparsification_performance_map is not None, "lps_sparsification_flag")
+            w.flag(self.pruning_performance_map is not None, "lps_pruning_flag")
+            w.flag(self.unification_performance_map is not None, "lps_unification_flag")
+            w.u(3, self.lps_quantization_method_flags, "lps_quantization_method_flags")
+            w.u(1, 0, "nnr_reserved_zero_1bit")
+            if self.has_quantization:
+                w.u(3, self.lps_qp_density, "lps_qp_density")
+                w.i(13, self.lps_quantization_parameter, "lps_quantization_parameter")
+            for pm in (self.sparsification_performance_map, self.pruning_performance_map,
+                       self.unification_performance_map):
+                if pm is not None:
+                    pm.write(w)
+            w.byte_alignment()
+
+
+@dataclass
+class LayerParameterSetUnit:
+    """An NNR_LPS unit: ``nnr_layer_parameter_set_unit_header()`` + payload.
+
+    The LPS's qp_density and quantization parameter replace the MPS values for the NDUs that
+    follow it in its stream.
+    """
+
+    unit_type: ClassVar[NNRUnitType] = NNRUnitType.NNR_LPS
+
+    header: LayerParameterSetHeader = field(default_factory=LayerParameterSetHeader)
+    lps: LayerParameterSet = field(default_factory=LayerParameterSet)
+
+    @classmethod
+    def read(cls, r: BitReader, ctx: UnitContext) -> LayerParameterSetUnit:
+        header = LayerParameterSetHeader.read(r)
+        return cls(header, LayerParameterSet.read(r))
+
+    def write(self, w: BitWriter, ctx: UnitContext) -> None:
+        self.header.write(w)
+        self.lps.write(w)
+
+    def apply(self, ctx: UnitContext) -> None:
+        ctx.lps = self.lps

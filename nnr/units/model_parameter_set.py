@@ -6,6 +6,7 @@ The MPS header is empty.  Edition-2 fields are present when ``general_profile_id
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
 from nnr.units.performance_maps import (
@@ -14,14 +15,17 @@ from nnr.units.performance_maps import (
     SparsificationPerformanceMap,
     UnificationPerformanceMap,
 )
-from nnr.units.types import QuantizationMethodFlags
+from nnr.units.context import UnitContext
+from nnr.units.types import NNRUnitType, QuantizationMethodFlags
 
 _QUANT = QuantizationMethodFlags.NNR_QSU | QuantizationMethodFlags.NNR_QCB
 
 
 @dataclass
 class ModelParameterSet:
-    """``nnr_model_parameter_set_unit_payload()``."""
+    """``nnr_model_parameter_set_unit_payload()`` (the unit header is empty)."""
+
+    unit_type: ClassVar[NNRUnitType] = NNRUnitType.NNR_MPS
 
     topology_carriage_flag: int = 0
     mps_quantization_method_flags: int = 1
@@ -42,7 +46,8 @@ class ModelParameterSet:
     decomposition_performance_map: DecompositionPerformanceMap | None = None
 
     @classmethod
-    def read(cls, r: BitReader, general_profile_idc: int) -> ModelParameterSet:
+    def read(cls, r: BitReader, ctx: UnitContext) -> ModelParameterSet:
+        general_profile_idc = ctx.gpi
         m = cls()
         with r.structure("nnr_model_parameter_set_unit_payload"):
             m.topology_carriage_flag = r.u(1, "topology_carriage_flag")
@@ -85,35 +90,43 @@ class ModelParameterSet:
             r.byte_alignment()
         return m
 
-    def write(self, w: BitWriter, general_profile_idc: int) -> None:
-        w.u(1, self.topology_carriage_flag)
-        w.flag(self.sparsification_performance_map is not None)
-        w.flag(self.pruning_performance_map is not None)
-        w.flag(self.unification_performance_map is not None)
-        w.flag(self.decomposition_performance_map is not None)
-        w.u(3, self.mps_quantization_method_flags)
-        w.u(1, self.mps_topology_indexed_reference_flag)
-        vsp_present = self.validation_set_performance is not None
-        if general_profile_idc == 1:
-            w.flag(self.base_model_id is not None)
-            w.flag(vsp_present)
-            w.u(1, self.metric_type_performance_map_valid_flag)
-            w.u(1, self.mps_parent_signalling_enabled_flag)
-            w.u(1, self.nnr_pre_flag if self.mps_parent_signalling_enabled_flag else 0)
-            w.u(2, 0)
-            if self.base_model_id is not None:
-                w.st(self.base_model_id)
-            if vsp_present or self.metric_type_performance_map_valid_flag:
-                w.st(self.performance_metric_type or "")
-        else:
-            w.u(7, 0)
-        if self.mps_quantization_method_flags & _QUANT:
-            w.u(3, self.mps_qp_density)
-            w.i(13, self.mps_quantization_parameter)
-        for pm in (self.sparsification_performance_map, self.pruning_performance_map,
-                   self.unification_performance_map, self.decomposition_performance_map):
-            if pm is not None:
-                pm.write(w)
-        if general_profile_idc == 1 and self.validation_set_performance is not None:
-            w.flt(self.validation_set_performance)
-        w.byte_alignment()
+    def write(self, w: BitWriter, ctx: UnitContext) -> None:
+        gpi = ctx.gpi
+        with w.structure("nnr_model_parameter_set_unit_payload"):
+            w.u(1, self.topology_carriage_flag, "topology_carriage_flag")
+            w.flag(self.sparsification_performance_map is not None, "mps_sparsification_flag")
+            w.flag(self.pruning_performance_map is not None, "mps_pruning_flag")
+            w.flag(self.unification_performance_map is not None, "mps_unification_flag")
+            w.flag(self.decomposition_performance_map is not None, "mps_decomposition_performance_map_flag")
+            w.u(3, self.mps_quantization_method_flags, "mps_quantization_method_flags")
+            w.u(1, self.mps_topology_indexed_reference_flag, "mps_topology_indexed_reference_flag")
+            vsp_present = self.validation_set_performance is not None
+            if gpi == 1:
+                w.flag(self.base_model_id is not None, "base_model_id_present_flag")
+                w.flag(vsp_present, "validation_set_performance_present_flag")
+                w.u(1, self.metric_type_performance_map_valid_flag, "metric_type_performance_map_valid_flag")
+                w.u(1, self.mps_parent_signalling_enabled_flag, "mps_parent_signalling_enabled_flag")
+                if self.mps_parent_signalling_enabled_flag:
+                    w.u(1, self.nnr_pre_flag, "nnr_pre_flag")
+                else:
+                    w.u(1, 0, "nnr_reserved_zero_1bit")
+                w.u(2, 0, "nnr_reserved_zero_2bits")
+                if self.base_model_id is not None:
+                    w.st(self.base_model_id, "base_model_id")
+                if vsp_present or self.metric_type_performance_map_valid_flag:
+                    w.st(self.performance_metric_type or "", "performance_metric_type")
+            else:
+                w.u(7, 0, "nnr_reserved_zero_7bits")
+            if self.mps_quantization_method_flags & _QUANT:
+                w.u(3, self.mps_qp_density, "mps_qp_density")
+                w.i(13, self.mps_quantization_parameter, "mps_quantization_parameter")
+            for pm in (self.sparsification_performance_map, self.pruning_performance_map,
+                       self.unification_performance_map, self.decomposition_performance_map):
+                if pm is not None:
+                    pm.write(w)
+            if gpi == 1 and self.validation_set_performance is not None:
+                w.flt(self.validation_set_performance, "validation_set_performance")
+            w.byte_alignment()
+
+    def apply(self, ctx: UnitContext) -> None:
+        ctx.mps = self

@@ -12,9 +12,12 @@ public drafts and is marked [U] in the docs:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
 from nnr.errors import MalformedStreamError, ReservedValueError, TruncatedStreamError
+from nnr.units.context import UnitContext
+from nnr.units.types import NNRUnitType
 
 
 @dataclass
@@ -81,19 +84,33 @@ def write_unit(unit_type: int, header_and_payload: bytes, *, independently_decod
     Chooses the short size form when it fits (as NNCodec does) unless ``long_size`` says otherwise.
     """
     w = BitWriter()
-    w.u(6, unit_type)
-    w.u(1, independently_decodable_flag)
-    w.u(1, 0 if partial_data_counter is None else 1)
-    if partial_data_counter is not None:
-        w.u(8, partial_data_counter)
+    write_unit_header(w, unit_type, independently_decodable_flag, partial_data_counter)
     body = w.getvalue() + header_and_payload
-    if long_size is None:
-        long_size = len(body) + 2 >= 1 << 15
-    size = len(body) + (4 if long_size else 2)
     sw = BitWriter()
-    sw.u(1, 1 if long_size else 0)
-    sw.u(31 if long_size else 15, size)
+    write_unit_size(sw, len(body), long_size)
     return sw.getvalue() + body
+
+
+def write_unit_header(w: BitWriter, unit_type: int, independently_decodable_flag: int = 1,
+                      partial_data_counter: int | None = None) -> None:
+    """The common part of ``nnr_unit_header()`` (what :func:`read_unit_header` reads after the size)."""
+    with w.structure("nnr_unit_header"):
+        w.u(6, unit_type, "nnr_unit_type")
+        w.u(1, independently_decodable_flag, "independently_decodable_flag")
+        w.u(1, 0 if partial_data_counter is None else 1, "partial_data_counter_present_flag")
+        if partial_data_counter is not None:
+            w.u(8, partial_data_counter, "partial_data_counter")
+
+
+def write_unit_size(w: BitWriter, body_bytes: int, long_size: bool | None = None) -> None:
+    """``nnr_unit_size()`` of a unit whose header and payload take ``body_bytes``; the short
+    form when it fits (as NNCodec does) unless ``long_size`` says otherwise."""
+    if long_size is None:
+        long_size = body_bytes + 2 >= 1 << 15
+    size = body_bytes + (4 if long_size else 2)
+    with w.structure("nnr_unit_size"):
+        w.u(1, 1 if long_size else 0, "nnr_unit_size_flag")
+        w.u(31 if long_size else 15, size, "nnr_unit_size")
 
 
 def _name(t: int) -> str:
@@ -104,7 +121,9 @@ def _name(t: int) -> str:
 
 @dataclass
 class AggregateUnitHeader:
-    """``nnr_aggregate_unit_header()`` ([U] layout, see module docstring)."""
+    """``nnr_aggregate_unit_header()`` ([U] layout, see module docstring); the payload is the units it carries."""
+
+    unit_type: ClassVar[NNRUnitType] = NNRUnitType.NNR_AGG
 
     nnr_aggregate_unit_type: int = 0
     entry_points_present_flag: int = 0
@@ -113,7 +132,7 @@ class AggregateUnitHeader:
     nnr_unit_entry_point: list[int] = field(default_factory=list)
 
     @classmethod
-    def read(cls, r: BitReader) -> AggregateUnitHeader:
+    def read(cls, r: BitReader, ctx: UnitContext) -> AggregateUnitHeader:
         a = cls()
         with r.structure("nnr_aggregate_unit_header"):
             a.nnr_aggregate_unit_type = r.u(8, "nnr_aggregate_unit_type")
@@ -126,12 +145,16 @@ class AggregateUnitHeader:
             r.byte_alignment()
         return a
 
-    def write(self, w: BitWriter) -> None:
-        w.u(8, self.nnr_aggregate_unit_type)
-        w.u(1, self.entry_points_present_flag)
-        w.u(16, self.num_of_nnr_units_minus2)
-        if self.entry_points_present_flag:
-            for t, e in zip(self.nnr_unit_type, self.nnr_unit_entry_point):
-                w.u(6, t)
-                w.u(32, e)
-        w.byte_alignment()
+    def write(self, w: BitWriter, ctx: UnitContext) -> None:
+        with w.structure("nnr_aggregate_unit_header"):
+            w.u(8, self.nnr_aggregate_unit_type, "nnr_aggregate_unit_type")
+            w.u(1, self.entry_points_present_flag, "entry_points_present_flag")
+            w.u(16, self.num_of_nnr_units_minus2, "num_of_nnr_units_minus2")
+            if self.entry_points_present_flag:
+                for t, e in zip(self.nnr_unit_type, self.nnr_unit_entry_point):
+                    w.u(6, t, "nnr_unit_type")
+                    w.u(32, e, "nnr_unit_entry_point")
+            w.byte_alignment()
+
+    def apply(self, ctx: UnitContext) -> None:
+        pass  # the units it carries update the context themselves

@@ -48,15 +48,16 @@ class SparsificationPerformanceMap:
             return cls(entries)
 
     def write(self, w: BitWriter) -> None:
-        w.u(8, len(self.entries) + 1, "spm_count_thresholds")
-        for e in self.entries:
-            w.flt(e.sparsification_threshold)
-            w.flt(e.non_zero_ratio)
-            w.flt(e.spm_nn_accuracy)
-            w.u(8, len(e.spm_nn_class_accuracy), "spm_count_classes")
-            w.ue(7, e.spm_class_bitmask)
-            for a in e.spm_nn_class_accuracy:
-                w.flt(a)
+        with w.structure("sparsification_performance_map"):
+            w.u(8, len(self.entries) + 1, "spm_count_thresholds")
+            for e in self.entries:
+                w.flt(e.sparsification_threshold, "sparsification_threshold")
+                w.flt(e.non_zero_ratio, "non_zero_ratio")
+                w.flt(e.spm_nn_accuracy, "spm_nn_accuracy")
+                w.u(8, len(e.spm_nn_class_accuracy), "spm_count_classes")
+                w.ue(7, e.spm_class_bitmask, "spm_class_bitmask")
+                for a in e.spm_nn_class_accuracy:
+                    w.flt(a, "spm_nn_class_accuracy")
 
 
 @dataclass
@@ -88,14 +89,15 @@ class PruningPerformanceMap:
             return cls(entries)
 
     def write(self, w: BitWriter) -> None:
-        w.u(8, len(self.entries) + 1, "ppm_count_pruning_ratios")
-        for e in self.entries:
-            w.flt(e.pruning_ratio)
-            w.flt(e.ppm_nn_accuracy)
-            w.u(8, len(e.ppm_nn_class_accuracy), "ppm_count_classes")
-            w.ue(7, e.ppm_class_bitmask)
-            for a in e.ppm_nn_class_accuracy:
-                w.flt(a)
+        with w.structure("pruning_performance_map"):
+            w.u(8, len(self.entries) + 1, "ppm_count_pruning_ratios")
+            for e in self.entries:
+                w.flt(e.pruning_ratio, "pruning_ratio")
+                w.flt(e.ppm_nn_accuracy, "ppm_nn_accuracy")
+                w.u(8, len(e.ppm_nn_class_accuracy), "ppm_count_classes")
+                w.ue(7, e.ppm_class_bitmask, "ppm_class_bitmask")
+                for a in e.ppm_nn_class_accuracy:
+                    w.flt(a, "ppm_nn_class_accuracy")
 
 
 @dataclass
@@ -137,24 +139,25 @@ class UnificationPerformanceMap:
             return cls(entries)
 
     def write(self, w: BitWriter) -> None:
-        w.u(8, len(self.entries) + 1, "upm_count_thresholds")
-        for e in self.entries:
-            w.ue(1, len(e.reshaped_tensor_dimensions) + 1, "count_reshaped_tensor_dimension")
-            for d in e.reshaped_tensor_dimensions:
-                w.ue(7, d)
-            w.byte_alignment()
-            w.u(8, len(e.super_block_dimensions) + 1)
-            for d in e.super_block_dimensions:
-                w.u(8, d)
-            w.u(8, len(e.block_dimensions) + 1)
-            for d in e.block_dimensions:
-                w.u(8, d)
-            w.flt(e.unification_threshold)
-            w.flt(e.upm_nn_accuracy)
-            w.u(8, len(e.upm_nn_class_accuracy), "upm_count_classes")
-            w.ue(7, e.upm_class_bitmask)
-            for a in e.upm_nn_class_accuracy:
-                w.flt(a)
+        with w.structure("unification_performance_map"):
+            w.u(8, len(self.entries) + 1, "upm_count_thresholds")
+            for e in self.entries:
+                w.ue(1, len(e.reshaped_tensor_dimensions) + 1, "count_reshaped_tensor_dimension")
+                for d in e.reshaped_tensor_dimensions:
+                    w.ue(7, d, "reshaped_tensor_dimensions")
+                w.byte_alignment()
+                w.u(8, len(e.super_block_dimensions) + 1, "count_super_block_dimension")
+                for d in e.super_block_dimensions:
+                    w.u(8, d, "super_block_dimensions")
+                w.u(8, len(e.block_dimensions) + 1, "count_block_dimension")
+                for d in e.block_dimensions:
+                    w.u(8, d, "block_dimensions")
+                w.flt(e.unification_threshold, "unification_threshold")
+                w.flt(e.upm_nn_accuracy, "upm_nn_accuracy")
+                w.u(8, len(e.upm_nn_class_accuracy), "upm_count_classes")
+                w.ue(7, e.upm_class_bitmask, "upm_class_bitmask")
+                for a in e.upm_nn_class_accuracy:
+                    w.flt(a, "upm_nn_class_accuracy")
 
 
 @dataclass
@@ -186,11 +189,12 @@ class DecompositionPerformanceMap:
             return cls(entries)
 
     def write(self, w: BitWriter) -> None:
-        w.u(8, len(self.entries) + 1, "dpm_count_thresholds")
-        for e in self.entries:
-            w.flt(e.mse_threshold)
-            w.flt(e.dpm_nn_accuracy)
-            w.flt(e.nn_reduction_ratio)
-            w.u(16, len(e.dpm_nn_class_accuracy), "dpm_count_classes")
-            for a in e.dpm_nn_class_accuracy:
-                w.flt(a)
+        with w.structure("decomposition_performance_map"):
+            w.u(8, len(self.entries) + 1, "dpm_count_thresholds")
+            for e in self.entries:
+                w.flt(e.mse_threshold, "mse_threshold")
+                w.flt(e.dpm_nn_accuracy, "dpm_nn_accuracy")
+                w.flt(e.nn_reduction_ratio, "nn_reduction_ratio")
+                w.u(16, len(e.dpm_nn_class_accuracy), "dpm_count_classes")
+                for a in e.dpm_nn_class_accuracy:
+                    w.flt(a, "dpm_nn_class_accuracy")

@@ -10,9 +10,11 @@ kept unparsed (no tensor depends on them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
-from nnr.units.types import TopologyStorageFormat
+from nnr.units.context import UnitContext
+from nnr.units.types import NNRUnitType, TopologyStorageFormat
 
 
 def read_topology_elements_ids_list(r: BitReader, topology_indexed_flag: int) -> tuple[list[str], list[int]]:
@@ -38,16 +40,18 @@ def read_topology_elements_ids_list(r: BitReader, topology_indexed_flag: int) ->
 
 def write_topology_elements_ids_list(w: BitWriter, names: list[str], indices: list[int],
                                      topology_indexed_flag: int) -> None:
+    """Writes ``topology_elements_ids_list(topologyIndexedFlag)``."""
     items = indices if topology_indexed_flag else names
-    w.ue(7, len(items) - 2, "count_topology_elements_minus2")
-    if not topology_indexed_flag:
-        w.byte_alignment()
-        for n in names:
-            w.st(n)
-    else:
-        for i in indices:
-            w.ue(7, i)
-        w.byte_alignment()
+    with w.structure("topology_elements_ids_list"):
+        w.ue(7, len(items) - 2, "count_topology_elements_minus2")
+        if not topology_indexed_flag:
+            w.byte_alignment()
+            for n in names:
+                w.st(n, "topology_elem_id_list")
+        else:
+            for i in indices:
+                w.ue(7, i, "topology_elem_id_index_list")
+            w.byte_alignment()
 
 
 @dataclass
@@ -59,34 +63,38 @@ class TopologyUnit:
     topology_data: bytes = b"\x00"  # other storage formats
     topology_elem_id_list: list[str] = field(default_factory=list)  # NNR_TPL_REFLIST
 
+    unit_type: ClassVar[NNRUnitType] = NNRUnitType.NNR_TPL
+
     @classmethod
-    def read_header(cls, r: BitReader) -> TopologyUnit:
+    def read(cls, r: BitReader, ctx: UnitContext) -> TopologyUnit:
         with r.structure("nnr_topology_unit_header"):
             t = cls()
             t.topology_storage_format = r.u(8, "topology_storage_format")
             t.topology_compression_format = r.u(8, "topology_compression_format")
-            return t
+        with r.structure("nnr_topology_unit_payload"):
+            if t.topology_storage_format == TopologyStorageFormat.NNR_TPL_REFLIST:
+                t.topology_elem_id_list, _ = read_topology_elements_ids_list(r, 0)
+            elif t.topology_storage_format == TopologyStorageFormat.NNR_TPL_PRUN:
+                t.topology_data = r.raw_bytes(r.bits_left // 8, "nnr_pruning_topology_container")
+            else:
+                t.topology_data = r.raw_bytes(r.bits_left // 8, "topology_data")
+        return t
 
-    def read_payload(self, r: BitReader) -> None:
+    def write(self, w: BitWriter, ctx: UnitContext) -> None:
+        with w.structure("nnr_topology_unit_header"):
+            w.u(8, self.topology_storage_format, "topology_storage_format")
+            w.u(8, self.topology_compression_format, "topology_compression_format")
+        with w.structure("nnr_topology_unit_payload"):
+            if self.topology_storage_format == TopologyStorageFormat.NNR_TPL_REFLIST:
+                write_topology_elements_ids_list(w, self.topology_elem_id_list, [], 0)
+            elif self.topology_storage_format == TopologyStorageFormat.NNR_TPL_PRUN:
+                w.raw_bytes(self.topology_data, "nnr_pruning_topology_container")
+            else:
+                w.raw_bytes(self.topology_data, "topology_data")
+
+    def apply(self, ctx: UnitContext) -> None:
         if self.topology_storage_format == TopologyStorageFormat.NNR_TPL_REFLIST:
-            with r.structure("nnr_topology_unit_payload"):
-                self.topology_elem_id_list, _ = read_topology_elements_ids_list(r, 0)
-        elif self.topology_storage_format == TopologyStorageFormat.NNR_TPL_PRUN:
-            with r.structure("nnr_topology_unit_payload"):
-                self.topology_data = r.raw_bytes(r.bits_left // 8, "nnr_pruning_topology_container")
-        else:
-            with r.structure("nnr_topology_unit_payload"):
-                self.topology_data = r.raw_bytes(r.bits_left // 8, "topology_data")
-
-    def write_header(self, w: BitWriter) -> None:
-        w.u(8, self.topology_storage_format)
-        w.u(8, self.topology_compression_format)
-
-    def write_payload(self, w: BitWriter) -> None:
-        if self.topology_storage_format == TopologyStorageFormat.NNR_TPL_REFLIST:
-            write_topology_elements_ids_list(w, self.topology_elem_id_list, [], 0)
-        else:
-            w.raw_bytes(self.topology_data)
+            ctx.reflist = self.topology_elem_id_list
 
 
 @dataclass
@@ -101,21 +109,24 @@ class QuantizationUnit:
     quantization_compression_format: int = 0
     quantization_data: bytes = b""
 
+    unit_type: ClassVar[NNRUnitType] = NNRUnitType.NNR_QNT
+
     @classmethod
-    def read_header(cls, r: BitReader) -> QuantizationUnit:
+    def read(cls, r: BitReader, ctx: UnitContext) -> QuantizationUnit:
+        q = cls()
         with r.structure("nnr_quantization_unit_header"):
-            q = cls()
             q.quantization_storage_format = r.u(8, "quantization_storage_format")
             q.quantization_compression_format = r.u(8, "quantization_compression_format")
-            return q
-
-    def read_payload(self, r: BitReader) -> None:
         with r.structure("nnr_quantization_unit_payload"):
-            self.quantization_data = r.raw_bytes(r.bits_left // 8, "quantization_data")
+            q.quantization_data = r.raw_bytes(r.bits_left // 8, "quantization_data")
+        return q
 
-    def write_header(self, w: BitWriter) -> None:
-        w.u(8, self.quantization_storage_format)
-        w.u(8, self.quantization_compression_format)
+    def write(self, w: BitWriter, ctx: UnitContext) -> None:
+        with w.structure("nnr_quantization_unit_header"):
+            w.u(8, self.quantization_storage_format, "quantization_storage_format")
+            w.u(8, self.quantization_compression_format, "quantization_compression_format")
+        with w.structure("nnr_quantization_unit_payload"):
+            w.raw_bytes(self.quantization_data, "quantization_data")
 
-    def write_payload(self, w: BitWriter) -> None:
-        w.raw_bytes(self.quantization_data)
+    def apply(self, ctx: UnitContext) -> None:
+        pass  # nothing later units depend on
