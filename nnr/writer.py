@@ -61,8 +61,9 @@ class StreamWriter:
              children: Sequence[bytes] = (), partial_data_counter: int | None = None,
              long_size: bool | None = None, independently_decodable_flag: int = 1) -> bytes:
         """Write ``nnr_unit()`` carrying structure ``s`` (type from ``UNIT_STRUCTURES``), then
-        ``payload`` bytes (an NDU's coded payload; ``payload_events`` offsets from its first bit)
-        or the ``children`` units of an aggregate unit."""
+        ``payload`` bytes or the ``children`` units of an aggregate unit.  ``payload_events``: the
+        payload's trace (offsets from the payload's first bit), placed in
+        ``nnr_compressed_data_unit_payload`` (see :func:`nnr.encoding.stream.write_stream`)."""
         unit_type = s.unit_type
         if UNIT_STRUCTURES.get(unit_type) is not type(s):
             raise NNRUsageError(f"{type(s).__name__} is not the structure of {unit_type.name}")
@@ -85,7 +86,8 @@ class StreamWriter:
         if self.tracing:
             events = size_events + _shift(events, size_bits)
             at = size_bits + 8 * len(head)
-            events += _shift(payload_events, at, ("nnr_unit", PAYLOAD_STRUCTURE))
+            events += [dataclasses.replace(e, bit_offset=e.bit_offset + at, structure=PAYLOAD_STRUCTURE,
+                                           path=("nnr_unit", PAYLOAD_STRUCTURE)) for e in payload_events]
             at += 8 * len(payload)
             for c, ce in zip(children, child_events):
                 events += _shift(ce, at)

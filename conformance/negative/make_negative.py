@@ -50,6 +50,7 @@ from nnr.bitstream import BitWriter  # noqa: E402
 from nnr.decoder import DecodedStream, DecodedUnit  # noqa: E402
 from nnr.errors import NNRError  # noqa: E402
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader  # noqa: E402
+from nnr.units.context import UnitContext  # noqa: E402
 from nnr.units.model_parameter_set import ModelParameterSet  # noqa: E402
 from nnr.units.nnr_unit import write_unit  # noqa: E402
 from nnr.units.topology import TopologyUnit  # noqa: E402
@@ -150,8 +151,7 @@ def ndu_payload(data: bytes, u: DecodedUnit) -> bytes:
 
 def ndu_header_bytes(h: CompressedDataUnitHeader, gpi: int, mps: ModelParameterSet) -> bytes:
     w = BitWriter()
-    h.write(w, gpi, mps.mps_topology_indexed_reference_flag,
-            mps.mps_parent_signalling_enabled_flag if gpi == 1 else 0)
+    h.write(w, UnitContext(gpi, mps))
     return w.getvalue()
 
 
@@ -174,7 +174,7 @@ def rewrite_ndu(data: bytes, ds: DecodedStream, index: int, mutate: Callable[[Co
 
 def mps_unit(mps: ModelParameterSet, gpi: int) -> bytes:
     w = BitWriter()
-    mps.write(w, gpi)
+    mps.write(w, UnitContext(gpi))
     return write_unit(NNRUnitType.NNR_MPS, w.getvalue())
 
 
@@ -184,7 +184,7 @@ class RawBits:
     def __init__(self, fn: Callable[[BitWriter], None]) -> None:
         self.fn = fn
 
-    def write(self, w: BitWriter) -> None:
+    def write(self, w: BitWriter, suffix: str = "") -> None:
         self.fn(w)
 
 
@@ -889,8 +889,7 @@ def _reflist_stream(index: int, with_tpl: bool = True) -> bytes:
     data = replace_unit(EX1, 1, mps_unit(mps, 1))
     tpl = TopologyUnit(TopologyStorageFormat.NNR_TPL_REFLIST, 0, b"", ["w", "b"])
     w = BitWriter()
-    tpl.write_header(w)
-    tpl.write_payload(w)
+    tpl.write(w, UnitContext(1))
     data = replace_unit(data, 2, write_unit(NNRUnitType.NNR_TPL, w.getvalue()) if with_tpl else b"")
     shift = 0 if with_tpl else 1
     for ui, idx in ((3, index), (4, 1)):

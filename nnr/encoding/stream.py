@@ -26,6 +26,7 @@ import numpy.typing as npt
 from nnr.cabac.contexts import matrix_shape
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_iae, entry_points
 from nnr import parallel
+from nnr.bitstream import BitWriter, TraceEvent
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.block_layout import BlockRole
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
@@ -64,6 +65,7 @@ class StreamResult:
     dq_index_mismatches: int = 0
     state: IncrementalState | None = None  # the session state after this stream (with a state given)
     hdsp_modes: dict[str, int] = field(default_factory=dict)  # HDSP tried both ways: 1 = chosen on
+    trace: list[TraceEvent] = field(default_factory=list)  # every element written (write_stream(trace=True))
 
 
 def _block_possible(a: Approximation, blk: Block, cpt: int) -> bool:
@@ -196,7 +198,11 @@ Payload = tuple[bytes, list[EntryPoint], int]  # a unit's payload, its entry poi
 
 
 def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader,
-                    state: IncrementalState | None, hdsp_on: bool) -> Payload:
+                    state: IncrementalState | None, hdsp_on: bool,
+                    trace: BitWriter | None = None) -> Payload:
+    """The unit's arithmetic codeword; ``trace`` receives its elements as the decoder traces
+    them (:func:`nnr.payload.decode_payload`): per tensor qp_offset, then the side information
+    and one summary of the levels."""
     enc = ArithmeticEncoder()
     infos: list[TensorEncodeInfo] = []
     pt = h.nnr_compressed_data_unit_payload_type
@@ -206,7 +212,10 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
         if q.method == QuantMethod.RAW:
             continue
         if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
+            b0 = int(enc.bit_position())
             encode_iae(enc, 6 + a.qp_density, q.qp)
+            if trace is not None:  # the MPS's quantization parameter is 0: the offset is the QP
+                trace.trace_value("qp_offset", f"iae({6 + a.qp_density})", b0, q.qp, 6 + a.qp_density)
         cb_size = len(q.codebook or []) if (gpi == 1 and q.method == QuantMethod.CODEBOOK) else 0
         cb_zero = q.cb_zero if cb_size else 0
         tca_base = None
@@ -227,6 +236,8 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
             base=tca_base, history=history, hdsp=hdsp_on,
         )
         infos.append(info)
+        if trace is not None:
+            _trace_levels(trace, n, q, info, int(enc.bit_position()))
     data = encode_codeword_end(enc)
     eps: list[EntryPoint] = []
     mismatches = 0
@@ -260,6 +271,25 @@ def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedD
     return {t.name: t.levels for t in tensors if t.levels is not None and a.out[t.name].method != QuantMethod.RAW}
 
 
+def _trace_levels(w: BitWriter, name: str, q: Quantized, info: TensorEncodeInfo, end: int) -> None:
+    """The arithmetic-coded side information and levels of one tensor, summarised as the decoder
+    summarises them (bins are not traced one by one).  Offsets are codeword positions (the
+    decoder's bit counter); the encoder does not mark where the row_skip_flag bins end, so with
+    row skipping the parameter_set_ids event starts where the row_skip_flag bins start."""
+    at, levels = int(info.bit_start), int(info.bit_levels)
+    if info.hdsp_flag_coded:  # bypass bins: one bit each
+        w.trace_value("hist_dep_sig_prob_enabled_flag", "ae(v)", at, int(info.hist_dep_sig_prob_enabled_flag), 1)
+        at += 1
+    if info.row_skip_enabled_flag_coded:
+        w.trace_value("row_skip_enabled_flag", "ae(v)", at, int(info.row_skip_enabled_flag), 1)
+        at += 1
+    if info.row_skip_flag:
+        w.trace_value("row_skip_flag", "ae(v)", at, "".join(str(x) for x in info.row_skip_flag), levels - at)
+    w.trace_value("parameter_set_ids", "ae(v)", at, list(info.parameter_set_ids), levels - at)
+    nz = int(np.count_nonzero(q.values))
+    w.trace_value("levels", "ae(v)", levels, f"<{q.values.size} levels of {name!r}, {nz} non-zero>", end - levels)
+
+
 def _raw_payload(a: Approximation, p: UnitPlan) -> bytes:
     return b"".join(np.ascontiguousarray(a.out[n].values, dtype="<f4").tobytes() for n in p.names)
 
@@ -273,18 +303,20 @@ def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> N
 
 def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
                  hdsp: bool = False, put_nodes: bool = True,
-                 tick: Callable[[int], None] | None = None, workers: int = 1) -> StreamResult:
+                 tick: Callable[[int], None] | None = None, workers: int = 1, trace: bool = False) -> StreamResult:
     """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
     the state after the stream is ``result.state``, its HDSP histories not yet updated); with
     ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
     shorter kept (``result.hdsp_modes``).  ``put_nodes=False`` uses only the state's histories
     (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept).
     ``workers`` > 1: the units' payloads (independent: every header and TCA base comes from the
-    state at the start of the stream) are coded on that many processes first, the same bytes."""
+    state at the start of the stream) are coded on that many processes first, the same bytes.
+    ``trace``: record every element written in ``result.trace``, as a decoder's tracer sees it
+    (the arithmetic-coded payload as per-tensor summaries)."""
     for name, q in a.out.items():
         _check_qp(a, s, name, q)
     gpi = s.general_profile_idc
-    w = StreamWriter()
+    w = StreamWriter(trace=trace)
     w.start_unit(gpi)
     mps = ModelParameterSet(topology_carriage_flag=1, mps_quantization_method_flags=1,
                             mps_parent_signalling_enabled_flag=s.mps_parent_signalling_enabled_flag,
@@ -349,6 +381,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
 
     for k, (p, h, modes) in enumerate(units):
         eps: list[EntryPoint] = []
+        payload_events: list[TraceEvent] = []
+        tw = BitWriter(tracer=payload_events.append) if trace else None
         if not modes:
             payload, mism = _raw_payload(a, p), 0
         elif len(modes) == 2:
@@ -357,8 +391,11 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             for n in p.names:
                 res.hdsp_modes[n] = best
             payload, eps, mism = cands[best]
+            if tw is not None:  # trace the kept coding
+                _encode_payload(a, s, p, h, state, best == 1, tw)
         else:
-            payload, eps, mism = payload_of(k, 0)
+            # traced: coded again here with the tracer (the same bytes)
+            payload, eps, mism = payload_of(k, 0) if tw is None else _encode_payload(a, s, p, h, state, False, tw)
         res.dq_index_mismatches += mism
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
@@ -371,7 +408,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             hdsp_used = bool(res.hdsp_modes.get(p.names[0], 0))
             for n, levels in _as_decoded(a, s, p, h, payload, state, hdsp_used).items():
                 a.out[n] = replace(a.out[n], values=levels.reshape(a.out[n].values.shape))
-        w.compressed_data_unit(h, payload)
+        w.compressed_data_unit(h, payload, payload_events=payload_events)
         res.coded += p.names
         if tick is not None:
             tick(sum(int(a.out[n].values.size) for n in p.names))
@@ -384,6 +421,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     if failure is not None:
         raise failure
     res.data = w.getvalue()
+    if trace:
+        res.trace = w.trace()
     res.state = after
     return res
 
