@@ -18,6 +18,11 @@ import argparse
 import inspect
 import os
 import sys
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 from collections.abc import Iterable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -209,6 +214,74 @@ def code_references(syn: st.Syntax) -> list[str]:
     return seen
 
 
+PROCESSES = os.path.join(HERE, "processes.toml")
+
+
+def _processes_file() -> dict[str, object]:
+    with open(PROCESSES, "rb") as f:
+        return tomllib.load(f)
+
+
+def processes() -> list[tuple[str, str]]:
+    """(process, code) of docs/processes.toml."""
+    return [(p["name"], p["code"]) for p in _processes_file()["process"]]  # type: ignore[attr-defined]
+
+
+def writer_overrides() -> dict[str, str]:
+    """Structure -> writing code, where :func:`writer_of` cannot derive it (docs/processes.toml)."""
+    return dict(_processes_file().get("writers", {}))  # type: ignore[call-overload]
+
+
+def module_of(dotted: str) -> str:
+    """The module that defines what a dotted code reference names."""
+    obj = st.resolve_code(dotted)
+    mod = getattr(obj, "__module__", None)
+    return mod if isinstance(mod, str) else dotted.rsplit(".", 1)[0]
+
+
+def writer_of(dotted: str) -> str | None:
+    """The writing counterpart of a reading code reference (``X.read`` -> ``X.write``,
+    ``read_foo`` -> ``write_foo``), when it exists."""
+    head, _, last = dotted.rpartition(".")
+    if "read" not in last:
+        return None
+    cand = f"{head}.{last.replace('read', 'write')}"
+    try:
+        st.resolve_code(cand)
+    except (ImportError, AttributeError):
+        return None
+    return cand
+
+
+def implementation_map(syn: st.Syntax) -> list[tuple[str, str, str, str | None]]:
+    """(structure, module, reading code, writing code) for every syntax table, in document order."""
+    over = writer_overrides()
+    return [(t.name, module_of(t.code), t.code, over.get(t.name) or writer_of(t.code)) for t in syn.ordered()]
+
+
+def _list_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = [".. list-table::", "   :header-rows: 1", ""]
+    for r in [header, *rows]:
+        out.append(f"   * - {r[0]}")
+        out += [f"     - {c}" for c in r[1:]]
+    return out + [""]
+
+
+def render_map(syn: st.Syntax) -> list[str]:
+    lines = heading("Map", "-")
+    lines += [
+        "For each syntax structure (``syntax/*.toml``) and each decoding and encoding process "
+        "(``docs/processes.toml``), the one module that implements it.",
+        "",
+    ]
+    rows = [[f":ref:`{n} <syntax-{n}>`", lit(m), code_role(r), code_role(w) if w else "—"]
+            for n, m, r, w in implementation_map(syn)]
+    lines += _list_table(["Syntax structure", "Module", "Reads", "Writes"], rows)
+    rows = [[esc(n), lit(module_of(c)), code_role(c)] for n, c in processes()]
+    lines += _list_table(["Process", "Module", "Entry point"], rows)
+    return lines
+
+
 def render_implementation_page(syn: st.Syntax) -> str:
     refs = code_references(syn)
     by_module: dict[str, list[str]] = {}
@@ -225,13 +298,15 @@ def render_implementation_page(syn: st.Syntax) -> str:
         "",
     ]
     lines += heading("Implementing code", "=")
+    lines += render_map(syn)
+    lines += heading("Code named by the syntax tables", "-")
     lines += [
         "The functions, methods and classes the syntax tables name as their implementation "
         "(the ``code`` and ``see_also`` fields of ``syntax/*.toml``).",
         "",
     ]
     for mod in sorted(by_module):
-        lines += heading(lit(mod), "-")
+        lines += heading(lit(mod), "~")
         for c in by_module[mod]:
             lines.append(autodoc_directive(c))
             lines.append("")

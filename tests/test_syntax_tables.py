@@ -593,6 +593,26 @@ def _render_module():
     return mod
 
 
+def test_implementation_map_covers_every_structure_and_process():
+    """docs/implementation.rst's map: every syntax table, with the module that reads it and the
+    code that writes it, and every process of docs/processes.toml; every entry resolves."""
+    render = _render_module()
+    rows = render.implementation_map(SYNTAX)
+    assert [r[0] for r in rows] == [t.name for t in SYNTAX.ordered()]
+    assert {r[0] for r in rows} == set(SYNTAX.tables)
+    for name, module, reads, writes in rows:
+        assert importlib.import_module(module).__name__ == module
+        assert callable(st.resolve_code(reads)), (name, reads)
+        assert writes is not None, f"{name}: no writing code (add it to docs/processes.toml [writers])"
+        assert callable(st.resolve_code(writes)), (name, writes)
+    assert set(render.writer_overrides()) <= set(SYNTAX.tables)
+    procs = render.processes()
+    assert len({n for n, _ in procs}) == len(procs) >= 20
+    for name, code in procs:
+        assert callable(st.resolve_code(code)), (name, code)
+        assert importlib.import_module(render.module_of(code))
+
+
 def test_rendered_docs_are_up_to_date():
     render = _render_module()
     for path, text in render.pages(SYNTAX).items():
