@@ -9,13 +9,11 @@ Descriptors (syntax.md §1): ``u(n)``, ``i(n)``, ``ue(k)``, ``ie(k)``, ``flt(32)
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 from bitarray import bitarray
 from bitarray.util import ba2int
 
+from nnr.bitstream.trace import Traced, TraceEvent, Tracer  # noqa: F401  (TraceEvent, Tracer: re-exported)
 from nnr.errors import MalformedStreamError, NNRError, TruncatedStreamError
 
 # Longest Exp-Golomb prefix accepted: a value needing more than 64 leading zeros cannot be
@@ -23,23 +21,7 @@ from nnr.errors import MalformedStreamError, NNRError, TruncatedStreamError
 MAX_EXP_GOLOMB_PREFIX = 64
 
 
-@dataclass(frozen=True)
-class TraceEvent:
-    """One syntax element as read: where, what and its value."""
-
-    structure: str  # innermost syntax structure, e.g. "nnr_compressed_data_unit_header"
-    path: tuple[str, ...]  # all enclosing structures, outermost first
-    name: str
-    descriptor: str
-    bit_offset: int  # from the start of the whole stream
-    bit_length: int
-    value: object
-
-
-Tracer = Callable[[TraceEvent], None]
-
-
-class BitReader:
+class BitReader(Traced):
     """Reads syntax elements MSB-first from ``data[start_byte:end_byte]``.
 
     Offsets reported in traces and errors are absolute bit offsets in ``data``; reading past
@@ -62,25 +44,13 @@ class BitReader:
         self._bits = bitarray(endian="big")
         self._bits.frombytes(data[start_byte : self.end_bit // 8])
         self._base = 8 * start_byte
-        self.tracer = tracer
+        super().__init__(tracer)
         self.unit_index = unit_index
         self.unit_type = unit_type
-        self._path: list[str] = []
 
     # -- structure bookkeeping ------------------------------------------------------------------
 
-    @contextmanager
-    def structure(self, name: str) -> Iterator[None]:
-        """Mark the syntax structure being read (for traces and error messages)."""
-        self._path.append(name)
-        try:
-            yield
-        finally:
-            self._path.pop()
-
-    @property
-    def current_structure(self) -> str:
-        return self._path[-1] if self._path else ""
+    # -- structure bookkeeping: nnr.bitstream.trace.Traced ---------------------------------------
 
     @property
     def byte_aligned(self) -> bool:
@@ -104,19 +74,7 @@ class BitReader:
         )
 
     def _emit(self, name: str, descriptor: str, start: int, value: object) -> None:
-        if self.tracer is not None:
-            self.tracer(
-                TraceEvent(self.current_structure, tuple(self._path), name, descriptor, start,
-                           self.pos - start, value)
-            )
-
-    def trace_value(self, name: str, descriptor: str, start: int, value: object, bit_length: int) -> None:
-        """Report an element decoded elsewhere (e.g. by the arithmetic decoder): ``start`` and
-        ``bit_length`` are positions of the arithmetic decoder's bit counter in the stream."""
-        if self.tracer is not None:
-            self.tracer(
-                TraceEvent(self.current_structure, tuple(self._path), name, descriptor, start, bit_length, value)
-            )
+        self.trace_value(name, descriptor, start, value, self.pos - start)
 
     # -- raw access -----------------------------------------------------------------------------
 

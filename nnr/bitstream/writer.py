@@ -1,7 +1,7 @@
 """Bit-level writer, symmetric to :class:`nnr.bitstream.reader.BitReader`.
 
 Every element is written through one descriptor method that names it, inside the
-:meth:`BitWriter.structure` it belongs to, so a :class:`~nnr.bitstream.reader.Tracer` sees what
+:meth:`BitWriter.structure` it belongs to, so a :data:`~nnr.bitstream.trace.Tracer` sees what
 the writer writes exactly as a reader's tracer sees what is read (same structure path, element
 name, descriptor, value and absolute bit offset).
 """
@@ -9,14 +9,12 @@ name, descriptor, value and absolute bit offset).
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from nnr.bitstream.reader import Tracer, TraceEvent
+from nnr.bitstream.trace import Traced, Tracer
 from nnr.errors import NNRUsageError
 
 
-class BitWriter:
+class BitWriter(Traced):
     """Accumulates syntax elements MSB-first; :meth:`getvalue` returns the bytes.
 
     ``tracer`` receives a :class:`TraceEvent` per element; ``bit_offset`` is where the first
@@ -27,24 +25,8 @@ class BitWriter:
         self._buf = bytearray()
         self._acc = 0  # pending bits, MSB first
         self._nacc = 0
-        self.tracer = tracer
+        super().__init__(tracer)
         self.bit_offset = bit_offset
-        self._path: list[str] = []
-
-    # -- structure bookkeeping ------------------------------------------------------------------
-
-    @contextmanager
-    def structure(self, name: str) -> Iterator[None]:
-        """Mark the syntax structure being written (for traces)."""
-        self._path.append(name)
-        try:
-            yield
-        finally:
-            self._path.pop()
-
-    @property
-    def current_structure(self) -> str:
-        return self._path[-1] if self._path else ""
 
     @property
     def bit_length(self) -> int:
@@ -60,15 +42,7 @@ class BitWriter:
         return self._nacc == 0
 
     def _emit(self, name: str, descriptor: str, start: int, value: object) -> None:
-        if self.tracer is not None:
-            self.tracer(TraceEvent(self.current_structure, tuple(self._path), name, descriptor, start,
-                                   self.pos - start, value))
-
-    def trace_value(self, name: str, descriptor: str, start: int, value: object, bit_length: int) -> None:
-        """Report an element written elsewhere (e.g. by the arithmetic encoder) at ``start``."""
-        if self.tracer is not None:
-            self.tracer(TraceEvent(self.current_structure, tuple(self._path), name, descriptor, start, bit_length,
-                                   value))
+        self.trace_value(name, descriptor, start, value, self.pos - start)
 
     # -- raw access -----------------------------------------------------------------------------
 

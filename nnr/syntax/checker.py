@@ -14,7 +14,7 @@ import ast
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from nnr.bitstream.reader import TraceEvent
+from nnr.bitstream.trace import TraceEvent
 from nnr.syntax.expressions import Value, compile_expr, descriptor_matches, enum_constants, evaluate
 from nnr.syntax.loader import load
 from nnr.syntax.model import TOP_STRUCTURE, Chain, Node, Row, Syntax, Table, TraceAlias, build_tree
