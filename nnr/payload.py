@@ -273,6 +273,7 @@ def decode_payload(
         t.levels = np.fromiter(out, dtype=np.int32, count=len(out)).reshape(t.shape)
         if r.tracer is not None:
             _trace_side_info(r, t, 8 * start)
+    t_end = int(dec.bit_position())
     try:
         decode_codeword_end(dec)
     except NNRError as e:
@@ -282,6 +283,8 @@ def decode_payload(
         raise r.error(MalformedStreamError,
                       f"the arithmetic codeword ends after {consumed} byte(s) but the unit's payload has {end - start}",
                       "nnr_unit_size", 8 * (start + consumed))
+    # the terminating bin, with the stop bit and padding after it up to the end of the unit
+    r.trace_value("terminate_bin", "ae(v)", 8 * start + t_end, 1, payload_bits - t_end)
     return tensors
 
 

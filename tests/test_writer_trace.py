@@ -109,4 +109,4 @@ def test_writer_trace_reaches_the_payload_summaries() -> None:
     s = EncodeSettings.from_kwargs({"row_skipping": True})
     _, a = compress(prepare_tensors(model()), s)
     names = {e.name for e in write_stream(a, s, trace=True).trace if e.structure == "nnr_compressed_data_unit_payload"}
-    assert {"qp_offset", "row_skip_enabled_flag", "row_skip_flag", "parameter_set_ids", "levels"} <= names
+    assert {"qp_offset", "row_skip_enabled_flag", "row_skip_flag", "parameter_set_ids", "levels", "terminate_bin"} <= names

@@ -238,7 +238,10 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
         infos.append(info)
         if trace is not None:
             _trace_levels(trace, n, q, info, int(enc.bit_position()))
+    t_end = int(enc.bit_position())
     data = encode_codeword_end(enc)
+    if trace is not None and infos:  # with the stop bit and padding, as the decoder reports it
+        trace.trace_value("terminate_bin", "ae(v)", t_end, 1, 8 * len(data) - t_end)
     eps: list[EntryPoint] = []
     mismatches = 0
     for info in infos:
