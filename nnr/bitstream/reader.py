@@ -74,7 +74,8 @@ class BitReader(Traced):
         )
 
     def _emit(self, name: str, descriptor: str, start: int, value: object) -> None:
-        self.trace_value(name, descriptor, start, value, self.pos - start)
+        if self.tracer is not None:
+            self.trace_value(name, descriptor, start, value, self.pos - start)
 
     # -- raw access -----------------------------------------------------------------------------
 

@@ -42,7 +42,8 @@ class BitWriter(Traced):
         return self._nacc == 0
 
     def _emit(self, name: str, descriptor: str, start: int, value: object) -> None:
-        self.trace_value(name, descriptor, start, value, self.pos - start)
+        if self.tracer is not None:
+            self.trace_value(name, descriptor, start, value, self.pos - start)
 
     # -- raw access -----------------------------------------------------------------------------
 
