@@ -19,6 +19,7 @@ from typing import Any
 
 import nnr
 from nnr.bitstream import BitWriter
+from nnr.units.context import UnitContext
 from nnr.units.nnr_unit import write_unit
 from nnr.units.types import NNRUnitType
 
@@ -233,8 +234,7 @@ def header_mutation(rng: random.Random, streams: list[bytes], k: int) -> tuple[b
         if rng.random() < 0.2:
             payload = payload[:rng.randrange(len(payload) + 1)]
         try:
-            h.write(w, gpi, mps.mps_topology_indexed_reference_flag,
-                    mps.mps_parent_signalling_enabled_flag if gpi == 1 else 0)
+            h.write(w, UnitContext(gpi, mps))
         except Exception:  # the writer refuses the value: fall back to bytes
             return byte_mutation(rng, data)
         body = w.getvalue() + payload
@@ -246,7 +246,7 @@ def header_mutation(rng: random.Random, streams: list[bytes], k: int) -> tuple[b
         name = rng.choice(_fields(m))
         setattr(m, name, _mutate_value(rng, getattr(m, name)))
         try:
-            m.write(w, gpi)
+            m.write(w, UnitContext(gpi))
         except Exception:
             return byte_mutation(rng, data)
         body = w.getvalue()

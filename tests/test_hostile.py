@@ -14,6 +14,7 @@ import pytest
 import nnr
 from nnr.bitstream import BitWriter
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
+from nnr.units.context import UnitContext
 from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.nnr_unit import write_unit
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -127,7 +128,7 @@ def _with_mps(data: bytes, **fields: int) -> bytes:
     ds = nnr.Decoder().decode_stream(data)
     mps = dataclasses.replace(ds.mps, **fields)
     w = BitWriter()
-    mps.write(w, ds.general_profile_idc)
+    mps.write(w, UnitContext(ds.general_profile_idc))
     us = _units(data)
     i = next(u.index for u in ds.units if u.mps is not None)
     us[i] = write_unit(NNRUnitType.NNR_MPS, w.getvalue())
@@ -173,7 +174,7 @@ def test_duplicate_names_in_a_block_are_a_stream_error():
     assert u.ndu.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_BLOCK
     h = dataclasses.replace(u.ndu, topology_elem_id_list=["c.weight", "c.weight"])
     w = BitWriter()
-    h.write(w, 1, 0, ds.mps.mps_parent_signalling_enabled_flag)
+    h.write(w, UnitContext(1, ds.mps))
     us = _units(data)
     payload = us[u.index][3 + u.ndu.header_bits // 8:]
     us[u.index] = write_unit(NNRUnitType.NNR_NDU, w.getvalue() + payload)
