@@ -31,6 +31,7 @@ from nnr import parallel
 from nnr.block_layout import BN_ROLES, BlockRole
 from nnr.encoding.layer import coded_size
 from nnr.encoding.model import Block, ModelInfo
+from nnr.encoding.reductions import std_any
 from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -180,11 +181,11 @@ def _modify_qp(a: Approximation) -> None:
             h = a.params[w + "_H"].shape
             names += [w + "_G", w + "_H"]
             sizes += [0, int(np.prod(g[:-1])) * int(h[-1])]
-            stds += [0, np.std(np.concatenate((a.params[w + "_G"].flatten(), a.params[w + "_H"].flatten()), axis=0))]
+            stds += [0, std_any(np.concatenate((a.params[w + "_G"].flatten(), a.params[w + "_H"].flatten()), axis=0))]
         else:
             names.append(k)
             sizes.append(int(v.size))
-            stds.append(np.std(v))
+            stds.append(std_any(v))
     if not names:
         return
     total = sum(sizes)

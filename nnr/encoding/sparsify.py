@@ -7,8 +7,9 @@
   ``gain`` times the average row mean magnitude are zeroed, lowest first.
 
 1-D tensors, all-zero tensors and tensors named ``*.weight_scaling`` are left alone.  The
-arithmetic reproduces NNCodec under numpy 1.26: float32 statistics, thresholds formed in
-float64 and compared in float32.
+arithmetic reproduces NNCodec under numpy 1.26 whatever numpy is installed: float32 statistics
+computed as numpy 1.26 does (:mod:`nnr.encoding.reductions`), thresholds formed in float64 and
+compared in float32.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.encoding.approx import stepsize_from_qp
+from nnr.encoding.reductions import mean_any, row_means_f32, std_any
 
 Arrays = dict[str, npt.NDArray[Any]]
 
@@ -45,8 +47,8 @@ def _threshold_pass(params: Mapping[str, npt.NDArray[Any]], d: float, step: floa
         if _skipped(name, w):
             out[name] = w
             continue
-        mu = float(np.mean(w))
-        sd = float(np.std(w))
+        mu = float(mean_any(w))
+        sd = float(std_any(w))
         th = max(abs(mu - d * sd), abs(mu + d * sd))
         if from_step or th < step / 2:
             th = step / 2
@@ -80,8 +82,10 @@ def unstructured(qp: int, params: Mapping[str, npt.NDArray[Any]], target_sparsit
     return current
 
 
-def _row_means(w: npt.NDArray[Any]) -> list[Any]:
-    return [np.mean(abs(w[i])) for i in range(len(w))]
+def _row_means(w: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    if w.dtype == np.float32:
+        return row_means_f32(abs(w))
+    return np.array([np.mean(abs(w[i])) for i in range(len(w))])
 
 
 def structured(params: Mapping[str, npt.NDArray[Any]], gain: float = 0.9) -> Arrays:
@@ -89,8 +93,8 @@ def structured(params: Mapping[str, npt.NDArray[Any]], gain: float = 0.9) -> Arr
     shares: dict[str, float] = {}
     for name, v in params.items():
         if v.ndim > 1 and bool(np.any(v)) and ".weight_scaling" not in name:
-            means = np.array(_row_means(v))
-            th = np.float32(float(np.mean(means)) * gain)
+            means = _row_means(v)
+            th = np.float32(float(mean_any(means)) * gain)
             shares[name] = len(means[means < th]) / len(v)
     out: Arrays = {}
     for name, v in params.items():
@@ -98,7 +102,7 @@ def structured(params: Mapping[str, npt.NDArray[Any]], gain: float = 0.9) -> Arr
         if _skipped(name, w):
             out[name] = w
             continue
-        means = np.array(_row_means(w))
+        means = _row_means(w)
         means = means / abs(means).max()
         order = np.argsort(means, kind="stable")
         poor = {int(i) for i in order[: int(shares[name] * len(order))]}
