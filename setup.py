@@ -1,5 +1,8 @@
 """Build: compiles the hot modules with mypyc (set NNR_NO_MYPYC=1 for a pure-Python install).
 
+Without a C compiler the build falls back to the pure-Python package with a warning (the same
+code, about 50x slower to decode); NNR_REQUIRE_MYPYC=1 makes a missing compiler an error.
+
 The syntax tables have one home, the top-level ``syntax/`` folder; the build maps it into the
 package as ``nnr/syntax/tables/`` (package data listed in pyproject.toml), where
 :func:`nnr.syntax.default_syntax_dir` finds them in an installed copy.
@@ -7,6 +10,8 @@ package as ``nnr/syntax/tables/`` (package data listed in pyproject.toml), where
 
 import glob
 import os
+import shutil
+import sys
 
 from setuptools import find_namespace_packages, setup
 from setuptools.command.build_py import build_py
@@ -25,7 +30,18 @@ HOT_MODULES = [
     "nnr/quantization/rdoq.py",
 ]
 
+
+def _have_c_compiler() -> bool:
+    cc = os.environ.get("CC", "").split()
+    return any(shutil.which(c) for c in ([cc[0]] if cc else []) + ["cc", "gcc", "clang"])
+
+
 PURE = bool(os.environ.get("NNR_NO_MYPYC"))
+if not PURE and not _have_c_compiler() and not os.environ.get("NNR_REQUIRE_MYPYC"):
+    sys.stderr.write("WARNING: nnr: no C compiler found (cc, gcc, clang, $CC): installing the pure-Python "
+                     "build, about 50x slower to decode.  Install a compiler and reinstall for the compiled "
+                     "build, or set NNR_REQUIRE_MYPYC=1 to make this an error, NNR_NO_MYPYC=1 to silence it.\n")
+    PURE = True
 
 
 class BuildPy(build_py):

@@ -15,6 +15,8 @@ Decode any NNR bitstream, encode tensors as NNCodec 2.1.3 does::
 
 from nnr.decoder import DecodedStream, Decoder, decode
 from nnr.encoder import Encoder, encode
+from nnr.lazy import LazyStream
+from nnr.lazy import open_stream as open  # noqa: A001  (safetensors' safe_open, by analogy)
 from nnr.errors import (
     LimitExceededError,
     MalformedStreamError,
@@ -32,6 +34,7 @@ __all__ = [
     "Decoder",
     "DecodedStream",
     "Encoder",
+    "LazyStream",
     "LimitExceededError",
     "MalformedStreamError",
     "MissingReferenceError",
@@ -42,5 +45,6 @@ __all__ = [
     "UnsupportedFeatureError",
     "decode",
     "encode",
+    "open",
     "__version__",
 ]

@@ -9,7 +9,7 @@ temporal-context-adaptation base), the HDSP history and the parameter-update-tre
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from nnr.bitstream import BitReader, Tracer
 from nnr.block_layout import BlockRole
+from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, cast_to, decode_record
 from nnr.errors import (
     LimitExceededError,
     MalformedStreamError,
@@ -143,15 +144,58 @@ class DecodedStream:
     general_profile_idc: int
     mps: ModelParameterSet | None
 
-    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
-        """Tensors in stream order: float32 (float tensors) or int32 (integer tensors)."""
+    def original(self) -> dict[str, TensorInfo]:
+        """Original dtypes and shapes the stream records (``nnr_decompressed_data_format``,
+        nnr's tensor-info topology unit; :mod:`nnr.dtypes`), by tensor name."""
+        info: dict[str, TensorInfo] = {}
+        flat = list(_walk(self.units))
+        ndus = {u.index: u.ndu for u in flat if u.ndu is not None}
+        for t in self.outputs:
+            h = ndus.get(t.unit_index)
+            if h is not None and h.nnr_decompressed_data_format_present_flag:
+                dt = DTYPE_OF_FORMAT.get(h.nnr_decompressed_data_format or 0)
+                if dt is not None:
+                    info[t.name] = TensorInfo(dt, tuple(int(d) for d in t.value.shape))
+        for u in flat:
+            tp = u.topology
+            if tp is not None and tp.topology_storage_format == TopologyStorageFormat.NNR_TPL_UNREC:
+                rec = decode_record(tp.topology_data)
+                if rec:
+                    info.update(rec)
+        return info
+
+    def arrays(self, dtype: object = None) -> dict[str, npt.NDArray[np.generic]]:
+        """Tensors in stream order: float32 (float tensors) or int32 (integer tensors), with the
+        shapes the stream records (0-d tensors are coded with shape (1,)).
+
+        ``dtype="original"``: each tensor in the dtype the stream records (float16, bfloat16,
+        int64, ...; tensors without a record stay float32 / int32); any other dtype: the float
+        tensors cast to it.
+        """
+        info = self.original()
         out: dict[str, npt.NDArray[np.generic]] = {}
         for t in self.outputs:
             v = t.value
             if v.dtype.kind == "f" and v.dtype != np.float32:
                 v = v.astype(np.float32)
+            rec = info.get(t.name)
+            if rec is not None and int(np.prod(rec.shape, dtype=np.int64)) == v.size and rec.shape != v.shape:
+                v = v.reshape(rec.shape)
+            if dtype is None:
+                pass
+            elif isinstance(dtype, str) and dtype == "original":
+                if rec is not None and rec.dtype != str(v.dtype):
+                    v = cast_to(t.name, v, rec.dtype)
+            elif v.dtype.kind == "f":
+                v = cast_to(t.name, v, dtype if isinstance(dtype, str) else np.dtype(dtype).name)  # type: ignore[call-overload]
             out[t.name] = v
         return out
+
+
+def _walk(units: list[DecodedUnit]) -> Iterator[DecodedUnit]:
+    for u in units:
+        yield u
+        yield from _walk(u.children)
 
 
 class Decoder:
@@ -203,6 +247,7 @@ class Decoder:
         self._mps_unit: bytes | None = None  # the MPS in force, as coded (for state_record)
         self.streams_decoded = 0
         self._pending: list[_PayloadJob] | None = None
+        self.progress: Callable[[int, int], None] | None = None  # (bytes done, stream bytes), per unit
 
     # -- what earlier units left in force (the unit context) ----------------------------------------
 
@@ -236,9 +281,10 @@ class Decoder:
 
     # -- public API ------------------------------------------------------------------------------
 
-    def decode(self, data: StreamInput) -> dict[str, npt.NDArray[np.generic]]:
-        """Decode one stream; returns its tensors (float32 / int32) by name, in stream order."""
-        return self.decode_stream(data).arrays()
+    def decode(self, data: StreamInput, *, dtype: object = None) -> dict[str, npt.NDArray[np.generic]]:
+        """Decode one stream; returns its tensors (float32 / int32) by name, in stream order
+        (``dtype``: see :meth:`DecodedStream.arrays`)."""
+        return self.decode_stream(data).arrays(dtype)
 
     def decode_stream(self, data: StreamInput, tracer: Tracer | None = None) -> DecodedStream:
         """Decode one stream, returning units, coding facts and tensors in NNCodec's dtypes.
@@ -300,6 +346,8 @@ class Decoder:
             units.append(unit)
             index = (unit.children[-1].index if unit.children else index) + 1
             pos += size
+            if self.progress is not None and not self._in_aggregate:
+                self.progress(pos, end)
         return index
 
     def _decode_unit(self, buf: bytes, pos: int, size: int, r: BitReader,
@@ -610,10 +658,12 @@ def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:
     return dequantize_uniform(t.levels, t.qp, t.qp_density)
 
 
-def decode(data: StreamInput, *, workers: int = 1) -> dict[str, npt.NDArray[np.generic]]:
+def decode(data: StreamInput, *, workers: int = 1, dtype: object = None) -> dict[str, npt.NDArray[np.generic]]:
     """Decode one NNR bitstream: tensor name -> array (float32 or int32), in stream order.
 
     ``workers``: decode the stream's NDUs on this many processes (0: one per core).
+    ``dtype="original"`` returns each tensor in the dtype recorded by the encoder (float16,
+    bfloat16, int64, ...; see :mod:`nnr.dtypes`); another dtype casts the float tensors.
     """
-    return Decoder(workers=workers).decode(data)
+    return Decoder(workers=workers).decode(data, dtype=dtype)
 

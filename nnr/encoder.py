@@ -27,6 +27,7 @@ Bad input raises :class:`nnr.NNRUsageError` before anything is written: NaN / in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import warnings
 from typing import Any
 
 import numpy as np
@@ -34,11 +35,16 @@ import numpy.typing as npt
 
 from nnr import parallel
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
-from nnr.encoding.inputs import prepare_tensors
+from nnr.encoding.inputs import prepare_tensors_with_info
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
 
-__all__ = ["Encoder", "encode"]
+__all__ = ["Encoder", "OmittedTensorWarning", "encode"]
+
+
+class OmittedTensorWarning(UserWarning):
+    """An update stream leaves out tensors whose update is all zero (NNCodec's rule): a decoder
+    returns no tensor for them, and the model keeps its previous values."""
 
 ALIASES = {"dq": "use_dq", "bitdepth": "int_quant_bw"}
 
@@ -70,10 +76,19 @@ def model_description(model: Any) -> ModelInfo | None:
 
 
 def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progress: Progress | None = None,
-           workers: int = 1, **settings: Any) -> bytes:
+           workers: int = 1, dtypes: Mapping[str, str] | None = None, record_dtypes: bool | None = None,
+           **settings: Any) -> bytes:
     """Encode ``tensors`` (name -> array) into one NNR bitstream, as NNCodec's ``nnc.compress``.
 
-    Float arrays (float16/32/64) are quantized, integer arrays coded as integers (NNR_PT_INT).
+    Float arrays (float16/32/64, bfloat16 / float8 torch tensors or ml_dtypes arrays) are
+    quantized from float32, integer arrays coded as integers (NNR_PT_INT), 0-d tensors
+    with shape (1,).  Original dtypes and shapes are recorded in the stream (:mod:`nnr.dtypes`;
+    ``nnr.decode(data, dtype="original")`` restores them): by default only what NNCodec cannot
+    encode (bfloat16 / float8, 0-d tensors), so that for NNCodec's inputs the bytes stay
+    NNCodec's; ``record_dtypes=True`` records every other dtype too (float16, float64, int64, ...:
+    ``nnr_decompressed_data_format``), ``False`` nothing.
+    ``dtypes`` (name -> dtype name) overrides the recorded dtype of tensors the caller already
+    converted, e.g. bfloat16 weights given as float32 arrays.
     ``progress(done, total)`` is called with element counts while quantizing and coding.
     ``workers``: quantize and code the tensors on this many processes (0: one per core); the
     bytes are the same as with 1.
@@ -81,8 +96,8 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     n = parallel.resolve_workers(workers)
     s = EncodeSettings.from_kwargs(_settings(settings))
     _check_progress(progress)
-    t = prepare_tensors(tensors)
-    res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n)
+    t, info = prepare_tensors_with_info(tensors, dtypes, record_dtypes)
+    res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n, tensor_info=info)
     return res.data
 
 
@@ -100,7 +115,8 @@ class Encoder:
     as plain arrays.  ``workers``: as for :func:`encode`.
     """
 
-    def __init__(self, *, hdsp: bool = False, model: Any = None, workers: int = 1, **settings: Any) -> None:
+    def __init__(self, *, hdsp: bool = False, model: Any = None, workers: int = 1, record_dtypes: bool | None = None,
+                 **settings: Any) -> None:
         self.workers = parallel.resolve_workers(workers)
         kw = _settings(settings)
         kw.setdefault("compress_differences", True)
@@ -109,6 +125,7 @@ class Encoder:
         EncodeSettings.from_kwargs(kw)  # refuse bad settings now
         self._model = model_description(model)
         self.hdsp = bool(hdsp)
+        self.record_dtypes = record_dtypes  # as nnr.encode's
         self.state = IncrementalState()
         self.last: StreamResult | None = None
 
@@ -118,10 +135,14 @@ class Encoder:
         kw = {**self._settings, **_settings(overrides)}
         s = EncodeSettings.from_kwargs(kw)
         _check_progress(progress)
-        t = prepare_tensors(tensors)
+        t, info = prepare_tensors_with_info(tensors, None, self.record_dtypes)
         res, _ = compress(t, s, model=self._model, state=self.state, hdsp=self.hdsp, progress=progress,
-                          workers=self.workers)
+                          workers=self.workers, tensor_info=info)
         assert res.state is not None
+        if res.omitted:
+            warnings.warn(f"{len(res.omitted)} all-zero update tensor(s) omitted from the stream (the update of "
+                          f"{', '.join(repr(n) for n in res.omitted[:5])}{', ...' if len(res.omitted) > 5 else ''}"
+                          f" is zero; the decoder returns no tensor for them)", OmittedTensorWarning, stacklevel=2)
         self.state = res.state
         self.last = res
         return res.data

@@ -77,4 +77,4 @@ def test_command_and_module_entry_points(tmp_path: Path) -> None:
         p = subprocess.run(cmd + ["--help"], cwd=tmp_path, env=_outside_env(), capture_output=True, text=True,
                            timeout=300, check=False)
         assert p.returncode == 0
-        assert "{decode,encode,info,trace,conformance}" in p.stdout, (cmd, p.stdout)
+        assert "{decode,encode,info,trace,conformance,diff,sweep}" in p.stdout, (cmd, p.stdout)  # every subcommand

@@ -14,23 +14,38 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from nnr.cli import conformance, decode, encode, info, trace
+from nnr.cli import conformance, decode, diff, encode, info, sweep, trace
 from nnr.cli.common import Subcommand
 from nnr.errors import NNRError, NNRUsageError
 
-COMMANDS: tuple[Subcommand, ...] = (decode.COMMAND, encode.COMMAND, info.COMMAND, trace.COMMAND, conformance.COMMAND)
+COMMANDS: tuple[Subcommand, ...] = (decode.COMMAND, encode.COMMAND, info.COMMAND, trace.COMMAND, conformance.COMMAND,
+                                    diff.COMMAND, sweep.COMMAND)
 
 
 def _parser() -> argparse.ArgumentParser:
+    import nnr
+
     p = argparse.ArgumentParser(prog="nnr", description="ISO/IEC 15938-17 Neural Network Coding (NNC/NNR) tool")
+    p.add_argument("--version", action="version", version=f"nnr {nnr.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for c in COMMANDS:
         c.add_arguments(sub.add_parser(c.name, help=c.help, description=c.description))
+    p.set_defaults(_subparsers=sub.choices)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    import re
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i in range(len(argv) - 1):  # "--qp -44..-30": a range, not an option
+        if argv[i] == "--qp" and re.fullmatch(r"-?\d+\.\.-?\d+", argv[i + 1]):
+            argv[i:i + 2] = [f"--qp={argv[i + 1]}", ""]
+    argv = [a for a in argv if a != ""]
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # report with the subcommand's usage, not the top-level one
+        parser._defaults["_subparsers"][args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     command = next(c for c in COMMANDS if c.name == args.command)
     try:
         return command.run(args)

@@ -113,3 +113,14 @@ class ProgressBar:
         if done >= total:
             self.out.write("\n")
         self.out.flush()
+
+
+def check_stream_path(path: str) -> None:
+    """One clear line for inputs that cannot be a stream (a directory, a checkpoint); a missing
+    file is reported by the reader ("cannot read ...")."""
+    import os
+
+    if os.path.isdir(path):
+        raise NNRUsageError(f"{path!r} is a directory, not an .nnc stream")
+    if path.endswith((".npz", ".safetensors", ".pt", ".pth")):
+        raise NNRUsageError(f"{path!r} is a checkpoint, not an .nnc stream (use 'nnr encode' to encode it)")

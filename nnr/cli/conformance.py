@@ -19,7 +19,8 @@ HELP = "run the conformance suite"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("directory", nargs="?", default="bitstreams")
+    p.add_argument("directory", nargs="?", default="bitstreams",
+                   help="folder of conformance cases (one sub-folder per case); default bitstreams")
     p.add_argument("--json", metavar="FILE", help="write a JSON report")
     p.add_argument("--decoder", metavar="CMD",
                    help="external decoder command (Fluster-style); see docs/conformance.md")

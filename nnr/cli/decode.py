@@ -1,54 +1,146 @@
-"""``nnr decode``: one stream, or a sequence of update streams decoded by one session."""
+"""``nnr decode``: one stream, or a sequence of update streams decoded by one session.
+
+``-o`` is taken as given: a ``.npz``, ``.safetensors`` or ``.pt`` file for one stream, or a
+folder (several streams: one file per stream; ``--format hf``: a Hugging Face checkpoint
+folder).  Tensors are written in the dtypes the stream records (bf16 stays bf16 in a
+.safetensors file) unless ``--dtype`` says otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from typing import Any
 
-from nnr.cli.common import Subcommand, have_safetensors, write_tensors
+import numpy as np
+
+from nnr.checkpoint import write_checkpoint
+from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, write_tensors
 from nnr.decoder import Decoder
-from nnr.errors import NNRError
+from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS
+from nnr.errors import NNRError, NNRUsageError
 
 HELP = "decode one stream or a sequence of update streams"
+FILE_KINDS = {".npz": "npz", ".safetensors": "safetensors", ".pt": "pt", ".pth": "pt"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help=".nnc streams, decoded in order by one decoder session")
     p.add_argument("-o", "--output", required=True,
-                   help="output: a .npz / .safetensors file (one stream) or a directory (one file per stream)")
-    p.add_argument("--format", choices=["npz", "safetensors", "both"], default=None,
-                   help="output format (default: from the -o suffix, else npz, plus safetensors when installed)")
+                   help="a .npz / .safetensors / .pt file (one stream), or a folder: one file per stream, or "
+                        "with --format hf a Hugging Face checkpoint folder")
+    p.add_argument("--format", choices=["npz", "safetensors", "both", "pt", "hf"], default=None,
+                   help="what to write into a folder -o (default npz; hf: model.safetensors or shards + index)")
+    p.add_argument("--dtype", default="original", choices=("original",) + FLOAT_DTYPES,
+                   help="dtype of the float tensors written: 'original' (default) the dtypes the stream records, "
+                        "else all float tensors in this dtype")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="decode and write only this tensor (repeatable; only the units holding it are decoded)")
+    pg = p.add_mutually_exclusive_group()
+    pg.add_argument("--progress", dest="progress", action="store_true", default=None,
+                    help="progress bar on stderr (default: when stderr is a terminal)")
+    pg.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--no-verify-entry-points", action="store_true",
                    help="decode sequentially without checking cabac_entry_point_list against the decoding state")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="decode the NDUs of each stream on N processes (0: one per core; default 1)")
 
 
-def run(args: argparse.Namespace) -> int:
-    session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
+def _dtypes(original: dict[str, str], arrays: dict[str, Any], choice: str) -> dict[str, str]:
+    if choice == "original":
+        return {k: v for k, v in original.items() if k in arrays}
+    return {k: choice for k, v in arrays.items() if v.dtype.kind == "f"}
+
+
+def _npz_arrays(arrays: dict[str, Any], dtypes: dict[str, str], path: str) -> dict[str, Any]:
+    from nnr.dtypes import cast_to
+
+    out = {}
+    lacking = []
+    for k, v in arrays.items():
+        dt = dtypes.get(k)
+        if dt in NUMPY_LACKS:
+            lacking.append(k)
+        elif dt and dt != str(v.dtype):
+            v = cast_to(k, v, dt)
+        out[k] = v
+    if lacking:
+        print(f"nnr: note: {path}: numpy has no {dtypes[lacking[0]]}; {len(lacking)} tensor(s) written as float32 "
+              "(write a .safetensors file to keep it)", file=sys.stderr)
+    return out
+
+
+def _plan(args: argparse.Namespace) -> tuple[str, bool]:
+    """(format, output is a folder) from -o and --format; refuses what would surprise."""
     out = args.output
     many = len(args.inputs) > 1
-    fmt = args.format
-    if fmt is None:
-        if out.endswith(".safetensors"):
-            fmt = "safetensors"
-        elif out.endswith(".npz"):
-            fmt = "npz"
-        else:
-            fmt = "both" if have_safetensors() else "npz"
-    if many or os.path.isdir(out):
+    ext = os.path.splitext(out)[1].lower()
+    folder = many or os.path.isdir(out) or out.endswith(("/", os.sep)) or args.format == "hf"
+    if folder:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise NNRUsageError(f"-o {out!r}: a folder is needed here, and that path is a file")
+        parent = os.path.dirname(os.path.normpath(out)) or "."
+        if not os.path.isdir(parent):
+            raise NNRUsageError(f"-o {out!r}: the folder {parent!r} does not exist")
+        return args.format or "npz", True
+    if ext not in FILE_KINDS:
+        raise NNRUsageError(f"-o {out!r}: give a .npz, .safetensors or .pt file, or a folder (ending in '/')")
+    if args.format is not None and args.format != FILE_KINDS[ext]:
+        raise NNRUsageError(f"--format {args.format} contradicts -o {out!r}")
+    parent = os.path.dirname(out) or "."
+    if not os.path.isdir(parent):
+        raise NNRUsageError(f"-o {out!r}: the folder {parent!r} does not exist")
+    return FILE_KINDS[ext], False
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in args.inputs:
+        check_stream_path(path)
+    fmt, folder = _plan(args)
+    if args.only and len(args.inputs) > 1:
+        raise NNRUsageError("--only works on one stream")
+    session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    out = args.output
+    if folder:
         os.makedirs(out, exist_ok=True)
     for path in args.inputs:
         try:
-            arrays = session.decode(path)
+            if args.only:
+                from nnr.lazy import open_stream
+
+                with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
+                    missing = [n for n in args.only if n not in lazy]
+                    if missing:
+                        raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; "
+                                            "see 'nnr info')")
+                    arrays = {n: lazy.get_tensor(n) for n in args.only}
+                    original = {n: lazy.dtypes[n] for n in args.only if n in lazy.dtypes}
+            else:
+                session.progress = ProgressBar(sys.stderr, f"decoding {os.path.basename(path)}", bool(show))
+                ds = session.decode_stream(path)
+                arrays = ds.arrays()
+                original = {k: v.dtype for k, v in ds.original().items()}
         except NNRError as e:
             e.args = (f"{path}: {e}",)
             raise
-        if many or os.path.isdir(out):
-            target = os.path.join(out, os.path.splitext(os.path.basename(path))[0] + ".npz")
+        dtypes = _dtypes(original, arrays, args.dtype)
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if fmt == "hf":
+            target = os.path.join(out, stem) if len(args.inputs) > 1 else out
+            files = write_checkpoint(target, arrays, dtypes, folder=True)
+        elif fmt == "pt":
+            target = os.path.join(out, stem + ".pt") if folder else out
+            files = write_checkpoint(target, arrays, dtypes)
         else:
-            target = out
-        for f in write_tensors(target, arrays, fmt):
+            target = os.path.join(out, stem + ".npz") if folder else out
+            files = []
+            if fmt in ("npz", "both"):
+                files += write_tensors(os.path.splitext(target)[0] + ".npz", _npz_arrays(arrays, dtypes, path), "npz")
+            if fmt in ("safetensors", "both"):
+                files += write_checkpoint(os.path.splitext(target)[0] + ".safetensors", arrays, dtypes)
+        for f in files:
             print(f"{path} -> {f} ({len(arrays)} tensors)")
     return 0
 

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 import numpy as np
 
-from nnr.cli.common import ProgressBar, Subcommand, read_tensors
+from nnr.cli.common import ProgressBar, Subcommand
 from nnr.encoder import encode
 from nnr.errors import NNRUsageError
 
-HELP = "encode tensors (.npz / .safetensors) into a stream, as NNCodec 2.1.3 does"
-DESCRIPTION = ("Encode the tensors of a .npz or .safetensors file.  Float tensors are quantized "
-               "(defaults: NNCodec's nnc.compress, QP -38, dependent quantization), integer "
-               "tensors coded as integers.")
+HELP = "encode a checkpoint (.safetensors, Hugging Face folder, .npz, .pt) into a stream"
+DESCRIPTION = ("Encode the tensors of a checkpoint: a .safetensors file, a Hugging Face folder (model.safetensors "
+               "or shards + model.safetensors.index.json), a .npz or a .pt / .pth state dict.  Float tensors "
+               "(float32, bf16, fp16, fp8) are quantized from float32 (defaults: NNCodec's nnc.compress, QP -38, "
+               "dependent quantization), integer tensors coded as integers; original dtypes and 0-d shapes are "
+               "recorded, so 'nnr decode' restores them.")
 
 PROGRESS_MIN_ELEMENTS = 1 << 20  # show a progress bar from about a million parameters on
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help=".npz or .safetensors file of named tensors")
-    p.add_argument("-o", "--output", required=True, help="the .nnc stream to write")
-    p.add_argument("--qp", type=int, help="QP of weights (tensors with 2+ dimensions); default -38")
+    p.add_argument("input", help="checkpoint: .safetensors, Hugging Face folder, .npz or .pt / .pth")
+    p.add_argument("-o", "--output", required=True, help="the .nnc stream to write (taken as given)")
+    rc = p.add_mutually_exclusive_group()
+    rc.add_argument("--qp", type=int, help="QP of weights (tensors with 2+ dimensions); default -38")
+    rc.add_argument("--qp-rel", dest="qp_rel", type=int, metavar="R",
+                    help="QP of each weight relative to its spread: step = std * 2**(R / 2**qp_density)")
+    rc.add_argument("--target-bits-per-param", dest="target_bpp", type=float, metavar="BITS",
+                    help="the finest weight QP whose stream needs at most BITS bits per parameter (searched)")
+    rc.add_argument("--max-rel-error", dest="max_rel_error", type=float, metavar="E",
+                    help="the coarsest weight QP with overall relative error ||w'-w||/||w|| <= E (searched)")
     p.add_argument("--qp-density", dest="qp_density", type=int, help="QP steps per octave: 2**qp_density (0..7); default 2")
     p.add_argument("--nonweight-qp", dest="nonweight_qp", type=int, help="QP of the other tensors; default -75")
     p.add_argument("--qp-per-tensor", dest="qp_per_tensor", action="append", metavar="NAME=QP",
@@ -94,18 +104,57 @@ def encode_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    tensors = read_tensors(args.input)
+    from nnr.checkpoint import read_checkpoint
+
+    out = args.output
+    if os.path.isdir(out):
+        raise NNRUsageError(f"-o {out!r} is a directory; give the .nnc file to write")
+    parent = os.path.dirname(out) or "."
+    if not os.path.isdir(parent):
+        raise NNRUsageError(f"-o {out!r}: the folder {parent!r} does not exist")
+    tensors, dtypes = read_checkpoint(args.input)
+    if not tensors:
+        raise NNRUsageError(f"{args.input!r} holds no tensors")
     settings = encode_settings(args)
+    if settings.get("bnf") and "block_id_and_param_type" not in settings:
+        raise NNRUsageError("--bnf needs --blocks (batch-norm folding works on the blocks it describes)")
+    unknown = [n for n in settings.get("qp_per_tensor") or {} if n not in tensors]
+    if unknown:
+        raise NNRUsageError(f"--qp-per-tensor names {unknown[0]!r}, which is not a tensor of {args.input!r}")
+    if args.qp_rel is not None:
+        from nnr.encoding.rate_control import relative_qps
+
+        rel = relative_qps(tensors, args.qp_rel, int(settings.get("qp_density", 2)))
+        settings["qp_per_tensor"] = {**rel, **(settings.get("qp_per_tensor") or {})}
+    elif args.target_bpp is not None or args.max_rel_error is not None:
+        from functools import partial
+
+        from nnr.encoding.rate_control import search_qp
+
+        point = search_qp(tensors, target_bits_per_param=args.target_bpp, max_rel_error=args.max_rel_error,
+                          encode=partial(encode, dtypes=dtypes, record_dtypes=True), **settings)
+        settings["qp"] = point.qp
+        if not args.quiet:
+            print(f"chose QP {point.qp}: {point.bits_per_param:.3f} bits/parameter, relative error "
+                  f"{point.rel_error:.4g}, SNR {point.snr_db:.2f} dB")
     total = sum(int(np.asarray(v).size) for v in tensors.values())
     show = args.progress if args.progress is not None else (total >= PROGRESS_MIN_ELEMENTS and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, "encoding", bool(show))
-    data = encode(tensors, progress=bar, workers=args.jobs, **settings)
-    out = args.output
+    data = encode(tensors, progress=bar, workers=args.jobs, dtypes=dtypes, record_dtypes=True, **settings)
     with open(out, "wb") as f:
         f.write(data)
     if not args.quiet:
-        print(f"{args.input} -> {out} ({len(tensors)} tensors, {total} parameters, {len(data)} bytes)")
+        raw = sum(int(np.asarray(v).size) * _itemsize(dtypes.get(k) or str(np.asarray(v).dtype))
+                  for k, v in tensors.items())
+        print(f"{args.input} -> {out} ({len(tensors)} tensors, {total} parameters, {raw} -> {len(data)} bytes, "
+              f"ratio {raw / max(len(data), 1):.2f}, {8 * len(data) / max(total, 1):.3f} bits/parameter)")
     return 0
+
+
+def _itemsize(dtype: str) -> int:
+    from nnr.checkpoint import RAW
+
+    return RAW[dtype].itemsize if dtype in RAW else np.dtype(dtype).itemsize
 
 
 COMMAND = Subcommand("encode", HELP, add_arguments, run, DESCRIPTION)

@@ -17,8 +17,11 @@ HELP = "units, tensors, tools and sizes of a stream"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("inputs", nargs="+", metavar="input",
+                   help=".nnc stream; several: a base then its updates, decoded in order by one session")
+    p.add_argument("--json", action="store_true", help="machine-readable output (with the file name)")
+    p.add_argument("-k", "--filter", metavar="PATTERN",
+                   help="only tensors whose name contains PATTERN (or matches it as a glob: 'layers.*.weight')")
 
 
 def _tools(u: DecodedUnit) -> list[str]:
@@ -82,23 +85,101 @@ def info_dict(stream: DecodedStream, size: int) -> dict[str, Any]:
 
     for u in stream.units:
         add(u)
+    original = stream.original()
+    arrays = stream.arrays()
+    outputs = []
+    for t in stream.outputs:
+        v = arrays[t.name]
+        o: dict[str, Any] = {"name": t.name, "shape": list(v.shape), "dtype": str(t.value.dtype),
+                             "original_dtype": original[t.name].dtype if t.name in original else str(v.dtype)}
+        o.update(_stats(v))
+        outputs.append(o)
+    params = sum(int(np.prod(o["shape"], dtype=np.int64)) for o in outputs)
+    raw = sum(int(np.prod(o["shape"], dtype=np.int64)) * _itemsize(o["original_dtype"]) for o in outputs)
     return {
         "bytes": size,
         "general_profile_idc": stream.general_profile_idc,
         "units": units,
-        "outputs": [{"name": t.name, "shape": list(t.value.shape), "dtype": str(t.value.dtype)} for t in stream.outputs],
+        "outputs": outputs,
+        "totals": {"tensors": len(outputs), "parameters": params, "raw_bytes": raw, "coded_bytes": size,
+                   "ratio": raw / size if size else None, "bits_per_parameter": 8 * size / params if params else None},
     }
 
 
+def _itemsize(dtype: str) -> int:
+    from nnr.checkpoint import RAW
+
+    return RAW[dtype].itemsize if dtype in RAW else np.dtype(dtype).itemsize
+
+
+def _stats(v: Any) -> dict[str, Any]:
+    a = np.asarray(v, dtype=np.float64).reshape(-1)
+    if a.size == 0:
+        return {}
+    return {"min": float(a.min()), "max": float(a.max()), "mean": float(a.mean()), "std": float(a.std()),
+            "sparsity": float(np.count_nonzero(a == 0) / a.size)}
+
+
+def _matches(name: str, pattern: str | None) -> bool:
+    if pattern is None:
+        return True
+    import fnmatch
+
+    return pattern in name or fnmatch.fnmatchcase(name, pattern)
+
+
+def _filtered(d: dict[str, Any], pattern: str | None) -> dict[str, Any]:
+    if pattern is None:
+        return d
+    units = []
+    for u in d["units"]:
+        if "tensors" in u:
+            kept = [t for t in u["tensors"] if _matches(t["name"], pattern)]
+            if not kept:
+                continue
+            u = {**u, "tensors": kept}
+        units.append(u)
+    outputs = [o for o in d["outputs"] if _matches(o["name"], pattern)]
+    if not outputs:
+        from nnr.errors import NNRUsageError
+
+        raise NNRUsageError(f"--filter {pattern!r} matches no tensor of the stream")
+    return {**d, "units": units, "outputs": outputs}
+
+
+def _totals_line(t: dict[str, Any]) -> str:
+    ratio = f"{t['ratio']:.2f}" if t["ratio"] is not None else "-"
+    bpp = f"{t['bits_per_parameter']:.3f}" if t["bits_per_parameter"] is not None else "-"
+    return (f"total: {t['tensors']} tensors, {t['parameters']} parameters, {t['raw_bytes']} raw bytes, "
+            f"{t['coded_bytes']} coded bytes, ratio {ratio}, {bpp} bits/parameter")
+
+
 def run(args: argparse.Namespace) -> int:
-    data = read_input(args.input)
-    stream = Decoder().decode_stream(data)
-    d = info_dict(stream, len(data))
+    from nnr.cli.common import check_stream_path
+    from nnr.errors import NNRError
+
+    session = Decoder()
+    reports = []
+    for path in args.inputs:
+        check_stream_path(path)
+        data = read_input(path)
+        try:
+            stream = session.decode_stream(data)
+        except NNRError as e:
+            e.args = (f"{path}: {e}",)
+            raise
+        reports.append({"file": path, **_filtered(info_dict(stream, len(data)), args.filter)})
     if args.json:
-        json.dump(d, sys.stdout, indent=2)
+        json.dump(reports[0] if len(reports) == 1 else reports, sys.stdout, indent=2)
         print()
         return 0
-    print(f"{args.input}: {len(data)} bytes, {len(d['units'])} NNR units, general_profile_idc {d['general_profile_idc']}")
+    for d in reports:
+        _print(d)
+    return 0
+
+
+def _print(d: dict[str, Any]) -> None:
+    print(f"{d['file']}: {d['bytes']} bytes, {len(d['units'])} NNR units, general_profile_idc {d['general_profile_idc']}")
     for u in d["units"]:
         line = f"  #{u['index']:<3} @{u['offset']:<8} {u['type']:<8} {u['size']:>9} B"
         if "tools" in u:
@@ -109,8 +190,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"         {t['name']} [{t['role']}] {'x'.join(map(str, t['shape']))}{qp}, {t['nonzero']} non-zero")
     print("outputs:")
     for o in d["outputs"]:
-        print(f"  {o['name']}: {o['dtype']} {tuple(o['shape'])}")
-    return 0
+        dt = o["dtype"] if o["original_dtype"] == o["dtype"] else f"{o['dtype']} (originally {o['original_dtype']})"
+        stats = (f"  min {o['min']:.4g} max {o['max']:.4g} mean {o['mean']:.4g} std {o['std']:.4g} "
+                 f"sparsity {100 * o['sparsity']:.1f}%") if "min" in o else ""
+        print(f"  {o['name']}: {dt} {tuple(o['shape'])}{stats}")
+    print(_totals_line(d["totals"]))
 
 
 COMMAND = Subcommand("info", HELP, add_arguments, run)

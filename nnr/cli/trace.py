@@ -14,14 +14,17 @@ HELP = "every syntax element with bit offset, descriptor and value"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input")
+    p.add_argument("inputs", nargs="+", metavar="input",
+                   help=".nnc stream; several: a base then its updates, traced in order by one decoder session")
     p.add_argument("-o", "--output", help="write the trace to a file instead of stdout")
 
 
 def format_event(e: TraceEvent) -> str:
     """One line of the trace: bit offset, structure, element, descriptor, value."""
     v = e.value
-    if isinstance(v, bytes):
+    if e.name == "byte_alignment" and isinstance(v, int):
+        v = format(v, f"0{e.bit_length}b")  # the alignment bits as bits, e.g. 1000
+    elif isinstance(v, bytes):
         v = v.hex()
     elif isinstance(v, list) and len(v) > 64:
         v = f"{v[:64]}... ({len(v)} values)"
@@ -29,15 +32,33 @@ def format_event(e: TraceEvent) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = read_input(args.input)
-    out: TextIO = open(args.output, "w") if args.output else sys.stdout
+    from nnr.cli.common import check_stream_path
+    from nnr.errors import NNRError, NNRUsageError
+
+    for path in args.inputs:
+        check_stream_path(path)
+    if args.output:
+        try:
+            out: TextIO = open(args.output, "w")
+        except OSError as e:
+            raise NNRUsageError(f"cannot write {args.output!r}: {e.strerror}") from None
+    else:
+        out = sys.stdout
     try:
-        out.write(f"{'bit':>10}  {'structure':<40} {'element':<44} {'descriptor':<17} value\n")
+        session = Decoder()
 
         def tracer(e: TraceEvent) -> None:
             out.write(format_event(e) + "\n")
 
-        Decoder().decode_stream(data, tracer=tracer)
+        for path in args.inputs:
+            if len(args.inputs) > 1:
+                out.write(f"# {path}\n")
+            out.write(f"{'bit':>10}  {'structure':<40} {'element':<44} {'descriptor':<17} value\n")
+            try:
+                session.decode_stream(read_input(path), tracer=tracer)
+            except NNRError as e:
+                e.args = (f"{path}: {e}",)
+                raise
     finally:
         if args.output:
             out.close()

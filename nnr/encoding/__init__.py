@@ -69,6 +69,7 @@ def compress(
     quant_layer: Any = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    tensor_info: Mapping[str, Any] | None = None,
 ) -> tuple[StreamResult, Approximation]:
     """Encode ``tensors`` (float32 / int32 arrays, checked by the caller) into one stream.
 
@@ -83,6 +84,7 @@ def compress(
     element counts (each element is counted once when quantized and once when coded).
     ``workers`` > 1: tensors are quantized and units coded on that many processes (the same
     bytes as with 1).
+    ``tensor_info``: original dtypes and shapes to record (:mod:`nnr.dtypes`).
     """
     s = settings
     if model is None:
@@ -103,6 +105,8 @@ def compress(
         if name not in m.dims and not (name.endswith(("_G", "_H")) and name[:-2] in m.dims):
             raise NNRUsageError(f"tensor {name!r} is not in the model description")
     a = init_approximation(tensors, m, s)
+    if tensor_info:
+        a.tensor_info = dict(tensor_info)
     assign_qps(a, s)
     if s.bnf:
         fold_batch_norm(a, s)

@@ -82,6 +82,7 @@ class Approximation:
     qp: dict[str, int] = field(default_factory=dict)
     dq: dict[str, int] = field(default_factory=dict)
     out: dict[str, Quantized] = field(default_factory=dict)
+    tensor_info: dict[str, Any] = field(default_factory=dict)  # original dtypes / shapes (nnr.dtypes)
 
 
 def stepsize_from_qp(qp: int, qp_density: int) -> float:

@@ -29,6 +29,7 @@ from nnr import parallel
 from nnr.bitstream import BitWriter, TraceEvent
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.block_layout import BlockRole
+from nnr.dtypes import encode_record, record_entries, unit_format
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
 from nnr.encoding.layer import encode_layer
 from nnr.encoding.model import Block
@@ -39,7 +40,7 @@ from nnr.units.compressed_data_unit import CompressedDataUnitHeader, EntryPoint,
 from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.topology import TopologyUnit
 from nnr.units.types import CompressedParameterTypes as CPT
-from nnr.units.types import ParentNodeIdType, PayloadType
+from nnr.units.types import ParentNodeIdType, PayloadType, TopologyStorageFormat
 from nnr.writer import StreamWriter
 
 
@@ -136,7 +137,9 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: Incremental
     if pt != PayloadType.NNR_PT_RAW_FLOAT:
         h.dq_flag = int(a.dq.get(p.key, 0))
     h.nnr_multiple_topology_elements_present_flag = 1 if p.is_block else 0
-    h.nnr_decompressed_data_format_present_flag = 0
+    fmt = unit_format(a.tensor_info, p.names) if a.tensor_info else None
+    h.nnr_decompressed_data_format_present_flag = 0 if fmt is None else 1
+    h.nnr_decompressed_data_format = fmt
     h.input_parameters_present_flag = 1
     if p.is_block:
         assert p.block is not None
@@ -328,6 +331,10 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     w.model_parameter_set(mps)
     if a.model.topology_storage_format is not None:
         w.topology(TopologyUnit(int(a.model.topology_storage_format), a.model.topology_compression_format, b"\x00"))
+    if a.tensor_info:
+        record = record_entries(a.tensor_info, [p.names for p in plan_units(a, s.out_of_band)])
+        if record:  # what nnr_decompressed_data_format cannot carry (nnr.dtypes)
+            w.topology(TopologyUnit(int(TopologyStorageFormat.NNR_TPL_UNREC), 0, encode_record(record) + b"\x00"))
     res = StreamResult(b"")
     use_hdsp = gpi == 1 and hdsp and state is not None
     after = state.copy() if state is not None else None

@@ -1,0 +1,337 @@
+"""Checkpoint files in and out: ``.safetensors``, Hugging Face folders, ``.npz``, ``.pt`` / ``.pth``.
+
+* ``.safetensors`` is read and written here directly (an 8-byte header length, a JSON header,
+  the raw little-endian data), so BF16 / F16 / F8 tensors need neither torch nor the
+  safetensors package; BF16 and F8 tensors are read as float32 values and written back from
+  float32 with round-to-nearest-even.
+* A Hugging Face checkpoint folder holds ``model.safetensors`` or shards
+  ``model-0000X-of-0000Y.safetensors`` with ``model.safetensors.index.json`` (``weight_map``:
+  tensor name -> shard file).  Folders are written the same way, sharded at ``max_shard_bytes``
+  (5 GB, as ``transformers`` does); other files of the folder (config, tokenizer) are not
+  touched.
+* ``.pt`` / ``.pth`` (a state dict saved by ``torch.save``; needs torch, loaded with
+  ``weights_only=True``) and ``.npz`` (numpy; bfloat16 / float8 are written as float32 there).
+
+:func:`read_checkpoint` returns numpy arrays (float32 where numpy lacks the dtype) and the
+original dtype of every tensor; :func:`write_checkpoint` writes decoded tensors in the dtypes
+it is given.  Bad paths raise :class:`nnr.NNRUsageError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr.dtypes import NUMPY_LACKS, from_float32_bits, to_float32
+from nnr.errors import NNRUsageError
+
+__all__ = ["HF_INDEX", "checkpoint_kind", "read_checkpoint", "write_checkpoint"]
+
+HF_INDEX = "model.safetensors.index.json"
+MAX_SHARD_BYTES = 5 * 10**9
+MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit
+
+# safetensors dtype codes <-> our names (numpy's, plus bfloat16 / float8_*)
+ST_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn",
+             "F8_E5M2": "float8_e5m2", "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8",
+             "U16": "uint16", "U32": "uint32", "U64": "uint64", "BOOL": "bool"}
+ST_CODES = {v: k for k, v in ST_DTYPES.items()}
+RAW: dict[str, np.dtype[Any]] = {"bfloat16": np.dtype("<u2"), "float8_e4m3fn": np.dtype("u1"), "float8_e5m2": np.dtype("u1")}
+
+Arrays = dict[str, npt.NDArray[Any]]
+
+
+def checkpoint_kind(path: str) -> str:
+    """'nnc', 'safetensors', 'hf' (a folder), 'npz' or 'torch' — from the path; NNRUsageError
+    for what is none of them."""
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, HF_INDEX)) or os.path.exists(os.path.join(path, "model.safetensors")):
+            return "hf"
+        raise NNRUsageError(f"{path!r} is a directory without {HF_INDEX} or model.safetensors "
+                            "(not a Hugging Face checkpoint folder)")
+    ext = os.path.splitext(path)[1].lower()
+    kinds = {".nnc": "nnc", ".nnr": "nnc", ".bin": "nnc", ".safetensors": "safetensors", ".npz": "npz",
+             ".pt": "torch", ".pth": "torch"}
+    if ext not in kinds:
+        raise NNRUsageError(f"{path!r}: unknown file type {ext or '(no suffix)'!r} "
+                            "(expected .nnc, .safetensors, .npz, .pt / .pth or a Hugging Face folder)")
+    return kinds[ext]
+
+
+# -- safetensors ------------------------------------------------------------------------------------
+
+
+def _read_header(f: Any, path: str, size: int) -> tuple[dict[str, Any], int]:
+    head = f.read(8)
+    if len(head) < 8:
+        raise NNRUsageError(f"{path!r} is not a safetensors file (shorter than 8 bytes)")
+    (n,) = struct.unpack("<Q", head)
+    if n > MAX_HEADER_BYTES or 8 + n > size:
+        raise NNRUsageError(f"{path!r} is not a safetensors file (header length {n})")
+    try:
+        header = json.loads(f.read(n).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise NNRUsageError(f"{path!r} is not a safetensors file (bad JSON header)") from None
+    if not isinstance(header, dict):
+        raise NNRUsageError(f"{path!r} is not a safetensors file (header is not an object)")
+    return header, 8 + n
+
+
+def read_safetensors(path: str) -> tuple[Arrays, dict[str, str], dict[str, str]]:
+    """(arrays, original dtypes, ``__metadata__``) of a .safetensors file, in header order."""
+    try:
+        size = os.path.getsize(path)
+        f = open(path, "rb")
+    except OSError as e:
+        raise NNRUsageError(f"cannot read {path!r}: {e.strerror}") from None
+    with f:
+        header, start = _read_header(f, path, size)
+        meta = header.pop("__metadata__", None) or {}
+        arrays: Arrays = {}
+        dtypes: dict[str, str] = {}
+        for name, entry in header.items():
+            try:
+                code, shape, (b, end) = entry["dtype"], [int(d) for d in entry["shape"]], entry["data_offsets"]
+                dt = ST_DTYPES[code]
+            except (KeyError, TypeError, ValueError):
+                raise NNRUsageError(f"{path!r}: tensor {name!r} has an unsupported or bad entry {entry!r}") from None
+            raw: np.dtype[Any] = RAW[dt] if dt in RAW else np.dtype(dt).newbyteorder("<")
+            count = int(np.prod(shape, dtype=np.int64))
+            if end - b != count * raw.itemsize or start + end > size or b < 0:
+                raise NNRUsageError(f"{path!r}: tensor {name!r}: data_offsets {b}..{end} do not fit shape {shape}")
+            f.seek(start + b)
+            a = np.frombuffer(f.read(end - b), dtype=raw).reshape(shape)
+            if dt in NUMPY_LACKS:
+                a = to_float32(a, dt).reshape(shape)
+            else:
+                a = a.astype(a.dtype.newbyteorder("="))
+            arrays[str(name)] = a
+            dtypes[str(name)] = dt
+    return arrays, dtypes, {str(k): str(v) for k, v in meta.items()}
+
+
+def _tensor_bytes(name: str, v: npt.NDArray[Any], dt: str) -> bytes:
+    if dt in NUMPY_LACKS:
+        return from_float32_bits(np.asarray(v, dtype=np.float32), dt).astype(RAW[dt]).tobytes()
+    a = np.asarray(v)
+    if np.dtype(dt).kind in "iub" and a.dtype.kind == "f":
+        a = np.rint(a)
+    return np.ascontiguousarray(a.astype(np.dtype(dt).newbyteorder("<"))).tobytes()
+
+
+def write_safetensors(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: Mapping[str, str] | None = None,
+                      metadata: Mapping[str, str] | None = None) -> None:
+    """A .safetensors file of ``arrays``, each in ``dtypes[name]`` (default: its own dtype)."""
+    header: dict[str, Any] = {}
+    if metadata:
+        header["__metadata__"] = dict(metadata)
+    blobs: list[bytes] = []
+    pos = 0
+    for name, v in arrays.items():
+        dt = (dtypes or {}).get(name) or str(np.asarray(v).dtype)
+        if dt not in ST_CODES:
+            raise NNRUsageError(f"tensor {name!r}: safetensors has no dtype {dt!r}")
+        blob = _tensor_bytes(name, v, dt)
+        header[name] = {"dtype": ST_CODES[dt], "shape": list(np.shape(v)), "data_offsets": [pos, pos + len(blob)]}
+        blobs.append(blob)
+        pos += len(blob)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+# -- Hugging Face folders ---------------------------------------------------------------------------
+
+
+def read_hf_folder(path: str) -> tuple[Arrays, dict[str, str]]:
+    index = os.path.join(path, HF_INDEX)
+    if not os.path.exists(index):
+        arrays, dtypes, _ = read_safetensors(os.path.join(path, "model.safetensors"))
+        return arrays, dtypes
+    try:
+        with open(index) as f:
+            weight_map = json.load(f)["weight_map"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise NNRUsageError(f"cannot read {index!r}: {e}") from None
+    shards: list[str] = []
+    for shard in weight_map.values():
+        if shard not in shards:
+            shards.append(shard)
+    arrays = {}
+    dtypes = {}
+    for shard in sorted(shards):
+        if os.path.basename(shard) != shard:
+            raise NNRUsageError(f"{index!r}: shard {shard!r} is not a file in the folder")
+        a, d, _ = read_safetensors(os.path.join(path, shard))
+        arrays.update(a)
+        dtypes.update(d)
+    missing = [n for n in weight_map if n not in arrays]
+    if missing:
+        raise NNRUsageError(f"{index!r} maps {missing[0]!r} to a shard that does not hold it")
+    return arrays, dtypes
+
+
+def write_hf_folder(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: Mapping[str, str],
+                    max_shard_bytes: int = MAX_SHARD_BYTES) -> list[str]:
+    """``model.safetensors``, or shards + index when larger than ``max_shard_bytes``."""
+    os.makedirs(path, exist_ok=True)
+
+    def nbytes(name: str) -> int:
+        dt = dtypes.get(name) or str(arrays[name].dtype)
+        item = RAW[dt].itemsize if dt in RAW else np.dtype(dt).itemsize
+        return int(arrays[name].size) * item
+
+    groups: list[list[str]] = [[]]
+    size = 0
+    for name in arrays:
+        n = nbytes(name)
+        if groups[-1] and size + n > max_shard_bytes:
+            groups.append([])
+            size = 0
+        groups[-1].append(name)
+        size += n
+    meta = {"format": "pt"}
+    if len(groups) == 1:
+        f = os.path.join(path, "model.safetensors")
+        write_safetensors(f, arrays, dtypes, meta)
+        return [f]
+    files = []
+    weight_map: dict[str, str] = {}
+    for i, g in enumerate(groups):
+        shard = f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors"
+        write_safetensors(os.path.join(path, shard), {n: arrays[n] for n in g}, dtypes, meta)
+        files.append(os.path.join(path, shard))
+        weight_map.update({n: shard for n in g})
+    with open(os.path.join(path, HF_INDEX), "w") as fi:
+        json.dump({"metadata": {"total_size": sum(nbytes(n) for n in arrays)},
+                   "weight_map": dict(sorted(weight_map.items()))}, fi, indent=2)
+        fi.write("\n")
+    return files + [os.path.join(path, HF_INDEX)]
+
+
+# -- torch and npz ----------------------------------------------------------------------------------
+
+
+def _torch() -> Any:
+    try:
+        import torch  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise NNRUsageError(".pt / .pth checkpoints need torch (pip install torch)") from None
+    return torch
+
+
+def read_torch(path: str) -> tuple[Arrays, dict[str, str]]:
+    torch = _torch()
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError) as e:
+        raise NNRUsageError(f"cannot read {path!r}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise NNRUsageError(f"{path!r} does not hold a state dict of tensors")
+    from nnr.dtypes import dtype_name
+
+    arrays: Arrays = {}
+    dtypes: dict[str, str] = {}
+    for k, v in obj.items():
+        dt = dtype_name(v)
+        t = v.detach().cpu()
+        arrays[str(k)] = (t.float() if dt in NUMPY_LACKS else t).numpy()
+        dtypes[str(k)] = dt
+    return arrays, dtypes
+
+
+def write_torch(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: Mapping[str, str]) -> None:
+    torch = _torch()
+    sd = {}
+    for k, v in arrays.items():
+        dt = dtypes.get(k) or str(v.dtype)
+        t = torch.from_numpy(np.ascontiguousarray(v))
+        target = getattr(torch, dt, None)
+        if target is not None and t.dtype != target:
+            t = t.round().to(target) if (not target.is_floating_point and t.is_floating_point()) else t.to(target)
+        sd[k] = t
+    torch.save(sd, path)
+
+
+def read_npz(path: str) -> tuple[Arrays, dict[str, str]]:
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    if not hasattr(z, "files"):
+        raise NNRUsageError(f"{path!r} is a single array, not a .npz archive of named tensors")
+    try:
+        arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
+    finally:
+        z.close()
+    return arrays, {k: str(v.dtype) for k, v in arrays.items()}
+
+
+# -- any ---------------------------------------------------------------------------------------------
+
+
+def read_checkpoint(path: str) -> tuple[Arrays, dict[str, str]]:
+    """Tensors (numpy; float32 where numpy lacks the dtype) and original dtypes of a checkpoint
+    (.safetensors, Hugging Face folder, .npz, .pt / .pth)."""
+    if not os.path.exists(path):
+        raise NNRUsageError(f"{path!r} does not exist")
+    kind = checkpoint_kind(path)
+    if kind == "nnc":
+        raise NNRUsageError(f"{path!r} is an NNR stream, not a checkpoint (use 'nnr decode' to read it)")
+    if os.path.isdir(path) and kind != "hf":
+        raise NNRUsageError(f"{path!r} is a directory")
+    if kind == "safetensors":
+        a, d, _ = read_safetensors(path)
+        return a, d
+    if kind == "hf":
+        return read_hf_folder(path)
+    if kind == "npz":
+        return read_npz(path)
+    return read_torch(path)
+
+
+def write_checkpoint(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: Mapping[str, str] | None = None,
+                     *, folder: bool = False, max_shard_bytes: int = MAX_SHARD_BYTES) -> list[str]:
+    """Write decoded tensors (``dtypes``: per tensor, the dtype to write; default their own) as
+    the file type of ``path`` (a Hugging Face folder with ``folder=True``); the files written."""
+    d = dict(dtypes or {})
+    if folder:
+        return write_hf_folder(path, arrays, d, max_shard_bytes)
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise NNRUsageError(f"cannot write {path!r}: the folder {parent!r} does not exist")
+    if os.path.isdir(path):
+        raise NNRUsageError(f"cannot write {path!r}: it is a directory")
+    kind = checkpoint_kind(path)
+    if kind == "safetensors":
+        write_safetensors(path, arrays, d)
+    elif kind == "npz":
+        out = {}
+        for k, v in arrays.items():
+            dt = d.get(k)
+            if dt and dt not in NUMPY_LACKS and dt != str(v.dtype):
+                from nnr.dtypes import cast_to
+
+                v = cast_to(k, v, dt)
+            out[k] = v
+        np.savez(path, **out)  # type: ignore[arg-type]
+    elif kind == "torch":
+        write_torch(path, arrays, d)
+    else:
+        raise NNRUsageError(f"cannot write tensors to {path!r}: give a .safetensors, .npz or .pt file, or a folder")
+    return [path]

@@ -1,0 +1,106 @@
+"""``nnr diff A B``: per-tensor error between two sets of tensors.
+
+A and B are any mix of .nnc streams, .npz / .safetensors / .pt files and Hugging Face folders.
+For every tensor both hold: the largest absolute difference, the relative error
+``||B - A|| / ||A||`` and the signal-to-noise ratio ``10 log10(||A||² / ||B - A||²)`` in dB (A is
+the reference); then the same over all tensors.  Tensors only one side holds are listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+import numpy as np
+
+from nnr.cli.common import Subcommand
+from nnr.errors import NNRUsageError
+
+HELP = "per-tensor max / relative error and SNR between two streams, checkpoints or folders"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("a", metavar="A", help="reference: .nnc, .npz, .safetensors, .pt or a Hugging Face folder")
+    p.add_argument("b", metavar="B", help="compared: .nnc, .npz, .safetensors, .pt or a Hugging Face folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("-k", "--filter", metavar="PATTERN", help="only tensors whose name contains PATTERN")
+
+
+def load(path: str) -> dict[str, Any]:
+    """Tensors of a stream or a checkpoint as float64 / integer arrays."""
+    import os
+
+    from nnr.checkpoint import checkpoint_kind, read_checkpoint
+
+    if not os.path.exists(path):
+        raise NNRUsageError(f"{path!r} does not exist")
+    if checkpoint_kind(path) == "nnc":
+        import nnr
+
+        return dict(nnr.decode(path))
+    arrays, _ = read_checkpoint(path)
+    return arrays
+
+
+def compare(a: Any, b: Any) -> dict[str, Any]:
+    x = np.asarray(a, dtype=np.float64).reshape(-1)
+    y = np.asarray(b, dtype=np.float64).reshape(-1)
+    err = y - x
+    sig = float(np.dot(x, x))
+    noise = float(np.dot(err, err))
+    return {"parameters": int(x.size), "max_abs_error": float(np.max(np.abs(err))) if x.size else 0.0,
+            "rel_error": math.sqrt(noise / sig) if sig > 0 else (0.0 if noise == 0 else math.inf),
+            "snr_db": (10 * math.log10(sig / noise) if noise > 0 else math.inf) if sig > 0 else None,
+            "_sig": sig, "_noise": noise}
+
+
+def run(args: argparse.Namespace) -> int:
+    ta, tb = load(args.a), load(args.b)
+    names = [n for n in ta if n in tb and (args.filter is None or args.filter in n)]
+    rows: list[dict[str, Any]] = []
+    for n in names:
+        if np.shape(ta[n]) != np.shape(tb[n]) and np.size(ta[n]) != np.size(tb[n]):
+            rows.append({"name": n, "error": f"shapes differ: {np.shape(ta[n])} vs {np.shape(tb[n])}"})
+            continue
+        rows.append({"name": n, **compare(ta[n], tb[n])})
+    good = [r for r in rows if "error" not in r]
+    sig = sum(r["_sig"] for r in good)
+    noise = sum(r["_noise"] for r in good)
+    total = {"tensors": len(good), "parameters": sum(r["parameters"] for r in good),
+             "max_abs_error": max((r["max_abs_error"] for r in good), default=0.0),
+             "rel_error": math.sqrt(noise / sig) if sig > 0 else 0.0,
+             "snr_db": 10 * math.log10(sig / noise) if noise > 0 and sig > 0 else math.inf}
+    for r in good:
+        del r["_sig"], r["_noise"]
+    report = {"a": args.a, "b": args.b, "tensors": rows, "total": total,
+              "only_in_a": [n for n in ta if n not in tb], "only_in_b": [n for n in tb if n not in ta]}
+    if args.json:
+        json.dump(report, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    width = max([len(r["name"]) for r in rows] + [6])
+    print(f"{'tensor':<{width}}  {'params':>10}  {'max |B-A|':>11}  {'rel error':>10}  {'SNR dB':>8}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['name']:<{width}}  {r['error']}")
+        else:
+            print(f"{r['name']:<{width}}  {r['parameters']:>10}  {r['max_abs_error']:>11.4g}  {r['rel_error']:>10.4g}  "
+                  f"{_db(r['snr_db']):>8}")
+    print(f"{'total':<{width}}  {total['parameters']:>10}  {total['max_abs_error']:>11.4g}  {total['rel_error']:>10.4g}  "
+          f"{_db(total['snr_db']):>8}")
+    for side, key in (("A", "only_in_a"), ("B", "only_in_b")):
+        if report[key]:
+            print(f"only in {side}: {', '.join(report[key])}")
+    return 0
+
+
+def _db(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return "inf" if math.isinf(v) else f"{v:.2f}"
+
+
+COMMAND = Subcommand("diff", HELP, add_arguments, run, __doc__)
