@@ -444,6 +444,11 @@ class Decoder:
         r, u, h = job.r, job.unit, job.header
         r.skip_to_end()
         self._advance_put(h, tensors, r)
+        st = self.state.tensors
+        for t in tensors:  # one copy of the levels: the TCA base the state now keeps
+            lv, ts = t.levels, st.get(t.name)
+            if lv is not None and ts is not None and ts.levels is not None and ts.levels.size == lv.size:
+                t.levels = ts.levels.reshape(t.shape)
         u.tensors = tensors
         coded.append((u.index, h, tensors))
 
@@ -633,7 +638,6 @@ def _run_payload_job(job: _PayloadJob) -> parallel.Job[tuple[list[CodedTensor], 
     has = [t.levels is not None for t in tensors]
     for t in tensors:
         t.levels = None
-        t.level_list = None
     return parallel.Job((tensors, has), arrays)
 
 

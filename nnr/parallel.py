@@ -6,8 +6,8 @@ stream bytes, parsed headers, the session state) without pickling; it sends back
 pickled result per job and the job's numpy arrays as raw bytes, which the parent reads straight
 into freshly allocated arrays (``readinto``), so nothing large crosses as Python objects.
 
-Jobs are assigned to workers up front, largest first (by an estimated cost), each child running
-its share in job order.  Where ``os.fork`` is not available (Windows) the jobs run in this
+Jobs are assigned to workers up front, largest first (by an estimated cost), each worker running
+its share in job order; this process runs one share itself while N - 1 children run the others.  Where ``os.fork`` is not available (Windows) the jobs run in this
 process, in order; the results are the same either way.  A job that fails in a child is run
 again here, so the caller sees exactly the exception sequential work would have raised.
 """
@@ -99,7 +99,7 @@ def run(fn: Callable[[int], Job[T]], costs: Sequence[int], workers: int) -> list
     sys.stderr.flush()
     children: list[tuple[int, int, list[int]]] = []
     try:
-        for share in bins:
+        for share in bins[1:]:
             rfd, wfd = os.pipe()
             pid = os.fork()
             if pid == 0:  # child: never returns
@@ -108,6 +108,11 @@ def run(fn: Callable[[int], Job[T]], costs: Sequence[int], workers: int) -> list
             os.close(wfd)
             children.append((pid, rfd, share))
         out: list[Job[T] | Failed] = [FAILED] * n
+        for i in bins[0]:  # this process is a worker too
+            try:
+                out[i] = fn(i)
+            except Exception:
+                break  # FAILED: the caller runs it again for its exception
         for pid, rfd, share in children:
             with os.fdopen(rfd, "rb", closefd=True) as f:
                 try:

@@ -41,7 +41,6 @@ class CodedTensor:
     shape: list[int]
     payload_type: int
     levels: npt.NDArray[np.int32] | None = None  # integer levels (DQ-mapped)
-    level_list: list[int] | None = None  # the same, as the list TCA needs next time
     raw: npt.NDArray[np.float32] | None = None  # PT_RAW_FLOAT
     qp: int | None = None
     qp_density: int = 0
@@ -269,8 +268,8 @@ def decode_payload(
             )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
-        t.level_list = out
         t.levels = np.fromiter(out, dtype=np.int32, count=len(out)).reshape(t.shape)
+        del out  # the int32 array is all that is kept
         if r.tracer is not None:
             _trace_side_info(r, t, 8 * start)
     t_end = int(dec.bit_position())

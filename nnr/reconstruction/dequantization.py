@@ -47,7 +47,9 @@ def dequantize_uniform(levels: npt.NDArray[np.int32], qp: int, qp_density: int) 
             raise MalformedStreamError(
                 f"QP {qp} (step {float(np.float32(d)):g}) times level {peak} is not a finite float32",
                 element="qp_offset / levels")
-    return levels.astype(np.float32) * np.float32(d)
+    w = levels.astype(np.float32)
+    w *= np.float32(d)  # in place: the same float32 products, no second array
+    return w
 
 
 def dequantize_codebook(
