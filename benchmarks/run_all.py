@@ -30,6 +30,29 @@ from bench_encode import encode_rows  # noqa: E402
 from bench_scale import print_scale, scale_row  # noqa: E402
 
 
+def markdown(result: dict[str, Any]) -> str:
+    """The README's table of a run."""
+    lines = ["| work | NNCodec | nnr | nnr / NNCodec | goal | identical |", "|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        same = "yes" if r.get("outputs_identical", True) and r.get("bytes_identical", True) else "NO"
+        if "nncodec_s" in r:
+            extra = f" (workers=1: {r['nnr_workers1_s']:.2f} s)" if "nnr_workers1_s" in r else ""
+            lines.append(f"| {r['row']} | {r['nncodec_s']:.2f} s | {r['nnr_s']:.2f} s{extra} | {r['ratio']:.2f} | "
+                         f"<= {r['goal']} | {same} |")
+        elif "value" in r:
+            lines.append(f"| {r['row']}: peak RSS beyond import, less 32 MB, per MB decoded | "
+                         f"{r['nncodec_per_decoded_mb']:.2f}x ({r['nncodec_peak_beyond_import_mb']:.0f} MB) | "
+                         f"{r['value']:.2f}x ({r['nnr_peak_beyond_import_mb']:.0f} MB) | {r['ratio']:.2f} | "
+                         f"<= {r['goal']}x | {same} |")
+        else:
+            for op in ("encode", "decode"):
+                lines.append(f"| {r['row']} {op} (time, peak RSS) | {r[f'{op}_nncodec_s']:.1f} s, "
+                             f"{r[f'{op}_nncodec_peak_mb']:.0f} MB | {r[f'{op}_nnr_s']:.1f} s, {r[f'{op}_nnr_peak_mb']:.0f} MB | "
+                             f"{r[f'{op}_ratio']:.2f} (RSS {r[f'{op}_peak_ratio']:.2f}) | time/param vs "
+                             f"{r['small_model']}: {r[f'{op}_nnr_time_per_param_growth']:.2f} | {same} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = arg_parser(__doc__)
     ap.add_argument("--no-scale", action="store_true", help="skip the 100M-parameter benchmark")
@@ -55,6 +78,7 @@ def main() -> int:
               "all_identical": identical, "rows": rows}
     with open(args.json, "w") as f:
         json.dump(result, f, indent=2)
+    print(markdown(result), flush=True)
     print(f"all outputs / streams identical: {identical};  {result['load_at_end']};  "
           f"{result['seconds']:.0f} s;  JSON: {args.json}", flush=True)
     return 0 if identical else 1
