@@ -63,15 +63,24 @@ def main() -> int:
     load_start = harness.load_note()
     print(f"issue-9 benchmarks, {rounds} interleaved rounds per row; {load_start}", flush=True)
     nnr, peer = start_sides(args.nncodec_python)
+    done: list[dict[str, Any]] = []
+
+    def report(r: dict[str, Any], show: Any = print_row) -> None:
+        """Print a row and keep the JSON current (a run cut short keeps what it measured)."""
+        show(r)
+        done.append(r)
+        with open(args.json, "w") as f:
+            json.dump({"nnr_build": nnr.build, "partial": True, "load_at_start": load_start, "rows": done}, f, indent=2)
+
     try:
         print(f"nnr build: {nnr.build}", flush=True)
-        rows: list[dict[str, Any]] = decode_rows(nnr, peer, args.quick, rounds, print_row)
-        rows += encode_rows(nnr, peer, args.quick, rounds, print_row)
+        rows: list[dict[str, Any]] = decode_rows(nnr, peer, args.quick, rounds, report)
+        rows += encode_rows(nnr, peer, args.quick, rounds, report)
     finally:
         nnr.close()
         peer.close()
     if not args.no_scale:
-        rows.append(scale_row(sys.executable, args.nncodec_python, args.quick, print_scale))
+        rows.append(scale_row(sys.executable, args.nncodec_python, args.quick, lambda r: report(r, print_scale)))
     identical = all(r.get("outputs_identical", True) and r.get("bytes_identical", True) for r in rows)
     result = {"nnr_build": nnr.build, "quick": args.quick, "rounds": rounds, "load_at_start": load_start,
               "load_at_end": harness.load_note(), "seconds": time.time() - t0, "python": platform.python_version(),

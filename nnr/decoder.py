@@ -655,7 +655,7 @@ def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:
         return t.raw
     assert t.levels is not None
     if t.payload_type == PayloadType.NNR_PT_INT:
-        return t.levels
+        return np.array(t.levels)  # the caller's own array; the levels stay the session's TCA base
     assert t.qp is not None
     if t.codebook is not None:
         return dequantize_codebook(t.levels, t.codebook.codebook, t.codebook.cb_zero_offset, t.qp, t.qp_density)

@@ -7,8 +7,9 @@ pickled result per job and the job's numpy arrays as raw bytes, which the parent
 into freshly allocated arrays (``readinto``), so nothing large crosses as Python objects.
 
 Jobs are assigned to workers up front, largest first (by an estimated cost), each worker running
-its share in job order; this process runs one share itself while N - 1 children run the others.  Where ``os.fork`` is not available (Windows) the jobs run in this
-process, in order; the results are the same either way.  A job that fails in a child is run
+its share in job order; this process runs one share itself while N - 1 children run the others.
+Where ``os.fork`` is not available (Windows) the jobs run in this process, in order; the
+results are the same either way.  A job that fails in a child is run
 again here, so the caller sees exactly the exception sequential work would have raised.
 """
 

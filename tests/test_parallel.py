@@ -214,3 +214,17 @@ def test_cli_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert runner.compare_stream(s, dict(z), case.expected[s]) is None
     assert main(["decode", streams[0], "-o", str(tmp_path / "x.npz"), "-j", "-1"]) == 2
     assert "workers" in capsys.readouterr().err
+
+
+def test_returned_arrays_are_the_callers() -> None:
+    """Decoded arrays are writable and not the session's TCA base: changing them changes nothing."""
+    enc = nnr.Encoder(tca=True)
+    streams = [enc.encode(_model(40 + k)) for k in range(2)]
+    ref = nnr.Decoder()
+    expected = [ref.decode(s) for s in streams]
+    d = nnr.Decoder()
+    first = d.decode(streams[0])
+    for v in first.values():
+        v[...] = 0
+    second = d.decode(streams[1])
+    assert all(np.array_equal(second[k], expected[1][k]) for k in expected[1])
