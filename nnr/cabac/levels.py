@@ -21,8 +21,8 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, BlockScan, ContextSet
-from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, neighbour_class, preamble_coded, rem_context
+from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, STT, BlockScan, ContextSet
+from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, preamble_coded, rem_context
 from nnr.cabac.contexts import rem_prefix_cut, skipped_row_state
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
@@ -173,7 +173,8 @@ def _decode_run_fast(
     ptr = dec.ptr
     overrun: i64 = 0
     for p in range(p0, p1):
-        c = sig[3 * state + neighbour_class(prev)]
+        nb: i64 = 0 if prev == 0 else (1 if prev < 0 else 2)  # neighbour_class(prev)
+        c = sig[3 * state + nb]
         phase: i64 = 0  # 0 sig_flag, 1 sign_flag, 2 greater flags, 3 remainder prefix, 4 done
         a: i64 = 0
         neg: i64 = 0
@@ -244,7 +245,7 @@ def _decode_run_fast(
                     break
                 a = 1
                 phase = 1
-                c = sign[neighbour_class(prev)]
+                c = sign[nb]
             elif phase == 1:
                 neg = b
                 phase = 2
@@ -290,7 +291,17 @@ def _decode_run_fast(
             a += suffix
         level = -a if neg else a
         prev = level
-        state = _put_level(out, p, level, state, dq)
+        if dq:  # as _put_level (inlined)
+            nxt = i64(STT[2 * state + (level & 1)])
+            if level > 0:
+                level = 2 * level - (state & 1)
+            elif level < 0:
+                level = 2 * level + (state & 1)
+            state = nxt
+        if level:
+            if level > INT32_MAX or level < INT32_MIN:
+                raise _level_overflow(level)
+            out[p] = int(level)
     dec.range = rng
     dec.value = value
     dec.bits_needed = bn
