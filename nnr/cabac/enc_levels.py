@@ -32,7 +32,6 @@ from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.cabac.encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
 from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, ContextModel, lps_range, next_state
-from nnr.cabac.engine import update
 from nnr.cabac.levels import TensorSideInfo
 from nnr.errors import NNRUsageError
 
@@ -249,7 +248,7 @@ def _encode_run_fast(
                 enc.emit()
                 low = enc.low
                 window = enc.window
-            update(c, cp, b)
+            c.p, c.s0 = next_state(cp, c.s0, b, c.t0, c.t1)  # update(c, cp, b), one call less
             # -- binarization (deepcabac.md §6.1): the next bin --
             if phase == 0:
                 if b == 0:
