@@ -40,7 +40,7 @@ from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.nnr_unit import AggregateUnitHeader, NNRUnitHeader, peek_unit_size, read_unit_header
 from nnr.units.start_unit import StartUnitHeader
 from nnr.units.topology import QuantizationUnit, TopologyUnit
-from nnr.units.types import NNRUnitType, PayloadType, unit_type_name
+from nnr.units.types import NNRUnitType, PayloadType, TopologyStorageFormat, unit_type_name
 
 StreamInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 

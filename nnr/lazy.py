@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +31,7 @@ from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
 from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, decode_record
 from nnr.errors import MalformedStreamError, NNRError, NNRUsageError, TruncatedStreamError
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
+from nnr.units.context import UnitContext
 from nnr.units.nnr_unit import peek_unit_size, read_unit_header
 from nnr.units.types import NNRUnitType, TopologyStorageFormat
 
@@ -46,7 +47,7 @@ class _Entry:
     index: int
     pos: int
     size: int
-    state: tuple[Any, ...]  # (general_profile_idc, mps, lps, reflist)
+    state: UnitContext  # a copy of the unit context in force there
     dependent: bool  # needs earlier streams (TCA / parent node)
     names: list[str]
 
@@ -96,7 +97,7 @@ class LazyStream:
         while pos < end:
             size = peek_unit_size(buf, pos, end, index)
             typ = buf[pos + _size_bytes(buf, pos)] >> 2
-            state = (d.general_profile_idc, d.mps, d.lps, d.reflist)
+            state = replace(d.ctx)
             if typ in (NNRUnitType.NNR_NDU, NNRUnitType.NNR_AGG) and d.general_profile_idc is not None:
                 names, dependent, fmt = self._names(d, pos, size, index, typ == NNRUnitType.NNR_AGG)
                 e = _Entry(index, pos, size, state, dependent, names)
@@ -123,7 +124,7 @@ class LazyStream:
         if aggregate:  # decode the aggregate's headers fully: rare, and small next to its payloads
             units: list[DecodedUnit] = []
             probe = Decoder(**self._options)  # type: ignore[arg-type]
-            probe.general_profile_idc, probe.mps, probe.lps, probe.reflist = d.general_profile_idc, d.mps, d.lps, d.reflist
+            probe.ctx = replace(d.ctx)
             probe._stream_start()
             probe._decode_units(bytes(self._buf[pos:pos + size]), 0, size, units, [], None, index)
             names = [t.name for u in units for c in u.children if c.ndu is not None for t in c.tensors]
@@ -152,9 +153,7 @@ class LazyStream:
             mps = d.mps
             if mps is None:
                 raise r.error(MalformedStreamError, "an NNR_NDU needs a preceding NNR_MPS", "nnr_unit_type")
-            gpi = d.general_profile_idc or 0
-            return CompressedDataUnitHeader.read(r, gpi, mps.mps_topology_indexed_reference_flag,
-                                                 mps.mps_parent_signalling_enabled_flag if gpi == 1 else 0, d.reflist, None)
+            return CompressedDataUnitHeader.read(r, replace(d.ctx, out_of_band=None))
         except NNRError as e:
             raise e.locate(unit_index=index, unit_type="NNR_NDU", bit_offset=r.pos)
 
@@ -180,7 +179,7 @@ class LazyStream:
             raise NNRUsageError(f"tensor {name!r} is coded as an update of an earlier stream (temporal context "
                                 "adaptation / parent node): decode the streams in order with nnr.Decoder")
         d = Decoder(**self._options)  # type: ignore[arg-type]
-        d.general_profile_idc, d.mps, d.lps, d.reflist = e.state
+        d.ctx = replace(e.state)
         d._stream_start()
         units: list[DecodedUnit] = []
         coded: list[Any] = []

@@ -118,7 +118,7 @@ class LinkSender:
         if s.err_accumulation:
             # error feedback: what quantization and sparsification left out of this stream
             # (the target, residual included, minus what the receiver decodes)
-            residual = {k: (target[k] - decoded[k] if k in decoded else target[k]).astype(np.float32)
+            residual = {k: (target[k] - decoded[k].astype(np.float32) if k in decoded else target[k]).astype(np.float32)
                         for k in names}
         self.state = SenderState(encoder=_session_record(enc), mirror=_session_record(mirror),
                                  residual=residual, count=self.state.count + 1)

@@ -176,7 +176,9 @@ class NNClient(_client_base()):  # type: ignore[misc]
 
         st = self.context.state
         p = self.STATE
-        rec = lambda d: ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in d.items()})  # noqa: E731
+        def rec(d: Mapping[str, npt.NDArray[Any]]) -> Any:
+            return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in d.items()})
+
         st[f"{p}.config"] = ConfigRecord({"comm_round": self.comm_round})
         st[f"{p}.up.base"], st[f"{p}.up.base.config"] = _base_to_records(self.approx_param_base)
         st[f"{p}.down"] = rec(self.down)
