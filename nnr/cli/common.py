@@ -6,7 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -64,31 +64,6 @@ def write_tensors(path: str, arrays: dict[str, npt.NDArray[np.generic]], fmt: st
         save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, p)
         written.append(p)
     return written
-
-
-def read_tensors(path: str) -> dict[str, npt.NDArray[Any]]:
-    """Tensors of a .npz or .safetensors file, in file order."""
-    if path.endswith(".safetensors"):
-        if not have_safetensors():
-            raise NNRUsageError("reading .safetensors needs the 'safetensors' package (pip install safetensors)")
-        from safetensors.numpy import load_file
-
-        try:
-            return dict(load_file(path))
-        except (OSError, ValueError) as e:
-            raise NNRUsageError(f"cannot read {path!r}: {e}") from None
-    try:
-        z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
-    if not hasattr(z, "files"):
-        raise NNRUsageError(f"{path!r} is a single array, not a .npz archive of named tensors")
-    try:
-        return {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise NNRUsageError(f"cannot read {path!r}: {e}") from None
-    finally:
-        z.close()
 
 
 class ProgressBar:
