@@ -130,21 +130,27 @@ def arg_parser(doc: str | None) -> argparse.ArgumentParser:
     return ap
 
 
-def main() -> int:
-    args = arg_parser(__doc__).parse_args()
+def run_rows(doc: str | None, rows_fn: Any, identical_key: str) -> int:
+    """The command line shared by the per-area benchmarks: run ``rows_fn(nnr, peer, quick, rounds,
+    report)`` on both sides, print and optionally write JSON; exit 1 when ``identical_key`` is
+    false in any row."""
+    args = arg_parser(doc).parse_args()
     rounds = args.rounds or (2 if args.quick else 5)
     nnr, peer = start_sides(args.nncodec_python)
     try:
         print(f"nnr {nnr.build}, {harness.load_note()}", flush=True)
-        rows = decode_rows(nnr, peer, args.quick, rounds, print_row)
+        rows = rows_fn(nnr, peer, args.quick, rounds, print_row)
     finally:
         nnr.close()
         peer.close()
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"load": harness.load_note(), "nnr_build": nnr.build, "rows": rows}, f, indent=2)
-    return 0 if all(r.get("outputs_identical", True) for r in rows) else 1
+    return 0 if all(r.get(identical_key, True) for r in rows) else 1
 
+
+def main() -> int:
+    return run_rows(__doc__, decode_rows, "outputs_identical")
 
 if __name__ == "__main__":
     raise SystemExit(main())

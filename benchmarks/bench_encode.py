@@ -16,7 +16,6 @@ sides and the median is reported.  The streams are compared byte for byte (SHA-2
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from bench_decode import arg_parser, print_row, start_sides  # noqa: E402
+from bench_decode import run_rows  # noqa: E402
 from harness import Side  # noqa: E402
 
 
@@ -63,20 +62,7 @@ def encode_rows(nnr: Side, peer: Side, quick: bool, rounds: int, report: Any = p
 
 
 def main() -> int:
-    args = arg_parser(__doc__).parse_args()
-    rounds = args.rounds or (2 if args.quick else 5)
-    nnr, peer = start_sides(args.nncodec_python)
-    try:
-        print(f"nnr {nnr.build}, {harness.load_note()}", flush=True)
-        rows = encode_rows(nnr, peer, args.quick, rounds, print_row)
-    finally:
-        nnr.close()
-        peer.close()
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"load": harness.load_note(), "nnr_build": nnr.build, "rows": rows}, f, indent=2)
-    return 0 if all(r["bytes_identical"] for r in rows) else 1
-
+    return run_rows(__doc__, encode_rows, "bytes_identical")
 
 if __name__ == "__main__":
     raise SystemExit(main())
