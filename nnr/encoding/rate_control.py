@@ -137,24 +137,18 @@ def search_qp(tensors: Mapping[str, Any], *, target_bits_per_param: float | None
 
     half = 1 << (5 + int(settings.get("qp_density", 2)))
     lo, hi = max(QP_RANGE[0], -half), min(QP_RANGE[1], half - 1)
-    if target_bits_per_param is not None:
-        # finest QP that meets the rate: ok(qp) is monotone False..True in qp
-        if not ok(at(hi)):
-            raise NNRUsageError(f"even QP {hi} needs {at(hi).bits_per_param:.3f} bits per parameter")
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if ok(at(mid)):
-                hi = mid
-            else:
-                lo = mid
-        return at(hi)
-    # coarsest QP that meets the error: ok(qp) is monotone True..False in qp
-    if not ok(at(lo)):
-        raise NNRUsageError(f"even QP {lo} has a relative error of {at(lo).rel_error:.3g}")
+    # the rate falls and the error grows with the QP: the answer is the finest QP that meets the
+    # rate, or the coarsest that meets the error; bisect the one boundary where ok() flips
+    rate = target_bits_per_param is not None
+    keep = hi if rate else lo  # the end that must meet the target
+    if not ok(at(keep)):
+        p = at(keep)
+        raise NNRUsageError(f"even QP {keep} needs {p.bits_per_param:.3f} bits per parameter" if rate
+                            else f"even QP {keep} has a relative error of {p.rel_error:.3g}")
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if ok(at(mid)):
-            lo = mid
-        else:
+        if ok(at(mid)) == rate:
             hi = mid
-    return at(lo)
+        else:
+            lo = mid
+    return at(hi if rate else lo)
