@@ -25,6 +25,7 @@ HOT_MODULES = [
     "nnr/cabac/levels.py",
     "nnr/cabac/encoder.py",
     "nnr/cabac/enc_levels.py",
+    "nnr/encoding/gtx0.py",
     "nnr/quantization/rate.py",
     "nnr/quantization/trellis.py",
     "nnr/quantization/rdoq.py",
@@ -61,5 +62,11 @@ if not PURE:
     from mypyc.build import mypycify
 
     ext_modules = mypycify(HOT_MODULES, opt_level="3", debug_level="0")
+    if os.name != "nt":
+        # mypyc's native functions have external linkage; under -fPIC gcc/clang then keep every
+        # call between them an out-of-line call through the PLT.  Without semantic interposition
+        # the compiler may inline the small ones (next_state, the context rules) into the loops.
+        for ext in ext_modules:
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + ["-fno-semantic-interposition"]
 
 setup(packages=PACKAGES, package_dir=PACKAGE_DIR, ext_modules=ext_modules, cmdclass={"build_py": BuildPy})

@@ -20,6 +20,7 @@ import subprocess
 import zlib
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from nnr.cabac.enc_levels import (
     EST_BITS,
     TensorEncodeInfo,
+    TrialModel,
     best_parameter_set,
     choose_parameter_sets,
     encode_iae,
@@ -36,7 +38,7 @@ from nnr.cabac.enc_levels import (
 )
 from nnr.cabac.enc_levels import encode_codeword_end as finish_codeword
 from nnr.cabac.encoder import ArithmeticEncoder, offset_register_at
-from nnr.cabac.engine import ArithmeticDecoder, ContextModel
+from nnr.cabac.engine import PARAMETER_SETS, ArithmeticDecoder, ContextModel, next_state
 from nnr.cabac.contexts import STT, signalled_contexts
 from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels
 from nnr.cabac.levels import decode_codeword_end as decode_finish
@@ -259,12 +261,47 @@ def test_est_bits_match_nncodec_table() -> None:
 
 
 def test_best_parameter_set_rules() -> None:
-    assert best_parameter_set(bytearray()) == 0  # all zero: set 0 wins (no penalty)
+    assert best_parameter_set(b"") == 0  # no bins: set 0 (nothing signalled differs)
     # a long run of ones favours a set whose initial state already predicts 1
-    assert best_parameter_set(bytearray([1] * 200)) != 0
-    assert best_parameter_set(bytearray([0] * 200)) != 0
+    assert best_parameter_set(bytes([1] * 200)) != 0
+    assert best_parameter_set(bytes([0] * 200)) != 0
     # a balanced sequence gains nothing worth 3 bits
-    assert best_parameter_set(bytearray([0, 1] * 20)) == 0
+    assert best_parameter_set(bytes([0, 1] * 20)) == 0
+
+
+def _reference_costs(bins: list[int], resets: set[int]) -> list[int]:
+    """Each parameter set on its own: engine.next_state and the EST_BITS table, bin by bin."""
+    out = []
+    for sh0, sh1, p0, s00 in PARAMETER_SETS:
+        p, s0, acc = p0, s00, 0
+        for i, b in enumerate(bins):
+            if i in resets:
+                p, s0 = p0, s00
+            acc += EST_BITS[2 * (512 + (p >> 3)) + b]
+            p, s0 = next_state(p, s0, b, (sh0 - 4) * 32, (sh1 - 4) * 32)
+        out.append(acc)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_trial_model_is_next_state_per_set(seed: int) -> None:
+    # the nine hand-written estimator chains of TrialModel against next_state, through
+    # saturation (long runs both ways), balanced stretches and block-row resets
+    rng = np.random.default_rng(seed)
+    bins: list[int] = []
+    for _ in range(40):
+        q = [0.0, 0.02, 0.5, 0.9, 1.0][int(rng.integers(0, 5))]
+        bins += (rng.random(int(rng.integers(1, 400))) < q).astype(int).tolist()
+    resets = {int(x) for x in rng.integers(1, len(bins), 3)}
+    t = TrialModel()
+    for i, b in enumerate(bins):
+        if i in resets:
+            t.reset()
+        t.code(b)
+    ref = _reference_costs(bins, resets)
+    assert t.costs() == ref
+    pen = [0] + [3 * 32768] * 8
+    assert t.best() == min(range(9), key=lambda k: (ref[k] + pen[k], k))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from nnr.cabac.contexts import dq_index, dq_level, dq_next_state, gtx_context, n
 from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.cabac.encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
-from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, ContextModel, lps_range, next_state
+from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, STEP, ContextModel, lps_range, next_state
 from nnr.cabac.levels import TensorSideInfo
 from nnr.errors import NNRUsageError
 
@@ -82,13 +82,10 @@ def _pack3(values: list[int]) -> bytes:
 # The same as 3-byte little-endian entries (indexing bytes is the fastest lookup mypyc offers).
 EST_BITS3: Final = _pack3(EST_BITS)
 
-NO_LIMIT: Final = 9223372036854775807
 PARAMETER_SET_PENALTY: Final = 3 * EST_ONE_BIT  # NNCodec's cost of signalling a set other than 0
 
 # Largest remainder the prefix models can code: 31 prefix bins 1 and a 31-bit suffix.
 MAX_REMAINDER: Final = 4294967294  # 2 * (2**31 - 1)
-
-RESET_MARK: Final = 2  # in a recorded bin sequence: all trial models back to their initial state
 
 
 @final
@@ -492,15 +489,213 @@ def encode_codeword_end(enc: ArithmeticEncoder) -> bytes:
 # NNCodec's parameter-set choice (deepcabac.md §11)
 
 
-def _record_level(seqs: list[bytearray], v: i64, bv: i64, prev: i64, num_gtx: i64) -> None:
+@final
+class TrialModel:
+    """NNCodec's trial estimate for one context model: the model run with all nine parameter
+    sets side by side over the bins it would see, each set's estimated bits summed (15-bit fixed
+    point, :data:`EST_BITS`).  One pass scores every set; ``best()`` picks the one to signal.
+
+    The sets' estimator updates are :func:`~nnr.cabac.engine.next_state` with the STEP rows of
+    ``PARAMETER_SETS`` (checked at import, :func:`_check_trial_rows`), written out per set so
+    the nine estimators are plain native fields the C compiler can keep apart.
+    """
+
+    p0: i64
+    p1: i64
+    p2: i64
+    p3: i64
+    p4: i64
+    p5: i64
+    p6: i64
+    p7: i64
+    p8: i64
+    s0: i64
+    s1: i64
+    s2: i64
+    s3: i64
+    s4: i64
+    s5: i64
+    s6: i64
+    s7: i64
+    s8: i64
+    c0: i64
+    c1: i64
+    c2: i64
+    c3: i64
+    c4: i64
+    c5: i64
+    c6: i64
+    c7: i64
+    c8: i64
+    bins: i64
+
+    def __init__(self) -> None:
+        self.c0 = self.c1 = self.c2 = self.c3 = self.c4 = self.c5 = self.c6 = self.c7 = self.c8 = 0
+        self.bins = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Every set back to its initial state (block-row start); the sums are kept."""
+        self.p0, self.s0 = 0, 0
+        self.p1, self.s1 = -1310, -41
+        self.p2, self.s2 = 3039, 95
+        self.p3, self.s3 = 0, 0
+        self.p4, self.s4 = 962, 30
+        self.p5, self.s5 = 3039, 95
+        self.p6, self.s6 = -673, -21
+        self.p7, self.s7 = 0, 0
+        self.p8, self.s8 = 962, 30
+
+    def code(self, b: i64) -> None:
+        """One bin ``b`` under every set: add its estimated bits, then update the estimator.
+
+        Each set is :func:`~nnr.cabac.engine.next_state` in its branch-free form
+        (``s += sign * STEP[row + 16 + (sign * s >> k)]``, the estimator steps toward the bin),
+        written out so that the nine run as independent chains without calls;
+        tests/test_cabac_encoder.py holds every set to ``next_state`` and ``bin_cost``.
+        """
+        self.bins += 1
+        est = EST_BITS3
+        step = STEP
+        sign: i64 = 1 if b else -1
+        e = 3 * b + 3072  # EST_BITS3 offset of bin b at P = 0
+        p: i64
+        s: i64
+        t: i64
+        j: i64
+        p = self.p0
+        s = self.s0
+        j = 6 * (p >> 3) + e
+        self.c0 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[16 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[48 + ((sign * s) >> 3)])
+        self.s0 = s
+        self.p0 = t + 16 * s
+        p = self.p1
+        s = self.s1
+        j = 6 * (p >> 3) + e
+        self.c1 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[16 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[48 + ((sign * s) >> 3)])
+        self.s1 = s
+        self.p1 = t + 16 * s
+        p = self.p2
+        s = self.s2
+        j = 6 * (p >> 3) + e
+        self.c2 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[16 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[48 + ((sign * s) >> 3)])
+        self.s2 = s
+        self.p2 = t + 16 * s
+        p = self.p3
+        s = self.s3
+        j = 6 * (p >> 3) + e
+        self.c3 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[48 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[16 + ((sign * s) >> 3)])
+        self.s3 = s
+        self.p3 = t + 16 * s
+        p = self.p4
+        s = self.s4
+        j = 6 * (p >> 3) + e
+        self.c4 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[80 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[80 + ((sign * s) >> 3)])
+        self.s4 = s
+        self.p4 = t + 16 * s
+        p = self.p5
+        s = self.s5
+        j = 6 * (p >> 3) + e
+        self.c5 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[80 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[80 + ((sign * s) >> 3)])
+        self.s5 = s
+        self.p5 = t + 16 * s
+        p = self.p6
+        s = self.s6
+        j = 6 * (p >> 3) + e
+        self.c6 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[80 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[80 + ((sign * s) >> 3)])
+        self.s6 = s
+        self.p6 = t + 16 * s
+        p = self.p7
+        s = self.s7
+        j = 6 * (p >> 3) + e
+        self.c7 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[48 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[112 + ((sign * s) >> 3)])
+        self.s7 = s
+        self.p7 = t + 16 * s
+        p = self.p8
+        s = self.s8
+        j = 6 * (p >> 3) + e
+        self.c8 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        t = p - 16 * s + sign * i64(step[48 + ((sign * (p - 16 * s)) >> 7)])
+        s += sign * i64(step[112 + ((sign * s) >> 3)])
+        self.s8 = s
+        self.p8 = t + 16 * s
+
+    def costs(self) -> list[int]:
+        """Estimated bits per parameter set 0..8 (15-bit fixed point)."""
+        return [int(self.c0), int(self.c1), int(self.c2), int(self.c3), int(self.c4), int(self.c5),
+                int(self.c6), int(self.c7), int(self.c8)]
+
+    def best(self) -> i64:
+        """NNCodec's choice: argmin over the sets of (estimated bits + 3 bits if not set 0), ties
+        to the lowest id; set 0 for a model that saw no bin."""
+        if self.bins == 0:
+            return 0
+        costs = self.costs()
+        best: i64 = 0
+        best_bits = costs[0]
+        for idx in range(1, NUM_PARAMETER_SETS):
+            bits = costs[idx] + PARAMETER_SET_PENALTY
+            if bits < best_bits:
+                best = idx
+                best_bits = bits
+        return best
+
+
+def bin_cost(p: i64, b: i64) -> i64:
+    """Estimated bits of bin ``b`` in a model of combined state ``p`` (:data:`EST_BITS`)."""
+    j = 6 * (512 + (p >> 3)) + 3 * b
+    est = EST_BITS3
+    return i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+
+
+def _check_trial_rows() -> None:
+    # TrialModel writes each set's initial state and STEP rows out; hold them to PARAMETER_SETS
+    rows = [(32, 0), (32, 0), (32, 0), (0, 32), (64, 64), (64, 64), (64, 64), (96, 32), (96, 32)]
+    t = TrialModel()
+    inits = [(t.p0, t.s0), (t.p1, t.s1), (t.p2, t.s2), (t.p3, t.s3), (t.p4, t.s4), (t.p5, t.s5),
+             (t.p6, t.s6), (t.p7, t.s7), (t.p8, t.s8)]
+    for idx in range(NUM_PARAMETER_SETS):
+        sh0, sh1, p, s0 = PARAMETER_SETS[idx]
+        if rows[idx] != ((sh0 - 4) * 32, (sh1 - 4) * 32) or inits[idx] != (p, s0):
+            raise AssertionError(f"TrialModel disagrees with parameter set {idx}")
+
+
+_check_trial_rows()
+
+
+def best_parameter_set(bins: bytes) -> i64:
+    """The set NNCodec signals for a model that sees ``bins`` (one block row)."""
+    t = TrialModel()
+    for b in bins:
+        t.code(b)
+    return t.best()
+
+
+def _trial_level(models: list[TrialModel], v: i64, bv: i64, prev: i64, num_gtx: i64) -> None:
     """Trial binarization of a level ``v`` != 0 after sig_flag (no codebook limits)."""
     neg: i64 = 1 if v < 0 else 0
     a = -v if neg else v
-    seqs[sign_context(prev, bv, num_gtx)].append(neg)
+    models[sign_context(prev, bv, num_gtx)].code(neg)
     j: i64 = 0
     while j < num_gtx:
         g: i64 = 1 if a > j + 1 else 0
-        seqs[gtx_context(j, neg, bv, num_gtx)].append(g)
+        models[gtx_context(j, neg, bv, num_gtx)].code(g)
         if g == 0:
             return
         j += 1
@@ -510,58 +705,17 @@ def _record_level(seqs: list[bytearray], v: i64, bv: i64, prev: i64, num_gtx: i6
         k += 1
     for j in range(k):
         if j < NUM_REM_CONTEXTS:
-            seqs[rem_context(j, num_gtx)].append(1)
+            models[rem_context(j, num_gtx)].code(1)
     if k < NUM_REM_CONTEXTS:
-        seqs[rem_context(k, num_gtx)].append(0)
+        models[rem_context(k, num_gtx)].code(0)
 
 
-def _trial_cost(seq: bytes, idx: i64, limit: i64) -> i64:
-    """Estimated bits (15-bit fixed point) of a recorded bin sequence with parameter set idx, or
-    some value >= ``limit`` once the estimate reaches it (it only grows: the set cannot win)."""
-    sh0, sh1, p_init, s0_init = PARAMETER_SETS[idx]
-    t0 = i64(sh0 - 4) * 32
-    t1 = i64(sh1 - 4) * 32
-    p0 = i64(p_init)
-    s00 = i64(s0_init)
-    p = p0
-    s0 = s00
-    acc: i64 = 0
-    est = EST_BITS3
-    n = i64(len(seq))
-    i: i64 = 0
-    while i < n:
-        b = i64(seq[i])
-        i += 1
-        if b == RESET_MARK:
-            p = p0
-            s0 = s00
-            continue
-        j = 6 * (512 + (p >> 3)) + 3 * b
-        acc += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        if acc >= limit:
-            return acc
-        p, s0 = next_state(p, s0, b, t0, t1)
-    return acc
-
-
-def best_parameter_set(seq: bytearray) -> i64:
-    """argmin over the 9 sets of (estimated bits + 3 bits if idx > 0), ties to the lowest idx."""
-    data = bytes(seq)
-    best: i64 = 0
-    best_bits = _trial_cost(data, 0, NO_LIMIT)
-    for idx in range(1, NUM_PARAMETER_SETS):
-        bits = _trial_cost(data, idx, best_bits - PARAMETER_SET_PENALTY) + PARAMETER_SET_PENALTY
-        if bits < best_bits:
-            best = idx
-            best_bits = bits
-    return best
-
-
-def record_trial_bins(
+def trial_pass(
     levels: list[int], height: i64, width: i64, dq: bool, scan_order: i64, num_gtx: i64,
     base: list[int] | None, history: list[int] | None, hdsp: i64, row_skip_flags: list[int] | None,
-) -> list[bytearray]:
-    """NNCodec's trial ("pseudo") encoding pass: the bins every context model would see.
+) -> list[TrialModel]:
+    """NNCodec's trial ("pseudo") encoding pass: every context model's bins, scored under all
+    nine parameter sets (one :class:`TrialModel` per level context).
 
     Differences from the real pass, all as in NNCodec 2.1.3: the binarized value is the input
     value itself (the DQ reconstruction index, not the coded level; the DQ state still follows
@@ -571,7 +725,7 @@ def record_trial_bins(
     when the preamble does not code them).
     """
     n = height * width
-    seqs = [bytearray() for _ in range(num_level_contexts(num_gtx))]
+    models = [TrialModel() for _ in range(num_level_contexts(num_gtx))]
     scan = BlockScan(height, width, scan_order)
     use_tca = base is not None
     basel: list[int] = base if base is not None else []
@@ -586,9 +740,8 @@ def record_trial_bins(
     prev: i64 = 0
     for br in range(scan.block_rows):
         if scan.multi and br > 0:
-            for s in seqs:
-                if len(s) and s[len(s) - 1] != RESET_MARK:
-                    s.append(RESET_MARK)
+            for m in models:
+                m.reset()
         segs = scan.segments(br)
         for i in range(0, len(segs), 3):
             if skipping and skip[segs[i]]:
@@ -600,14 +753,14 @@ def record_trial_bins(
                 hb: i64 = 1 if (hist_on and hist[p]) else 0
                 ci = sig_context(state, prev, bv, hb, num_gtx)
                 if v == 0:
-                    seqs[ci].append(0)
+                    models[ci].code(0)
                 else:
-                    seqs[ci].append(1)
-                    _record_level(seqs, v, bv, prev, num_gtx)
+                    models[ci].code(1)
+                    _trial_level(models, v, bv, prev, num_gtx)
                 prev = v
                 if dq:
                     state = dq_next_state(state, dq_level(v, state))
-    return seqs
+    return models
 
 
 def choose_parameter_sets(
@@ -626,9 +779,5 @@ def choose_parameter_sets(
     order = signalled_contexts(dq, base is not None, hdsp == 1, num_gtx, cb_size, cb_zero)
     if not order:
         return []
-    seqs = record_trial_bins(levels, height, width, dq, scan_order, num_gtx, base, history, hdsp, skip_flags)
-    ids: list[int] = []
-    for ci in order:
-        s = seqs[ci]
-        ids.append(int(best_parameter_set(s)) if len(s) else 0)
-    return ids
+    models = trial_pass(levels, height, width, dq, scan_order, num_gtx, base, history, hdsp, skip_flags)
+    return [int(models[ci].best()) for ci in order]
