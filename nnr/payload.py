@@ -18,7 +18,7 @@ from nnr.bitstream import BitReader
 from nnr.cabac.engine import ArithmeticDecoder
 from nnr.block_layout import BlockRole, block_coding_order, block_id_order
 from nnr.cabac.contexts import num_block_rows
-from nnr.cabac.levels import TensorSideInfo, decode_codeword_end, decode_tensor_levels
+from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_codeword_end, decode_tensor_levels
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -256,8 +256,7 @@ def decode_payload(
         history = ctx.history.get(t.name)
         if history is not None and len(history) != t.size:
             history = None
-        # sized here (one list, no temporary copy): t.size is already bounded by the payload
-        out: list[int] = [0] * t.size
+        out = LevelBuffer()
         scan = h.scan_order if len(t.shape) >= 2 else 0
         try:
             decode_tensor_levels(
@@ -268,7 +267,7 @@ def decode_payload(
             )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
-        t.levels = np.fromiter(out, dtype=np.int32, count=len(out)).reshape(t.shape)
+        t.levels = level_array(out).reshape(t.shape)
         del out  # the int32 array is all that is kept
         if r.tracer is not None:
             _trace_side_info(r, t, 8 * start)
@@ -285,6 +284,15 @@ def decode_payload(
     # the terminating bin, with the stop bit and padding after it up to the end of the unit
     r.trace_value("terminate_bin", "ae(v)", 8 * start + t_end, 1, payload_bits - t_end)
     return tensors
+
+
+def level_array(buf: LevelBuffer) -> npt.NDArray[np.int32]:
+    """The levels of a :class:`~nnr.cabac.levels.LevelBuffer` as one int32 array."""
+    levels = np.frombuffer(bytes(buf.small), dtype=np.uint8).astype(np.int32)
+    levels -= LEVEL_BIAS
+    if buf.large:
+        levels[np.array(buf.large[0::2], dtype=np.int64)] = np.array(buf.large[1::2], dtype=np.int32)
+    return levels
 
 
 def _trace_side_info(r: BitReader, t: CodedTensor, base_bit: int) -> None:

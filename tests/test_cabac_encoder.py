@@ -40,7 +40,7 @@ from nnr.cabac.enc_levels import encode_codeword_end as finish_codeword
 from nnr.cabac.encoder import ArithmeticEncoder, offset_register_at
 from nnr.cabac.engine import PARAMETER_SETS, ArithmeticDecoder, ContextModel, next_state
 from nnr.cabac.contexts import STT, signalled_contexts
-from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels
+from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_tensor_levels
 from nnr.cabac.levels import decode_codeword_end as decode_finish
 from nnr.errors import MalformedStreamError, NNRUsageError
 
@@ -121,12 +121,12 @@ def decode_stream(data: bytes, tensors: list[dict[str, Any]], eps: list[list[int
             if v >= 1 << (t["qp_bits"] - 1):
                 v -= 1 << t["qp_bits"]
             assert v == t["qp_offset"]
-        out = [0] * (t["h"] * t["w"])
+        buf = LevelBuffer()
         side = TensorSideInfo()
-        decode_tensor_levels(dec, out, t["h"], t["w"], t["dq"], t["scan"], t["gpi"], t["N"], t["pnp"],
+        decode_tensor_levels(dec, buf, t["h"], t["w"], t["dq"], t["scan"], t["gpi"], t["N"], t["pnp"],
                              t["cb_size"], t["cb_zero"], t["base"], t["hist"],
                              eps[i] if eps is not None else [], eps is not None, side)
-        res.append((out, side))
+        res.append((buf.levels(), side))
     decode_finish(dec)
     assert dec.bytes_consumed() == len(data)
     assert dec.overrun == 0
@@ -467,9 +467,9 @@ def test_dq_wrong_parity_is_counted() -> None:
     assert info.dq_index_mismatches == 1
     data = finish_codeword(enc)
     dec = ArithmeticDecoder(data, 0, len(data))
-    out = [0, 0, 0]
+    out = LevelBuffer()
     decode_tensor_levels(dec, out, 3, 1, True, 0, 0, 2, False, 0, 0, None, None, [], False, TensorSideInfo())
-    assert out == [0, 2, 0]
+    assert out.levels() == [0, 2, 0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_tensor_levels, zero_row_flags
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import TensorSideInfo, decode_tensor_levels
+from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_tensor_levels
 from nnr.errors import NNRError
 
 SHAPES = [(1, 1), (1, 37), (37, 1), (5, 7), (20, 33), (70, 9), (9, 70), (66, 130)]
@@ -48,11 +48,11 @@ def decode_both(data: bytes, h: int, w: int, dq: bool, scan: int, gpi: int, num_
     results: list[object] = []
     for general in (False, True):
         dec = ArithmeticDecoder(data, 0, len(data))
-        out: list[int] = []
+        out = LevelBuffer()
         try:
             decode_tensor_levels(dec, out, h, w, dq, scan, gpi, num_gtx, False, 0, 0, None, None, [], False,
                                  TensorSideInfo(), -1, general)
-            results.append((out, engine_state(dec)))
+            results.append((out.levels(), out.large, engine_state(dec)))
         except NNRError as e:
             results.append((type(e), str(e)))
     return results
@@ -111,3 +111,25 @@ def test_fast_encode_loop_equals_general_path(seed: int) -> None:
         skip = zero_row_flags(levels, h, w) if gpi == 1 and rng.random() < 0.5 else None
         fast = encode_with(False, levels, h, w, dq, scan, gpi, num_gtx, skip)
         assert fast == encode_with(True, levels, h, w, dq, scan, gpi, num_gtx, skip)
+
+
+def test_level_buffer_keeps_every_int32_level() -> None:
+    # byte-sized levels go to the biased byte list, the others to (position, level) pairs; both
+    # come back exactly, as a list and as the int32 array the payload decoder builds
+    import numpy as np
+
+    from nnr.errors import MalformedStreamError
+    from nnr.payload import level_array
+
+    values = [0, 1, -1, 127, -128, 128, -129, 255, -256, 2**31 - 1, -(2**31), 5, 0, -77]
+    buf = LevelBuffer()
+    buf.small.extend([128] * len(values))
+    for p, v in enumerate(values):
+        if v:
+            buf.put(p, v)
+    assert buf.levels() == values
+    assert buf.large == [5, 128, 6, -129, 7, 255, 8, -256, 9, 2**31 - 1, 10, -(2**31)]
+    arr = level_array(buf)
+    assert arr.dtype == np.int32 and arr.tolist() == values
+    with pytest.raises(MalformedStreamError):
+        buf.put(0, 2**31)

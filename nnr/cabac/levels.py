@@ -35,6 +35,45 @@ def _level_overflow(level: i64) -> MalformedStreamError:
                                 element="nnr_compressed_data_unit_payload")
 
 
+LEVEL_BIAS: Final = 128  # a byte-sized level l is kept as l + LEVEL_BIAS
+
+
+@final
+class LevelBuffer:
+    """The decoded levels of one tensor, in position order, as the decoder writes them.
+
+    A level in -128..127 is kept as ``level + LEVEL_BIAS`` in ``small`` (so ``bytes(small)`` is
+    the whole tensor as biased bytes, built at C speed, with no per-element conversion); a
+    larger one leaves ``LEVEL_BIAS`` there and is appended to ``large`` as (position, level).
+    """
+
+    small: list[int]
+    large: list[int]
+
+    def __init__(self) -> None:
+        self.small = []
+        self.large = []
+
+    def put(self, p: i64, level: i64) -> None:
+        """Store ``level`` at position ``p`` (int32 range checked)."""
+        if -LEVEL_BIAS <= level < LEVEL_BIAS:
+            self.small[p] = int(level + LEVEL_BIAS)
+            return
+        if level > INT32_MAX or level < INT32_MIN:
+            raise _level_overflow(level)
+        self.small[p] = LEVEL_BIAS
+        self.large.append(int(p))
+        self.large.append(int(level))
+
+    def levels(self) -> list[int]:
+        """The levels as a plain list."""
+        out = [v - LEVEL_BIAS for v in self.small]
+        large = self.large
+        for i in range(0, len(large), 2):
+            out[large[i]] = large[i + 1]
+        return out
+
+
 class TensorSideInfo:
     """Elements coded in the arithmetic codeword besides the levels, with their bit positions
     (for traces / info); the encoder's :class:`~nnr.cabac.enc_levels.TensorEncodeInfo` adds its
@@ -135,7 +174,7 @@ def _decode_level(
     return -a if neg else a
 
 
-def _put_level(out: list[int], p: i64, level: i64, state: i64, dq: bool) -> i64:
+def _put_level(out: LevelBuffer, p: i64, level: i64, state: i64, dq: bool) -> i64:
     """Store decoded level ``level`` at ``p`` (its DQ reconstruction index when ``dq``); returns
     the DQ state that follows it."""
     nxt = state
@@ -143,14 +182,12 @@ def _put_level(out: list[int], p: i64, level: i64, state: i64, dq: bool) -> i64:
         nxt = dq_next_state(state, level)
         level = dq_index(level, state)
     if level:
-        if level > INT32_MAX or level < INT32_MIN:
-            raise _level_overflow(level)
-        out[p] = int(level)
+        out.put(p, level)
     return nxt
 
 
 def _decode_run_fast(
-    dec: ArithmeticDecoder, ctxs: ContextSet, out: list[int], p0: i64, p1: i64, state: i64, prev: i64,
+    dec: ArithmeticDecoder, ctxs: ContextSet, out: LevelBuffer, p0: i64, p1: i64, state: i64, prev: i64,
     dq: bool, num_gtx: i64,
 ) -> tuple[i64, i64]:
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the hot loop.
@@ -165,6 +202,7 @@ def _decode_run_fast(
     sign = ctxs.sign
     gtx = ctxs.gtx
     rem = ctxs.rem
+    small = out.small
     data = dec.data
     end = dec.end
     rng = dec.range
@@ -298,10 +336,11 @@ def _decode_run_fast(
             elif level < 0:
                 level = 2 * level + (state & 1)
             state = nxt
-        if level:
-            if level > INT32_MAX or level < INT32_MIN:
-                raise _level_overflow(level)
-            out[p] = int(level)
+        if level:  # as LevelBuffer.put (inlined for byte-sized levels)
+            if -LEVEL_BIAS <= level < LEVEL_BIAS:
+                small[p] = int(level + LEVEL_BIAS)
+            else:
+                out.put(p, level)
     dec.range = rng
     dec.value = value
     dec.bits_needed = bn
@@ -311,16 +350,16 @@ def _decode_run_fast(
 
 
 def decode_tensor_levels(
-    dec: ArithmeticDecoder, out: list[int], height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64,
+    dec: ArithmeticDecoder, out: LevelBuffer, height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64,
     num_gtx: i64, parent_node_id_present: bool, cb_size: i64, cb_zero: i64, base: list[int] | None,
     history: list[int] | None, entry_points: list[int], verify_entry_points: bool, info: TensorSideInfo,
     max_coded: i64 = -1, general: bool = False,
 ) -> None:
-    """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (length height*width).
+    """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (height*width levels).
 
-    ``out`` may be passed empty: it is then filled with zeros only after the preamble has shown
-    how many elements the codeword must code, which may not exceed ``max_coded`` (if >= 0) —
-    so a stream cannot make the decoder allocate what it could not have coded.
+    ``out`` is sized (all zero levels) only after the preamble has shown how many elements the
+    codeword must code, which may not exceed ``max_coded`` (if >= 0) — so a stream cannot make
+    the decoder allocate what it could not have coded.
 
     ``base`` (TCA) and ``history`` (HDSP) are position-aligned with ``out`` or None.
     ``entry_points`` holds (value, dq_state, bit_offset) triples for block rows 1.. (flat).
@@ -362,8 +401,9 @@ def decode_tensor_levels(
                 f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
                 element="tensor_dimensions",
             )
-    if len(out) < n:
-        out.extend([0] * (n - len(out)))
+    small = out.small
+    if len(small) < n:
+        small.extend([LEVEL_BIAS] * (n - len(small)))
 
     use_tca = base is not None
     use_hdsp = hdsp_flag == 1
