@@ -527,15 +527,27 @@ class TrialModel:
     c6: i64
     c7: i64
     c8: i64
+    k0: i64  # the costs of the last bin, per set
+    k1: i64
+    k2: i64
+    k3: i64
+    k4: i64
+    k5: i64
+    k6: i64
+    k7: i64
+    k8: i64
+    fixed: i64  # a bin value that leaves every set's state unchanged, or -1
     bins: i64
 
     def __init__(self) -> None:
         self.c0 = self.c1 = self.c2 = self.c3 = self.c4 = self.c5 = self.c6 = self.c7 = self.c8 = 0
+        self.k0 = self.k1 = self.k2 = self.k3 = self.k4 = self.k5 = self.k6 = self.k7 = self.k8 = 0
         self.bins = 0
         self.reset()
 
     def reset(self) -> None:
         """Every set back to its initial state (block-row start); the sums are kept."""
+        self.fixed = -1
         self.p0, self.s0 = 0, 0
         self.p1, self.s1 = -1310, -41
         self.p2, self.s2 = 3039, 95
@@ -553,88 +565,140 @@ class TrialModel:
         (``s += sign * STEP[row + 16 + (sign * s >> k)]``, the estimator steps toward the bin),
         written out so that the nine run as independent chains without calls;
         tests/test_cabac_encoder.py holds every set to ``next_state`` and ``bin_cost``.
+        Once a bin leaves all nine states unchanged (saturated estimators), the same bin
+        again only adds the same costs: long runs in skewed models cost one branch a bin.
         """
         self.bins += 1
+        if b == self.fixed:
+            self.c0 += self.k0
+            self.c1 += self.k1
+            self.c2 += self.k2
+            self.c3 += self.k3
+            self.c4 += self.k4
+            self.c5 += self.k5
+            self.c6 += self.k6
+            self.c7 += self.k7
+            self.c8 += self.k8
+            return
         est = EST_BITS3
         step = STEP
         sign: i64 = 1 if b else -1
         e = 3 * b + 3072  # EST_BITS3 offset of bin b at P = 0
+        moved: i64 = 0
         p: i64
         s: i64
         t: i64
         j: i64
+        k: i64
         p = self.p0
         s = self.s0
         j = 6 * (p >> 3) + e
-        self.c0 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[16 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[48 + ((sign * s) >> 3)])
-        self.s0 = s
-        self.p0 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k0 = k
+        self.c0 += k
+        t = p - 16 * s
+        t += sign * i64(step[16 + ((sign * t) >> 7)])
+        k = sign * i64(step[48 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s0 = s + k
+        self.p0 = t + 16 * (s + k)
         p = self.p1
         s = self.s1
         j = 6 * (p >> 3) + e
-        self.c1 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[16 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[48 + ((sign * s) >> 3)])
-        self.s1 = s
-        self.p1 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k1 = k
+        self.c1 += k
+        t = p - 16 * s
+        t += sign * i64(step[16 + ((sign * t) >> 7)])
+        k = sign * i64(step[48 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s1 = s + k
+        self.p1 = t + 16 * (s + k)
         p = self.p2
         s = self.s2
         j = 6 * (p >> 3) + e
-        self.c2 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[16 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[48 + ((sign * s) >> 3)])
-        self.s2 = s
-        self.p2 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k2 = k
+        self.c2 += k
+        t = p - 16 * s
+        t += sign * i64(step[16 + ((sign * t) >> 7)])
+        k = sign * i64(step[48 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s2 = s + k
+        self.p2 = t + 16 * (s + k)
         p = self.p3
         s = self.s3
         j = 6 * (p >> 3) + e
-        self.c3 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[48 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[16 + ((sign * s) >> 3)])
-        self.s3 = s
-        self.p3 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k3 = k
+        self.c3 += k
+        t = p - 16 * s
+        t += sign * i64(step[48 + ((sign * t) >> 7)])
+        k = sign * i64(step[16 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s3 = s + k
+        self.p3 = t + 16 * (s + k)
         p = self.p4
         s = self.s4
         j = 6 * (p >> 3) + e
-        self.c4 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[80 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[80 + ((sign * s) >> 3)])
-        self.s4 = s
-        self.p4 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k4 = k
+        self.c4 += k
+        t = p - 16 * s
+        t += sign * i64(step[80 + ((sign * t) >> 7)])
+        k = sign * i64(step[80 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s4 = s + k
+        self.p4 = t + 16 * (s + k)
         p = self.p5
         s = self.s5
         j = 6 * (p >> 3) + e
-        self.c5 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[80 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[80 + ((sign * s) >> 3)])
-        self.s5 = s
-        self.p5 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k5 = k
+        self.c5 += k
+        t = p - 16 * s
+        t += sign * i64(step[80 + ((sign * t) >> 7)])
+        k = sign * i64(step[80 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s5 = s + k
+        self.p5 = t + 16 * (s + k)
         p = self.p6
         s = self.s6
         j = 6 * (p >> 3) + e
-        self.c6 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[80 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[80 + ((sign * s) >> 3)])
-        self.s6 = s
-        self.p6 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k6 = k
+        self.c6 += k
+        t = p - 16 * s
+        t += sign * i64(step[80 + ((sign * t) >> 7)])
+        k = sign * i64(step[80 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s6 = s + k
+        self.p6 = t + 16 * (s + k)
         p = self.p7
         s = self.s7
         j = 6 * (p >> 3) + e
-        self.c7 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[48 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[112 + ((sign * s) >> 3)])
-        self.s7 = s
-        self.p7 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k7 = k
+        self.c7 += k
+        t = p - 16 * s
+        t += sign * i64(step[48 + ((sign * t) >> 7)])
+        k = sign * i64(step[112 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s7 = s + k
+        self.p7 = t + 16 * (s + k)
         p = self.p8
         s = self.s8
         j = 6 * (p >> 3) + e
-        self.c8 += i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
-        t = p - 16 * s + sign * i64(step[48 + ((sign * (p - 16 * s)) >> 7)])
-        s += sign * i64(step[112 + ((sign * s) >> 3)])
-        self.s8 = s
-        self.p8 = t + 16 * s
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k8 = k
+        self.c8 += k
+        t = p - 16 * s
+        t += sign * i64(step[48 + ((sign * t) >> 7)])
+        k = sign * i64(step[112 + ((sign * s) >> 3)])
+        moved |= k | (t + 16 * (s + k) - p)
+        self.s8 = s + k
+        self.p8 = t + 16 * (s + k)
+        self.fixed = -1 if moved else b
 
     def costs(self) -> list[int]:
         """Estimated bits per parameter set 0..8 (15-bit fixed point)."""
