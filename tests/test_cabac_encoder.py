@@ -610,3 +610,27 @@ def test_nncodec_live_differential() -> None:
         for info, ep, t, equal in zip(infos, r["entry_points"], tensors, r["decoded_equal"]):
             assert entry_points(data, info) == ep, f"case {i}: entry points differ"
             assert (info.dq_index_mismatches == 0) == equal, f"case {i}"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_trial_pass_fast_loop_equals_general_path(seed: int) -> None:
+    # the trial pass's fast loop (no TCA / HDSP) against its general loop: every model's nine
+    # sums, over DQ on and off, block scans, skipped rows and levels with long remainders
+    rng = random.Random(seed)
+    for h, w in [(1, 1), (1, 300), (7, 9), (33, 70), (64, 64)]:
+        dq = rng.random() < 0.5
+        scan = rng.randrange(5)
+        num_gtx = rng.randrange(0, 12)
+        scale = rng.choice([0.5, 3, 40, 5000])
+        levels = [int(rng.gauss(0, scale)) if rng.random() < 0.8 else 0 for _ in range(h * w)]
+        skip = None
+        if rng.random() < 0.4:
+            skip = [1 if rng.random() < 0.3 else 0 for _ in range(h)]
+            for y in range(h):
+                if skip[y]:
+                    levels[y * w:(y + 1) * w] = [0] * w
+        from nnr.cabac.enc_levels import trial_pass
+
+        fast = trial_pass(levels, h, w, dq, scan, num_gtx, None, None, 0, skip)
+        general = trial_pass(levels, h, w, dq, scan, num_gtx, None, None, 0, skip, True)
+        assert [m.costs() + [m.bins] for m in fast] == [m.costs() + [m.bins] for m in general]

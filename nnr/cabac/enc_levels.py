@@ -26,7 +26,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, BlockScan, ContextSet
+from nnr.cabac.contexts import GTX0, INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, SIG0, SIGN0, BlockScan, ContextSet, rem0
 from nnr.cabac.contexts import dq_index, dq_level, dq_next_state, gtx_context, neighbour_class, num_level_contexts
 from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
@@ -72,15 +72,10 @@ def _est_bits_table() -> list[int]:
 EST_BITS: Final = _est_bits_table()
 
 
-def _pack3(values: list[int]) -> bytes:
-    out = bytearray()
-    for v in values:
-        out += int(v).to_bytes(3, "little")
-    return bytes(out)
-
-
-# The same as 3-byte little-endian entries (indexing bytes is the fastest lookup mypyc offers).
-EST_BITS3: Final = _pack3(EST_BITS)
+# The same as the code points of a str: ord(EST_CHARS[i]) is EST_BITS[i] in one bounds-checked
+# read (mypyc compiles ord(s[i]) to a direct code-point load; a lone surrogate is a valid str
+# character, so every value up to 0x10FFFF fits).
+EST_CHARS: Final = "".join(chr(v) for v in EST_BITS)
 
 PARAMETER_SET_PENALTY: Final = 3 * EST_ONE_BIT  # NNCodec's cost of signalling a set other than 0
 
@@ -540,10 +535,46 @@ class TrialModel:
     bins: i64
 
     def __init__(self) -> None:
-        self.c0 = self.c1 = self.c2 = self.c3 = self.c4 = self.c5 = self.c6 = self.c7 = self.c8 = 0
-        self.k0 = self.k1 = self.k2 = self.k3 = self.k4 = self.k5 = self.k6 = self.k7 = self.k8 = 0
+        # every field assigned here, one by one: mypyc then knows them always defined and
+        # drops its per-access "undefined attribute" checks from the hot method
+        self.p0 = 0
+        self.s0 = 0
+        self.p1 = -1310
+        self.s1 = -41
+        self.p2 = 3039
+        self.s2 = 95
+        self.p3 = 0
+        self.s3 = 0
+        self.p4 = 962
+        self.s4 = 30
+        self.p5 = 3039
+        self.s5 = 95
+        self.p6 = -673
+        self.s6 = -21
+        self.p7 = 0
+        self.s7 = 0
+        self.p8 = 962
+        self.s8 = 30
+        self.c0 = 0
+        self.c1 = 0
+        self.c2 = 0
+        self.c3 = 0
+        self.c4 = 0
+        self.c5 = 0
+        self.c6 = 0
+        self.c7 = 0
+        self.c8 = 0
+        self.k0 = 0
+        self.k1 = 0
+        self.k2 = 0
+        self.k3 = 0
+        self.k4 = 0
+        self.k5 = 0
+        self.k6 = 0
+        self.k7 = 0
+        self.k8 = 0
+        self.fixed = -1
         self.bins = 0
-        self.reset()
 
     def reset(self) -> None:
         """Every set back to its initial state (block-row start); the sums are kept."""
@@ -564,7 +595,7 @@ class TrialModel:
         Each set is :func:`~nnr.cabac.engine.next_state` in its branch-free form
         (``s += sign * STEP[row + 16 + (sign * s >> k)]``, the estimator steps toward the bin),
         written out so that the nine run as independent chains without calls;
-        tests/test_cabac_encoder.py holds every set to ``next_state`` and ``bin_cost``.
+        tests/test_cabac_encoder.py holds every set to ``next_state`` and :data:`EST_BITS`.
         Once a bin leaves all nine states unchanged (saturated estimators), the same bin
         again only adds the same costs: long runs in skewed models cost one branch a bin.
         """
@@ -580,20 +611,18 @@ class TrialModel:
             self.c7 += self.k7
             self.c8 += self.k8
             return
-        est = EST_BITS3
+        est = EST_CHARS
         step = STEP
         sign: i64 = 1 if b else -1
-        e = 3 * b + 3072  # EST_BITS3 offset of bin b at P = 0
+        e = b + 1024  # EST_CHARS offset of bin b at P = 0
         moved: i64 = 0
         p: i64
         s: i64
         t: i64
-        j: i64
         k: i64
         p = self.p0
         s = self.s0
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k0 = k
         self.c0 += k
         t = p - 16 * s
@@ -604,8 +633,7 @@ class TrialModel:
         self.p0 = t + 16 * (s + k)
         p = self.p1
         s = self.s1
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k1 = k
         self.c1 += k
         t = p - 16 * s
@@ -616,8 +644,7 @@ class TrialModel:
         self.p1 = t + 16 * (s + k)
         p = self.p2
         s = self.s2
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k2 = k
         self.c2 += k
         t = p - 16 * s
@@ -628,8 +655,7 @@ class TrialModel:
         self.p2 = t + 16 * (s + k)
         p = self.p3
         s = self.s3
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k3 = k
         self.c3 += k
         t = p - 16 * s
@@ -640,8 +666,7 @@ class TrialModel:
         self.p3 = t + 16 * (s + k)
         p = self.p4
         s = self.s4
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k4 = k
         self.c4 += k
         t = p - 16 * s
@@ -652,8 +677,7 @@ class TrialModel:
         self.p4 = t + 16 * (s + k)
         p = self.p5
         s = self.s5
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k5 = k
         self.c5 += k
         t = p - 16 * s
@@ -664,8 +688,7 @@ class TrialModel:
         self.p5 = t + 16 * (s + k)
         p = self.p6
         s = self.s6
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k6 = k
         self.c6 += k
         t = p - 16 * s
@@ -676,8 +699,7 @@ class TrialModel:
         self.p6 = t + 16 * (s + k)
         p = self.p7
         s = self.s7
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k7 = k
         self.c7 += k
         t = p - 16 * s
@@ -688,8 +710,7 @@ class TrialModel:
         self.p7 = t + 16 * (s + k)
         p = self.p8
         s = self.s8
-        j = 6 * (p >> 3) + e
-        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        k = i64(ord(est[2 * (p >> 3) + e]))
         self.k8 = k
         self.c8 += k
         t = p - 16 * s
@@ -719,13 +740,6 @@ class TrialModel:
                 best = idx
                 best_bits = bits
         return best
-
-
-def bin_cost(p: i64, b: i64) -> i64:
-    """Estimated bits of bin ``b`` in a model of combined state ``p`` (:data:`EST_BITS`)."""
-    j = 6 * (512 + (p >> 3)) + 3 * b
-    est = EST_BITS3
-    return i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
 
 
 def _check_trial_rows() -> None:
@@ -774,9 +788,52 @@ def _trial_level(models: list[TrialModel], v: i64, bv: i64, prev: i64, num_gtx: 
         models[rem_context(k, num_gtx)].code(0)
 
 
+def _trial_run_fast(
+    models: list[TrialModel], levels: list[int], p0: i64, p1: i64, state: i64, prev: i64, dq: bool, num_gtx: i64,
+) -> tuple[i64, i64]:
+    """The trial pass over positions p0..p1-1 without TCA or HDSP: :func:`trial_pass`'s general
+    loop with the context choice of deepcabac.md §6.2 read from the model groups directly (the
+    numbering of :class:`~nnr.cabac.contexts.ContextSet`); returns (DQ state, previous level)."""
+    sig = models[SIG0:SIGN0]
+    sign = models[SIGN0:GTX0]
+    gtx = models[GTX0 : rem0(num_gtx)]
+    rem = models[rem0(num_gtx) : rem0(num_gtx) + NUM_REM_CONTEXTS]
+    for p in range(p0, p1):
+        v = i64(levels[p])
+        nb: i64 = 0 if prev == 0 else (1 if prev < 0 else 2)  # neighbour_class(prev)
+        if v == 0:
+            sig[3 * state + nb].code(0)
+        else:
+            sig[3 * state + nb].code(1)
+            neg: i64 = 1 if v < 0 else 0
+            a = -v if neg else v
+            sign[nb].code(neg)
+            j: i64 = 0
+            while j < num_gtx:
+                if a <= j + 1:
+                    gtx[2 * j + neg].code(0)
+                    break
+                gtx[2 * j + neg].code(1)
+                j += 1
+            if j == num_gtx:
+                r = a - num_gtx - 1
+                k: i64 = 0
+                while (r + 1) >> (k + 1):
+                    k += 1
+                for i in range(k if k < NUM_REM_CONTEXTS else NUM_REM_CONTEXTS):
+                    rem[i].code(1)
+                if k < NUM_REM_CONTEXTS:
+                    rem[k].code(0)
+        if dq:
+            state = dq_next_state(state, dq_level(v, state))
+        prev = v
+    return state, prev
+
+
 def trial_pass(
     levels: list[int], height: i64, width: i64, dq: bool, scan_order: i64, num_gtx: i64,
     base: list[int] | None, history: list[int] | None, hdsp: i64, row_skip_flags: list[int] | None,
+    general: bool = False,
 ) -> list[TrialModel]:
     """NNCodec's trial ("pseudo") encoding pass: every context model's bins, scored under all
     nine parameter sets (one :class:`TrialModel` per level context).
@@ -786,7 +843,8 @@ def trial_pass(
     the coded level), codebook limits are ignored (sign always coded, full Exp-Golomb prefix
     with its terminating 0), and at block-row starts only the trial models are reset, not the
     previous-level neighbour.  ``row_skip_flags`` and ``hdsp`` are the values in force (None / 0
-    when the preamble does not code them).
+    when the preamble does not code them).  ``general`` = True never takes the fast loop (tests
+    hold the two to each other).
     """
     n = height * width
     models = [TrialModel() for _ in range(num_level_contexts(num_gtx))]
@@ -800,6 +858,7 @@ def trial_pass(
     skipping = row_skip_flags is not None
     skip: list[int] = row_skip_flags if row_skip_flags is not None else []
     skip_perm = skip_permutation(width) if (skipping and dq) else b""
+    fast = not general and not use_tca and not hist_on
     state: i64 = 0
     prev: i64 = 0
     for br in range(scan.block_rows):
@@ -810,6 +869,9 @@ def trial_pass(
         for i in range(0, len(segs), 3):
             if skipping and skip[segs[i]]:
                 state = skipped_row_state(state, skip_perm)
+                continue
+            if fast:
+                state, prev = _trial_run_fast(models, levels, segs[i + 1], segs[i + 2], state, prev, dq, num_gtx)
                 continue
             for p in range(segs[i + 1], segs[i + 2]):
                 v = i64(levels[p])
