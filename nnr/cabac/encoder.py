@@ -191,7 +191,7 @@ def offset_register_at(codeword: bytes, t: i64, low16: i64) -> i64:
     c: i64 = 0
     n = i64(len(codeword))
     pos = end - 16
-    for _ in range(16):
+    for _i in range(16):
         bit: i64 = 0
         if pos >= 0 and (pos >> 3) < n:
             bit = (i64(codeword[pos >> 3]) >> (7 - (pos & 7))) & 1

@@ -249,7 +249,7 @@ class ArithmeticDecoder:
     def decode_bypass_bins(self, n: i64) -> i64:
         """``n`` bypass bins, the first one the most significant bit of the result."""
         v: i64 = 0
-        for _ in range(n):
+        for _i in range(n):  # a named index stays an i64 (``_`` is boxed)
             v = (v << 1) | self.decode_bypass()
         return v
 
@@ -292,5 +292,7 @@ class ArithmeticDecoder:
     def stop_pattern_ok(self) -> bool:
         """After the terminating bin: the stop bit 1 followed by zeros ends the last byte read."""
         last = self.ptr - 1
-        b: i64 = i64(self.data[last]) if last < self.end else 0
+        b: i64 = 0
+        if last < self.end:
+            b = i64(self.data[last])
         return ((b << (8 + self.bits_needed)) & 0xFF) == 0x80

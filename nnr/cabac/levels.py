@@ -311,7 +311,7 @@ def _decode_run_fast(
         if k:
             # remainder suffix: k bypass bins, MSB first (inline decode_bypass)
             suffix: i64 = 0
-            for _ in range(k):
+            for _i in range(k):  # a named index stays an i64 (``_`` is boxed)
                 value <<= 1
                 bn += 1
                 if bn >= 0:
@@ -384,7 +384,7 @@ def decode_tensor_levels(
         info.bit_row_skip = dec.bit_position()
         if row_skip_enabled:
             rs = ctxs.row_skip
-            for _ in range(height):
+            for _y in range(height):
                 skip.append(int(dec.decode_bin(rs)))
     info.hist_dep_sig_prob_enabled_flag = hdsp_flag
     info.row_skip_enabled_flag = row_skip_enabled
@@ -471,7 +471,9 @@ def decode_tensor_levels(
                 state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, dq, num_gtx)
             else:
                 for p in range(p0, p1):
-                    bv: i64 = i64(basel[p]) if use_tca else 0
+                    bv: i64 = 0  # (an i64 and a literal in one conditional expression would box)
+                    if use_tca:
+                        bv = i64(basel[p])
                     hb: i64 = 1 if (hist_on and hist[p]) else 0
                     c = every[sig_context(state, prev, bv, hb, num_gtx)]
                     level = _decode_level(dec, every, c, bv, prev, num_gtx, cb_size, cb_zero)

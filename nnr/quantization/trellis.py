@@ -61,7 +61,9 @@ BRANCHES: Final = (
 
 def _min_qidx(u: float) -> i64:
     t = i64(int(u)) - 1
-    return t if t > 1 else 1
+    if t < 1:  # (not a conditional expression: mixing an i64 and a literal would box)
+        t = 1
+    return t
 
 
 def _branch_table() -> bytes:
