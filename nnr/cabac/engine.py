@@ -87,6 +87,15 @@ class ContextModel:
     idx: i64  # parameter set in force (restored by reset)
 
     def __init__(self) -> None:
+        # every field assigned here first: mypyc then knows them always defined and drops its
+        # per-access "undefined attribute" checks from the hot loops; init sets the real values
+        self.p = 0
+        self.s0 = 0
+        self.t0 = 0
+        self.t1 = 0
+        self.a0 = 0
+        self.a1 = 0
+        self.idx = 0
         self.init(0)
 
     def init(self, idx: i64) -> None:
