@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream import BitReader, Tracer
+from nnr.bitstream.bintrace import BinTracer
 from nnr.block_layout import BlockRole
 from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, cast_to, decode_record
 from nnr.errors import (
@@ -247,6 +248,7 @@ class Decoder:
         self._mps_unit: bytes | None = None  # the MPS in force, as coded (for state_record)
         self.streams_decoded = 0
         self._pending: list[_PayloadJob] | None = None
+        self._bins: BinTracer | None = None  # the bin trace of the stream being decoded
         self.progress: Callable[[int, int], None] | None = None  # (bytes done, stream bytes), per unit
 
     # -- what earlier units left in force (the unit context) ----------------------------------------
@@ -286,9 +288,13 @@ class Decoder:
         (``dtype``: see :meth:`DecodedStream.arrays`)."""
         return self.decode_stream(data).arrays(dtype)
 
-    def decode_stream(self, data: StreamInput, tracer: Tracer | None = None) -> DecodedStream:
+    def decode_stream(self, data: StreamInput, tracer: Tracer | None = None, *,
+                      bins: BinTracer | None = None) -> DecodedStream:
         """Decode one stream, returning units, coding facts and tensors in NNCodec's dtypes.
 
+        ``tracer`` receives every syntax element read (:class:`nnr.bitstream.TraceEvent`),
+        ``bins`` every bin of the arithmetic-coded payloads it selects
+        (:class:`nnr.bitstream.bintrace.BinTracer`).
         A stream that fails to decode leaves the session as it was before it.
         """
         buf = read_input(data)
@@ -298,7 +304,8 @@ class Decoder:
         self.state = self.state.copy()  # TensorStates are replaced, never changed
         # With workers, NDU payloads are collected while the units are parsed and decoded in
         # parallel at the end (or earlier, when a later NDU needs an earlier one's result).
-        self._pending = [] if self.workers > 1 and tracer is None and parallel.can_fork() else None
+        self._pending = [] if self.workers > 1 and tracer is None and bins is None and parallel.can_fork() else None
+        self._bins = bins
         try:
             self._stream_start()
             try:
@@ -317,6 +324,9 @@ class Decoder:
             raise
         finally:
             self._pending = None
+            self._bins = None
+            if bins is not None:
+                bins.finish()
         self.streams_decoded += 1
         assert self.general_profile_idc is not None
         return DecodedStream(units, outputs, self.general_profile_idc, self.mps)
@@ -338,7 +348,7 @@ class Decoder:
                                          "(Decoder(max_units=...) raises the limit)", unit_index=index,
                                          element="nnr_unit", bit_offset=8 * pos)
             size = peek_unit_size(buf, pos, end, index)
-            r = BitReader(buf, pos, pos + size, tracer=tracer, unit_index=index)
+            r = BitReader(buf, pos, pos + size, tracer=tracer, unit_index=index, bin_tracer=self._bins)
             try:
                 unit = self._decode_unit(buf, pos, size, r, coded, tracer, index)
             except NNRError as e:

@@ -220,11 +220,16 @@ def decode_payload(
         raise r.error(MalformedStreamError, "arithmetic decoder initial offset >= 510",
                       "nnr_compressed_data_unit_payload", 8 * start)
     num_gtx = h.cabac_unary_length_minus1 + 1
+    bins = r.bin_tracer
     for t in tensors:
         bit0 = 8 * start + int(dec.bit_position())
         t.bit_offset = bit0
+        if bins is not None:  # the bin trace: attached for the tensors it selects
+            dec.set_tracer(bins.begin_tensor(r.unit_index, t.name, num_gtx, 8 * start, dec))
         if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
             nbits = 6 + ctx.qp_density
+            if dec.traced and dec.tracer is not None:
+                dec.tracer.name_bypass("qp_offset")
             v = int(dec.decode_bypass_bins(nbits))
             if v >= 1 << (nbits - 1):
                 v -= 1 << nbits
@@ -272,6 +277,8 @@ def decode_payload(
         if r.tracer is not None:
             _trace_side_info(r, t, 8 * start)
     t_end = int(dec.bit_position())
+    if bins is not None:
+        dec.set_tracer(bins.begin_end(r.unit_index, 8 * start, dec))
     try:
         decode_codeword_end(dec)
     except NNRError as e:
@@ -298,7 +305,7 @@ def level_array(buf: LevelBuffer) -> npt.NDArray[np.int32]:
 def _trace_side_info(r: BitReader, t: CodedTensor, base_bit: int) -> None:
     """Report the arithmetic-coded elements of one tensor at their codeword bit counters.
 
-    Levels are summarised in one event; individual bins are not traced.
+    Levels are summarised in one event; the bin trace (nnr.bitstream.bintrace) has their bins.
     """
     side = t.side
     b = base_bit

@@ -13,6 +13,7 @@ import struct
 from bitarray import bitarray
 from bitarray.util import ba2int
 
+from nnr.bitstream.bintrace import BinTracer
 from nnr.bitstream.trace import Traced, TraceEvent, Tracer  # noqa: F401  (TraceEvent, Tracer: re-exported)
 from nnr.errors import MalformedStreamError, NNRError, TruncatedStreamError
 
@@ -37,6 +38,7 @@ class BitReader(Traced):
         tracer: Tracer | None = None,
         unit_index: int | None = None,
         unit_type: str | None = None,
+        bin_tracer: BinTracer | None = None,
     ) -> None:
         self.data = data
         self.end_bit = 8 * (len(data) if end_byte is None else end_byte)
@@ -47,6 +49,7 @@ class BitReader(Traced):
         super().__init__(tracer)
         self.unit_index = unit_index
         self.unit_type = unit_type
+        self.bin_tracer = bin_tracer  # the bins of the unit's arithmetic codeword (nnr.bitstream.bintrace)
 
     # -- structure bookkeeping ------------------------------------------------------------------
 

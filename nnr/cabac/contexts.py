@@ -109,11 +109,44 @@ class ContextSet:
         self.gtx_tca = every[gtx_tca0(num_gtx) : n]
         self.eco_flag = every[n]
         self.row_skip = every[n + 1]
+        for i in range(n + 2):
+            every[i].ctx_id = i  # names the model in a bin trace (context_name)
 
     def reset(self) -> None:
         """Every model back to the initial state of its parameter set (block-row start)."""
         for c in self.every:
             c.reset()
+
+
+def context_name(ci: i64, num_gtx: i64) -> tuple[str, str]:
+    """(syntax element, model name) of flat context index ``ci``, e.g. ("sig_flag", "SIG[5]") or
+    ("abs_level_greater_x[1]", "GTX[3]"): what a bin trace shows (nnr.bitstream.bintrace).
+    Group names are those of deepcabac.md §3.4; indices count within the group."""
+    n = num_level_contexts(num_gtx)
+    if ci < 0 or ci > n + 1:
+        return "?", f"#{ci}"
+    if ci == n:
+        return "prob_est_param_flag", "ECO_FLAG"
+    if ci == n + 1:
+        return "row_skip_flag", "ROW_SKIP"
+    if ci >= gtx_tca0(num_gtx):
+        k = ci - gtx_tca0(num_gtx)
+        return f"abs_level_greater_x[{k // 2}]", f"GTX_TCA[{k}]"
+    if ci >= sign_tca0(num_gtx):
+        return "sign_flag", f"SIGN_TCA[{ci - sign_tca0(num_gtx)}]"
+    if ci >= sig_hdsp0(num_gtx):
+        return "sig_flag", f"SIG_HDSP[{ci - sig_hdsp0(num_gtx)}]"
+    if ci >= sig_tca0(num_gtx):
+        return "sig_flag", f"SIG_TCA[{ci - sig_tca0(num_gtx)}]"
+    if ci >= rem0(num_gtx):
+        k = ci - rem0(num_gtx)
+        return f"abs_level_greater_x2[{k}]", f"REM[{k}]"
+    if ci >= GTX0:
+        k = ci - GTX0
+        return f"abs_level_greater_x[{k // 2}]", f"GTX[{k}]"
+    if ci >= SIGN0:
+        return "sign_flag", f"SIGN[{ci - SIGN0}]"
+    return "sig_flag", f"SIG[{ci}]"
 
 
 # -- context choice (deepcabac.md §6.2) --------------------------------------------------------

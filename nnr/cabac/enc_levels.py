@@ -32,7 +32,7 @@ from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.cabac.encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
 from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, STEP, ContextModel, lps_range, next_state
-from nnr.cabac.levels import TensorSideInfo
+from nnr.cabac.levels import TensorSideInfo, trace_level
 from nnr.errors import NNRUsageError
 
 # ---------------------------------------------------------------------------------------------
@@ -181,6 +181,8 @@ def _encode_level(
             a += i64(1) << k
             k += 1
         if k:
+            if enc.traced and enc.tracer is not None:
+                enc.tracer.name_bypass("abs_remainder")
             enc.encode_bypass_bins(target - a, k)
 
 
@@ -381,10 +383,15 @@ def encode_tensor_levels(
     info.bit_start = enc.bit_position()
 
     # -- edition-2 preamble -------------------------------------------------------------------
+    tracer = enc.tracer
     if coded_preamble:
         if parent_node_id_present:
+            if tracer is not None:
+                tracer.name_bypass("hist_dep_sig_prob_enabled_flag")
             enc.encode_bypass(hdsp)
             info.hdsp_flag_coded = True
+        if tracer is not None:
+            tracer.name_bypass("row_skip_enabled_flag")
         enc.encode_bypass(row_skip_enabled)
         info.row_skip_enabled_flag_coded = True
         info.bit_row_skip = enc.bit_position()
@@ -403,6 +410,8 @@ def encode_tensor_levels(
         idx = i64(ids[i])
         if idx:
             enc.encode_bin(eco, 1)
+            if enc.traced and enc.tracer is not None:
+                enc.tracer.name_bypass(f"prob_est_param_idx_minus1[{i}]")
             enc.encode_bypass_bins(idx - 1, 3)
         else:
             enc.encode_bin(eco, 0)
@@ -418,7 +427,7 @@ def encode_tensor_levels(
     basel: list[int] = base if base is not None else []
     skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
     marks = info.marks
-    fast = not general and not use_tca and not hist_on and cb_size <= 0
+    fast = not general and not use_tca and not hist_on and cb_size <= 0 and not enc.traced
 
     state: i64 = 0
     prev: i64 = 0
@@ -452,6 +461,10 @@ def encode_tensor_levels(
                 hb: i64 = 1 if (hist_on and hist[p]) else 0
                 c = every[sig_context(state, prev, bv, hb, num_gtx)]
                 _encode_level(enc, every, c, level, bv, prev, num_gtx, cb_size, cb_zero)
+                if enc.traced:
+                    t = enc.tracer
+                    assert t is not None
+                    trace_level(t, p, level, state, dq)
                 prev = level
                 if dq:
                     state = dq_next_state(state, level)

@@ -27,6 +27,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
+from nnr.bitstream.bintrace import BinTracer
 from nnr.cabac.engine import RENORM, ContextModel, lps_range, update
 
 # The bytes of ``low`` are moved to ``out`` once the window reaches EMIT_AT bits; afterwards it
@@ -37,15 +38,24 @@ KEEP: Final = 16
 
 @final
 class ArithmeticEncoder:
-    """DeepCABAC arithmetic encoder producing one codeword (one NDU payload)."""
+    """DeepCABAC arithmetic encoder producing one codeword (one NDU payload).
+
+    ``tracer`` (None by default) receives every bin coded, as the decoder's tracer sees it (the
+    bin trace, :mod:`nnr.bitstream.bintrace`; no offset register on this side); the level
+    encoder's fast loop is never used while a tracer is set.
+    """
 
     out: bytearray
     low: i64
     range: i64
     window: i64  # bits of L held in ``low``
     finished: bool
+    tracer: BinTracer | None
+    traced: bool  # tracer is not None (a native flag, cheap to test per bin)
 
     def __init__(self) -> None:
+        self.tracer = None
+        self.traced = False
         self.out = bytearray()
         self.low = 0
         self.range = 510
@@ -56,6 +66,10 @@ class ArithmeticEncoder:
 
     def encode_bin(self, c: ContextModel, b: i64) -> None:
         """Context-coded bin ``b`` (0/1) with model ``c`` (inverse of decode_bin), then update."""
+        if self.traced:
+            t = self.tracer
+            assert t is not None
+            t.on_bin(int(c.ctx_id), int(b), int(self.range), None, int(self.bit_position()))
         p = c.p
         rng = self.range
         rlps = lps_range(p, rng)
@@ -81,6 +95,10 @@ class ArithmeticEncoder:
 
     def encode_bypass(self, b: i64) -> None:
         """One equiprobable bin."""
+        if self.traced:
+            t = self.tracer
+            assert t is not None
+            t.on_bypass(int(b), int(self.range), None, int(self.bit_position()))
         low = self.low << 1
         if b:
             low += self.range
@@ -91,6 +109,10 @@ class ArithmeticEncoder:
 
     def encode_bypass_bins(self, value: i64, n: i64) -> None:
         """The ``n`` low bits of ``value`` as bypass bins, most significant first."""
+        if self.traced:  # one by one, each traced (the same code: L * 2^n + range * value)
+            for i in range(n - 1, -1, -1):
+                self.encode_bypass((value >> i) & 1)
+            return
         while n > 0:
             k = n if n < 8 else i64(8)
             n -= k
@@ -102,6 +124,10 @@ class ArithmeticEncoder:
 
     def encode_terminate(self, b: i64) -> None:
         """Terminating bin (deepcabac.md §2.5); after a 1 only :meth:`finish` may follow."""
+        if self.traced:
+            t = self.tracer
+            assert t is not None
+            t.on_terminate(int(b), int(self.range), None, int(self.bit_position()))
         rng = self.range - 2
         if b:
             self.low += rng
@@ -115,6 +141,11 @@ class ArithmeticEncoder:
             if self.window >= EMIT_AT:
                 self.emit()
         self.range = rng
+
+    def set_tracer(self, t: BinTracer | None) -> None:
+        """Attach a bin tracer (None: detach)."""
+        self.tracer = t
+        self.traced = t is not None
 
     def reset_range(self) -> None:
         """Range reset at a block-row start (deepcabac.md §2.4)."""

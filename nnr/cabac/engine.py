@@ -12,6 +12,8 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
+from nnr.bitstream.bintrace import BinTracer
+
 # RLPS[(range & 0xE0) + q]: LPS sub-range for range class (range >> 5) & 7 and probability
 # class q = |P >> 7| (deepcabac.md §2.2).
 RLPS: Final = bytes(
@@ -85,6 +87,7 @@ class ContextModel:
     a0: i64  # CURVE[16..30] >> sh0: the step while the estimator agrees with the bin
     a1: i64  # CURVE[16..30] >> sh1
     idx: i64  # parameter set in force (restored by reset)
+    ctx_id: i64  # flat index in its ContextSet (-1 outside one): names the model in a bin trace
 
     def __init__(self) -> None:
         # every field assigned here first: mypyc then knows them always defined and drops its
@@ -96,6 +99,7 @@ class ContextModel:
         self.a0 = 0
         self.a1 = 0
         self.idx = 0
+        self.ctx_id = -1
         self.init(0)
 
     def init(self, idx: i64) -> None:
@@ -170,6 +174,11 @@ class ArithmeticDecoder:
 
     Reading beyond ``end`` supplies zero bytes and counts them in ``overrun``; the caller turns a
     non-zero overrun into an error (so the hot loop needs no bounds check per bin).
+
+    ``tracer`` (None by default) receives every bin decoded through :meth:`decode_bin`,
+    :meth:`decode_bypass` and :meth:`decode_terminate` with the engine state before it (the bin
+    trace, :mod:`nnr.bitstream.bintrace`); the level decoder's fast loop bypasses these methods
+    and is never used while a tracer is set.
     """
 
     data: bytes
@@ -180,8 +189,12 @@ class ArithmeticDecoder:
     value: i64
     bits_needed: i64
     overrun: i64
+    tracer: BinTracer | None
+    traced: bool  # tracer is not None (a native flag: the check per bin costs no reference count)
 
     def __init__(self, data: bytes, start: i64, end: i64) -> None:
+        self.tracer = None
+        self.traced = False
         self.data = data
         self.start = start
         self.end = end
@@ -210,6 +223,8 @@ class ArithmeticDecoder:
 
     def decode_bin(self, c: ContextModel) -> i64:
         """Context-coded bin with model ``c`` (deepcabac.md §2.2), then the model update."""
+        if self.traced:
+            return self._traced_bin(c, 0)
         p = c.p
         rng = self.range
         rlps = lps_range(p, rng)
@@ -242,6 +257,8 @@ class ArithmeticDecoder:
 
     def decode_bypass(self) -> i64:
         """One equiprobable bin (deepcabac.md §2.3)."""
+        if self.traced:
+            return self._traced_bin(None, 1)
         value = self.value << 1
         bn = self.bits_needed + 1
         if bn >= 0:
@@ -264,6 +281,8 @@ class ArithmeticDecoder:
 
     def decode_terminate(self) -> i64:
         """Terminating bin (deepcabac.md §2.5)."""
+        if self.traced:
+            return self._traced_bin(None, 2)
         rng = self.range - 2
         scaled = rng << 7
         if self.value >= scaled:
@@ -278,6 +297,35 @@ class ArithmeticDecoder:
                 self.bits_needed = -8
         self.range = rng
         return 0
+
+    def set_tracer(self, t: BinTracer | None) -> None:
+        """Attach a bin tracer (None: detach)."""
+        self.tracer = t
+        self.traced = t is not None
+
+    def _traced_bin(self, c: ContextModel | None, kind: i64) -> i64:
+        """A bin of ``kind`` 0 (context-coded with ``c``), 1 (bypass) or 2 (terminating), decoded
+        untraced, then reported to the tracer with the engine state before it."""
+        t = self.tracer
+        assert t is not None
+        rng = self.range
+        off = self.value >> 7
+        pos = self.bit_position()
+        self.traced = False
+        if c is not None:
+            b = self.decode_bin(c)
+        elif kind == 1:
+            b = self.decode_bypass()
+        else:
+            b = self.decode_terminate()
+        self.traced = True  # before the report: the tracer may detach itself
+        if c is not None:
+            t.on_bin(int(c.ctx_id), int(b), int(rng), int(off), int(pos))
+        elif kind == 1:
+            t.on_bypass(int(b), int(rng), int(off), int(pos))
+        else:
+            t.on_terminate(int(b), int(rng), int(off), int(pos))
+        return b
 
     # -- positions (entry points, end of codeword) ---------------------------------------------
 

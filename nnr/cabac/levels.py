@@ -25,6 +25,7 @@ from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, STT, Bloc
 from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, preamble_coded, rem_context
 from nnr.cabac.contexts import rem_prefix_cut, skipped_row_state
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
+from nnr.bitstream.bintrace import BinTracer
 from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
@@ -123,10 +124,14 @@ def decode_parameter_sets(
     """Probability-estimator parameter-set signalling (deepcabac.md §6.3): a flag, then 3 bypass
     bins for a set other than 0, for each signalled model; the others keep set 0."""
     every = ctxs.every
+    m: i64 = 0  # index of the signalled model (names its bins in a bin trace)
     for ci in signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero):
         idx: i64 = 0
         if dec.decode_bin(ctxs.eco_flag):
+            if dec.traced and dec.tracer is not None:
+                dec.tracer.name_bypass(f"prob_est_param_idx_minus1[{m}]")
             idx = 1 + dec.decode_bypass_bins(3)
+        m += 1
         ids.append(int(idx))
         every[ci].init(idx)
 
@@ -170,8 +175,16 @@ def _decode_level(
             a += i64(1) << k
             k += 1
         if k:
+            if dec.traced and dec.tracer is not None:
+                dec.tracer.name_bypass("abs_remainder")
             a += dec.decode_bypass_bins(k)
     return -a if neg else a
+
+
+def trace_level(t: BinTracer, p: i64, level: i64, state: i64, dq: bool) -> None:
+    """Report the level just coded at position ``p`` to a bin tracer: the coded level and the
+    value the decoder outputs for it (its DQ reconstruction index in ``state`` when ``dq``)."""
+    t.on_level(int(p), int(level), int(dq_index(level, state) if dq else level))
 
 
 def _put_level(out: LevelBuffer, p: i64, level: i64, state: i64, dq: bool) -> i64:
@@ -375,10 +388,15 @@ def decode_tensor_levels(
     hdsp_flag: i64 = 0
     row_skip_enabled: i64 = 0
     skip: list[int] = info.row_skip_flag
+    tracer = dec.tracer
     if preamble_coded(height, width, gpi, cb_size):
         if parent_node_id_present:
+            if tracer is not None:
+                tracer.name_bypass("hist_dep_sig_prob_enabled_flag")
             hdsp_flag = dec.decode_bypass()
             info.hdsp_flag_coded = True
+        if tracer is not None:
+            tracer.name_bypass("row_skip_enabled_flag")
         row_skip_enabled = dec.decode_bypass()
         info.row_skip_enabled_flag_coded = True
         info.bit_row_skip = dec.bit_position()
@@ -427,7 +445,7 @@ def decode_tensor_levels(
     basel: list[int] = base if base is not None else []
     skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
     cb_mode = cb_size > 0
-    fast = not general and not use_tca and not hist_on and not cb_mode
+    fast = not general and not use_tca and not hist_on and not cb_mode and not dec.traced
     every = ctxs.every
 
     state: i64 = 0
@@ -478,6 +496,10 @@ def decode_tensor_levels(
                     c = every[sig_context(state, prev, bv, hb, num_gtx)]
                     level = _decode_level(dec, every, c, bv, prev, num_gtx, cb_size, cb_zero)
                     prev = level
+                    if dec.traced:
+                        t = dec.tracer
+                        assert t is not None
+                        trace_level(t, p, level, state, dq)
                     state = _put_level(out, p, level, state, dq)
             if dec.overrun > 0:  # once per row: bounds the work a truncated unit causes
                 raise TruncatedStreamError(

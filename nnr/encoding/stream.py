@@ -27,6 +27,7 @@ from nnr.cabac.contexts import matrix_shape
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_iae, entry_points
 from nnr import parallel
 from nnr.bitstream import BitWriter, TraceEvent
+from nnr.bitstream.bintrace import BinTracer
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.block_layout import BlockRole
 from nnr.dtypes import encode_record, record_entries, unit_format
@@ -202,10 +203,12 @@ Payload = tuple[bytes, list[EntryPoint], int]  # a unit's payload, its entry poi
 
 def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader,
                     state: IncrementalState | None, hdsp_on: bool,
-                    trace: BitWriter | None = None) -> Payload:
+                    trace: BitWriter | None = None, bins: BinTracer | None = None,
+                    unit: int | None = None) -> Payload:
     """The unit's arithmetic codeword; ``trace`` receives its elements as the decoder traces
     them (:func:`nnr.payload.decode_payload`): per tensor qp_offset, then the side information
-    and one summary of the levels."""
+    and one summary of the levels.  ``bins`` receives its bins (offsets in the codeword; the
+    caller places them in the stream) as the decoder's bin trace of unit ``unit`` has them."""
     enc = ArithmeticEncoder()
     infos: list[TensorEncodeInfo] = []
     pt = h.nnr_compressed_data_unit_payload_type
@@ -214,8 +217,12 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
         q = a.out[n]
         if q.method == QuantMethod.RAW:
             continue
+        if bins is not None:
+            enc.set_tracer(bins.begin_tensor(unit, n, s.cabac_unary_length_minus1 + 1, 0, enc))
         if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
             b0 = int(enc.bit_position())
+            if enc.traced and enc.tracer is not None:
+                enc.tracer.name_bypass("qp_offset")
             encode_iae(enc, 6 + a.qp_density, q.qp)
             if trace is not None:  # the MPS's quantization parameter is 0: the offset is the QP
                 trace.trace_value("qp_offset", f"iae({6 + a.qp_density})", b0, q.qp, 6 + a.qp_density)
@@ -242,6 +249,8 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
         if trace is not None:
             _trace_levels(trace, n, q, info, int(enc.bit_position()))
     t_end = int(enc.bit_position())
+    if bins is not None:
+        enc.set_tracer(bins.begin_end(unit, 0, enc) if infos else None)
     data = encode_codeword_end(enc)
     if trace is not None and infos:  # with the stop bit and padding, as the decoder reports it
         trace.trace_value("terminate_bin", "ae(v)", t_end, 1, 8 * len(data) - t_end)
@@ -309,7 +318,8 @@ def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> N
 
 def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
                  hdsp: bool = False, put_nodes: bool = True,
-                 tick: Callable[[int], None] | None = None, workers: int = 1, trace: bool = False) -> StreamResult:
+                 tick: Callable[[int], None] | None = None, workers: int = 1, trace: bool = False,
+                 bins: BinTracer | None = None) -> StreamResult:
     """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
     the state after the stream is ``result.state``, its HDSP histories not yet updated); with
     ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
@@ -318,7 +328,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     ``workers`` > 1: the units' payloads (independent: every header and TCA base comes from the
     state at the start of the stream) are coded on that many processes first, the same bytes.
     ``trace``: record every element written in ``result.trace``, as a decoder's tracer sees it
-    (the arithmetic-coded payload as per-tensor summaries)."""
+    (the arithmetic-coded payload as per-tensor summaries).  ``bins``: the bins of the payloads,
+    as the decoder's bin trace (:mod:`nnr.bitstream.bintrace`) has them (the same bytes)."""
     for name, q in a.out.items():
         _check_qp(a, s, name, q)
     gpi = s.general_profile_idc
@@ -393,6 +404,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         eps: list[EntryPoint] = []
         payload_events: list[TraceEvent] = []
         tw = BitWriter(tracer=payload_events.append) if trace else None
+        unit_index = len(w.units)
+        first_bin = len(bins.events) if bins is not None else 0
         if not modes:
             payload, mism = _raw_payload(a, p), 0
         elif len(modes) == 2:
@@ -401,11 +414,12 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             for n in p.names:
                 res.hdsp_modes[n] = best
             payload, eps, mism = cands[best]
-            if tw is not None:  # trace the kept coding
-                _encode_payload(a, s, p, h, state, best == 1, tw)
+            if tw is not None or bins is not None:  # trace the kept coding
+                _encode_payload(a, s, p, h, state, best == 1, tw, bins, unit_index)
         else:
             # traced: coded again here with the tracer (the same bytes)
-            payload, eps, mism = payload_of(k, 0) if tw is None else _encode_payload(a, s, p, h, state, False, tw)
+            payload, eps, mism = (payload_of(k, 0) if tw is None and bins is None
+                                  else _encode_payload(a, s, p, h, state, False, tw, bins, unit_index))
         res.dq_index_mismatches += mism
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
@@ -419,6 +433,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             for n, levels in _as_decoded(a, s, p, h, payload, state, hdsp_used).items():
                 a.out[n] = replace(a.out[n], values=levels.reshape(a.out[n].values.shape))
         w.compressed_data_unit(h, payload, payload_events=payload_events)
+        if bins is not None:  # the payload ends the unit: place its bins in the stream
+            bins.place(first_bin, 8 * (sum(len(u) for u in w.units) - len(payload)))
         res.coded += p.names
         if tick is not None:
             tick(sum(int(a.out[n].values.size) for n in p.names))
