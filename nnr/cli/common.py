@@ -89,6 +89,15 @@ class ProgressBar:
             self.out.write("\n")
         self.out.flush()
 
+    def clear(self) -> None:
+        """Erase the bar's line (before other output to the same terminal); the next call draws it
+        again."""
+        if not self.enabled or self.last < 0:
+            return
+        self.out.write("\r" + " " * (len(self.label) + self.width + 8) + "\r")
+        self.out.flush()
+        self.last = -1
+
 
 def check_stream_path(path: str) -> None:
     """One clear line for inputs that cannot be a stream (a directory, a checkpoint); a missing

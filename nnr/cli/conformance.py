@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from nnr.cli.common import Subcommand
+from nnr.cli.common import ProgressBar, Subcommand
 from nnr.conformance import CaseFormatError, CaseResult, compute_coverage, load_cases, print_coverage, run_suite
 
 HELP = "run the conformance suite"
@@ -26,21 +26,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="external decoder command (Fluster-style); see docs/conformance.md")
     p.add_argument("--coverage", action="store_true", help="print which cases exercise each feature and element")
     p.add_argument("-k", "--only", action="append", default=[], help="run only cases whose name contains this")
+    pg = p.add_mutually_exclusive_group()
+    pg.add_argument("--progress", dest="progress", action="store_true", default=None,
+                    help="progress bar on stderr (default: when stderr is a terminal)")
+    pg.add_argument("--no-progress", dest="progress", action="store_false")
 
 
 class TablePrinter:
-    """Prints the result table row by row as cases finish."""
+    """Prints the result table row by row as cases finish, and advances ``bar`` (cases done of
+    all), erasing it before each row so that both can share a terminal."""
 
-    def __init__(self, names: Sequence[str], out: TextIO) -> None:
+    def __init__(self, names: Sequence[str], out: TextIO, bar: ProgressBar | None = None) -> None:
         self.width = max([len(n) for n in names] + [4])
         self.out = out
+        self.bar = bar
+        self.total = len(names)
+        self.done = 0
         self.out.write(f"{'case':<{self.width}}  {'kind':<8}  {'result':<6}  reason\n")
         self.out.flush()
 
     def __call__(self, r: CaseResult) -> None:
         reason = r.reason.replace("\n", " ")
+        if self.bar is not None:
+            self.bar.clear()
         self.out.write(f"{r.name:<{self.width}}  {r.kind:<8}  {r.result.upper():<6}  {reason}\n")
         self.out.flush()
+        self.done += 1
+        if self.bar is not None:
+            self.bar(self.done, self.total)
 
 
 def print_table(results: Sequence[CaseResult], out: TextIO) -> None:
@@ -62,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"nnr conformance: no case in {directory}" + (f" matching {only}" if only else ""),
                   file=sys.stderr)
             return 2
-        suite = run_suite(cases, decoder, progress=TablePrinter([c.name for c in cases], out))
+        show = getattr(args, "progress", None)
+        if show is None:
+            show = sys.stderr.isatty()
+        bar = ProgressBar(sys.stderr, "conformance", bool(show))
+        suite = run_suite(cases, decoder, progress=TablePrinter([c.name for c in cases], out, bar))
     except CaseFormatError as e:
         print(f"nnr conformance: {e}", file=sys.stderr)
         return 2

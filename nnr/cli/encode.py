@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="general_profile_idc: 1 edition 2 (default), 0 edition 1")
     pg = p.add_mutually_exclusive_group()
     pg.add_argument("--progress", dest="progress", action="store_true", default=None,
-                    help="progress bar (default: on a terminal, for 1M+ parameters)")
+                    help="progress bar (default: on a terminal, for 1M+ parameters or a codebook search)")
     pg.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
@@ -138,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"chose QP {point.qp}: {point.bits_per_param:.3f} bits/parameter, relative error "
                   f"{point.rel_error:.4g}, SNR {point.snr_db:.2f} dB")
     total = sum(int(np.asarray(v).size) for v in tensors.values())
-    show = args.progress if args.progress is not None else (total >= PROGRESS_MIN_ELEMENTS and sys.stderr.isatty())
+    slow = total >= PROGRESS_MIN_ELEMENTS or bool(settings.get("codebook_mode"))  # codebook search: slow
+    show = args.progress if args.progress is not None else (slow and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, "encoding", bool(show))
     data = encode(tensors, progress=bar, workers=args.jobs, dtypes=dtypes, record_dtypes=True, **settings)
     with open(out, "wb") as f:

@@ -81,7 +81,8 @@ def compress(
     histories updated with the new levels; ``put_nodes``: see
     :func:`nnr.encoding.stream.write_stream`).
     ``progress(done, total)`` is called with
-    element counts (each element is counted once when quantized and once when coded).
+    element counts (each element is counted once when quantized and once when coded; the
+    codebook search, which codes a tensor once per candidate, advances within its tensor).
     ``workers`` > 1: tensors are quantized and units coded on that many processes (the same
     bytes as with 1).
     ``tensor_info``: original dtypes and shapes to record (:mod:`nnr.dtypes`).
@@ -112,7 +113,7 @@ def compress(
         fold_batch_norm(a, s)
     qfn = quant_layer if quant_layer is not None else quantizer()
     tick = _Ticker(progress, 2 * sum(int(v.size) for v in a.params.values()))
-    approximate(a, s, qfn, tick, workers)
+    approximate(a, s, qfn, tick, workers, tick.part)
     res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, tick=tick, workers=workers)
     tick.finish()
     if hdsp and res.state is not None:
@@ -134,6 +135,11 @@ class _Ticker:
         if self.fn is not None:
             self.done = min(self.total, self.done + n)
             self.fn(self.done, self.total)
+
+    def part(self, n: int, i: int, k: int) -> None:
+        """Within the next ``n`` elements (not yet ticked): step ``i`` of ``k`` reached."""
+        if self.fn is not None and k > 0:
+            self.fn(min(self.total, self.done + n * i // k), self.total)
 
     def finish(self) -> None:
         if self.fn is not None and self.done < self.total:

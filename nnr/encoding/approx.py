@@ -22,6 +22,7 @@ import enum
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -341,13 +342,15 @@ def _bypass_bins(counts: npt.NDArray[np.int64], off: int, num_gtx: int) -> int:
     return int(np.sum(k * counts))
 
 
-def _codebook_of(levels: npt.NDArray[np.int32], cul: int) -> tuple[list[int], npt.NDArray[np.int32], int, int]:
+def _codebook_of(levels: npt.NDArray[np.int32], cul: int, step: Callable[[int, int], None] | None = None,
+                 ) -> tuple[list[int], npt.NDArray[np.int32], int, int]:
     """Sorted unique levels, the indices relative to the best zero offset, the offset, the EGk order.
 
     The offset minimises the bytes of the indices coded alone (edition-1 binarization, NNCodec's
     parameter-set choice, ``cul`` greater flags; ties to the lowest offset); the order minimises
     the codebook's bits.  Offsets whose Exp-Golomb suffix bits alone already give a longer
     codeword than the best so far are not trial-coded (the result is the same).
+    ``step(i, k)`` is called before candidate offset i of k (progress within the tensor).
     """
     values, inverse = np.unique(levels.reshape(-1), return_inverse=True)
     idx = inverse.reshape(levels.shape).astype(np.int32)
@@ -356,7 +359,9 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int) -> tuple[list[int], np
     bounds = [((_bypass_bins(counts, off, cul) + 8) // 8 + 1, off) for off in range(len(codebook))]
     best_off = 0
     best_bytes = -1
-    for lb, off in sorted(bounds):
+    for i, (lb, off) in enumerate(sorted(bounds)):
+        if step is not None:
+            step(i, len(bounds))
         if best_bytes >= 0 and (lb > best_bytes or (lb == best_bytes and off > best_off)):
             continue
         n = coded_size((idx - off).astype(np.int32), dq=False, scan_order=0, gpi=0, parent_node_id_present=False,
@@ -375,9 +380,12 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int) -> tuple[list[int], np
 
 
 def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
-                tick: Callable[[int], None] | None = None, workers: int = 1) -> None:
+                tick: Callable[[int], None] | None = None, workers: int = 1,
+                step: Callable[[int, int, int], None] | None = None) -> None:
     """Quantize every tensor the model codes (NNCodec's ``approx``); with ``workers`` > 1 the
-    float tensors are quantized on that many processes (same results)."""
+    float tensors are quantized on that many processes (same results).  ``tick(n)``: a tensor
+    of n elements is done; ``step(n, i, k)``: its codebook search (which codes the tensor once
+    per candidate) is at candidate i of k (in this process only, not on workers)."""
     order = coding_order(a)
     for name, role in order:
         if name not in a.params:
@@ -397,9 +405,14 @@ def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
         raise NNRUsageError("float tensors need the quantizer (nnr.quantization), which is not available")
     assert qfn is not None or not todo
 
-    def one(name: str) -> Quantized:
+    def one(name: str, progress: bool = False) -> Quantized:
         assert qfn is not None
-        return _approx_codebook(a, s, qfn, name) if s.codebook_mode else _approx_uniform(a, s, qfn, name)
+        if not s.codebook_mode:
+            return _approx_uniform(a, s, qfn, name)
+        sub: Callable[[int, int], None] | None = None
+        if progress and step is not None:
+            sub = partial(step, int(a.params[name].size))
+        return _approx_codebook(a, s, qfn, name, sub)
 
     done: list[parallel.Job[Quantized] | parallel.Failed] = []
     if workers > 1 and len(todo) > 1:
@@ -408,7 +421,7 @@ def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
         if name in a.out:  # a name listed twice in the coding order is quantized once
             continue
         r = done[i] if done else parallel.FAILED
-        a.out[name] = _from_job(r) if isinstance(r, parallel.Job) else one(name)
+        a.out[name] = _from_job(r) if isinstance(r, parallel.Job) else one(name, progress=True)
         a.dq[name] = a.out[name].dq
         if tick is not None:
             tick(int(a.params[name].size))
@@ -436,7 +449,8 @@ def _approx_uniform(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name: 
     return Quantized(QuantMethod.UNIFORM, levels, qp_used, dq)
 
 
-def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name: str) -> Quantized:
+def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name: str,
+                     step: Callable[[int, int], None] | None = None) -> Quantized:
     qp = a.qp[name]
     dq = a.dq[name]
     cul = s.cabac_unary_length_minus1
@@ -445,7 +459,7 @@ def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name:
     clip = bool(s.int_quant_bw) and not _all_zero_or_scalar(a.params[name])
     if clip:
         levels = _bit_depth_clip(a, s, name, levels)
-    codebook, idx, zero, egk = _codebook_of(levels, cul)
+    codebook, idx, zero, egk = _codebook_of(levels, cul, step)
     as_codebook = Quantized(QuantMethod.CODEBOOK, idx, qp_cb, 0, codebook, zero, egk)
     if s.codebook_mode == 1:
         return as_codebook
