@@ -1,6 +1,10 @@
 """``nnr diff A B``: per-tensor error between two sets of tensors.
 
 A and B are any mix of .nnc streams, .npz / .safetensors / .pt files and Hugging Face folders.
+Either side may also be an update sequence, ``base.nnc+upd1.nnc+upd2.nnc``: the streams are
+decoded in order by one decoder session and the model rebuilt as a receiver does, each update
+added to the tensors before it (``--updates replace``: each stream's tensors replace them, for
+streams that carry whole tensors); tensors a stream leaves out stay as they were.
 For every tensor both hold: the largest absolute difference, the relative error
 ``||B - A|| / ||A||`` and the signal-to-noise ratio ``10 log10(||A||² / ||B - A||²)`` in dB (A is
 the reference); then the same over all tensors.  Tensors only one side holds are listed.
@@ -23,26 +27,65 @@ HELP = "per-tensor max / relative error and SNR between two streams, checkpoints
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("a", metavar="A", help="reference: .nnc, .npz, .safetensors, .pt or a Hugging Face folder")
-    p.add_argument("b", metavar="B", help="compared: .nnc, .npz, .safetensors, .pt or a Hugging Face folder")
+    p.add_argument("a", metavar="A", help="reference: .nnc, .npz, .safetensors, .pt, a Hugging Face folder, or an update "
+                   "sequence base.nnc+upd1.nnc+...")
+    p.add_argument("b", metavar="B", help="compared: .nnc, .npz, .safetensors, .pt, a Hugging Face folder, or an update "
+                   "sequence base.nnc+upd1.nnc+...")
+    p.add_argument("--updates", choices=("add", "replace"), default="add",
+                   help="how the streams of a '+' sequence build the model: add each update to the tensors "
+                   "before it (default: updates are differences), or replace them")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("-k", "--filter", metavar="PATTERN", help="only tensors whose name contains PATTERN")
 
 
-def load(path: str) -> dict[str, Any]:
-    """Tensors of a stream or a checkpoint as float64 / integer arrays."""
+def load(path: str, updates: str = "add") -> dict[str, Any]:
+    """Tensors of a stream, a checkpoint or an update sequence ``base.nnc+upd.nnc+...`` (a path
+    that exists is taken whole, even with a '+' in its name)."""
     import os
 
     from nnr.checkpoint import checkpoint_kind, read_checkpoint
 
+    if "+" in path and not os.path.exists(path):
+        return load_sequence(path.split("+"), updates, path)
     if not os.path.exists(path):
         raise NNRUsageError(f"{path!r} does not exist")
     if checkpoint_kind(path) == "nnc":
-        import nnr
-
-        return dict(nnr.decode(path))
+        return load_sequence([path], updates, path)
     arrays, _ = read_checkpoint(path)
     return arrays
+
+
+def load_sequence(paths: list[str], updates: str, spec: str) -> dict[str, Any]:
+    """The model a receiver rebuilds from a base stream and its updates (one decoder session)."""
+    import os
+
+    import nnr
+    from nnr.checkpoint import checkpoint_kind
+    from nnr.errors import NNRError
+
+    for p in paths:
+        if not p:
+            raise NNRUsageError(f"{spec!r}: an empty name in the '+' sequence")
+        if not os.path.exists(p):
+            raise NNRUsageError(f"{p!r} (in {spec!r}) does not exist")
+        if os.path.isdir(p) or checkpoint_kind(p) != "nnc":
+            raise NNRUsageError(f"{p!r} (in {spec!r}): only .nnc streams can be chained with '+'")
+    session = nnr.Decoder()
+    model: dict[str, Any] = {}
+    for i, p in enumerate(paths):
+        try:
+            out = session.decode(p)
+        except NNRError as e:
+            e.args = (f"{p}: {e}",)
+            raise
+        for name, v in out.items():
+            if i == 0 or updates == "replace" or name not in model:
+                model[name] = v
+            elif np.shape(model[name]) != np.shape(v):
+                raise NNRUsageError(f"{p!r}: the update of {name!r} has shape {np.shape(v)}, the model {np.shape(model[name])}")
+            else:
+                model[name] = model[name] + v
+    return model
 
 
 def compare(a: Any, b: Any) -> dict[str, Any]:
@@ -58,7 +101,7 @@ def compare(a: Any, b: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    ta, tb = load(args.a), load(args.b)
+    ta, tb = load(args.a, args.updates), load(args.b, args.updates)
     names = [n for n in ta if n in tb and (args.filter is None or args.filter in n)]
     rows: list[dict[str, Any]] = []
     for n in names:
