@@ -206,6 +206,7 @@ def _encode_run_fast(
     identical to the general path of encode_tensor_levels (tests/test_cabac_fast_loops.py holds
     them together).
     """
+    renorm = RENORM  # as a local: no load of a module global per bin
     rng = enc.range
     low = enc.low
     window = enc.window
@@ -238,7 +239,7 @@ def _encode_run_fast(
                 else:
                     rng = rmps
             else:
-                n = i64(RENORM[rlps])
+                n = i64(renorm[rlps])
                 rng = rlps << n
                 low = (low + rmps) << n
                 window += n

@@ -216,6 +216,9 @@ def _decode_run_fast(
     gtx = ctxs.gtx
     rem = ctxs.rem
     small = out.small
+    rlps_table = RLPS  # the tables as locals: no load of a module global per bin
+    renorm = RENORM
+    step = STEP
     data = dec.data
     end = dec.end
     rng = dec.range
@@ -237,7 +240,7 @@ def _decode_run_fast(
             q = cp >> 7
             if q < 0:
                 q = -q
-            rlps = i64(RLPS[(rng & 0xE0) + q])
+            rlps = i64(rlps_table[(rng & 0xE0) + q])
             rmps = rng - rlps
             scaled = rmps << 7
             b: i64 = 0
@@ -252,7 +255,7 @@ def _decode_run_fast(
             else:
                 if cp < 0:
                     b = 1
-                n = i64(RENORM[rlps])
+                n = i64(renorm[rlps])
                 rng = rlps << n
                 value = (value - scaled) << n
             bn += n
@@ -269,23 +272,23 @@ def _decode_run_fast(
             if b:
                 t = s0 >> 3
                 if t < 0:
-                    s0 += i64(STEP[c.t0 + 16 + t])
+                    s0 += i64(step[c.t0 + 16 + t])
                 elif t < 15:
                     s0 += c.a0
                 t = s1 >> 7
                 if t < 0:
-                    s1 += i64(STEP[c.t1 + 16 + t])
+                    s1 += i64(step[c.t1 + 16 + t])
                 elif t < 15:
                     s1 += c.a1
             else:
                 t = (-s0) >> 3
                 if t < 0:
-                    s0 -= i64(STEP[c.t0 + 16 + t])
+                    s0 -= i64(step[c.t0 + 16 + t])
                 elif t < 15:
                     s0 -= c.a0
                 t = (-s1) >> 7
                 if t < 0:
-                    s1 -= i64(STEP[c.t1 + 16 + t])
+                    s1 -= i64(step[c.t1 + 16 + t])
                 elif t < 15:
                     s1 -= c.a1
             c.s0 = s0
