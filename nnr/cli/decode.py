@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nnr.checkpoint import write_checkpoint
+from nnr.checkpoint import MAX_SHARD_BYTES, write_checkpoint
 from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, write_tensors
 from nnr.decoder import Decoder
 from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS
@@ -25,6 +25,21 @@ HELP = "decode one stream or a sequence of update streams"
 FILE_KINDS = {".npz": "npz", ".safetensors": "safetensors", ".pt": "pt", ".pth": "pt"}
 
 
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "KIB": 2**10, "MIB": 2**20,
+          "GIB": 2**30, "TIB": 2**40}
+
+
+def _size(text: str) -> int:
+    """A size in bytes: an integer, optionally with a unit (KB, MB, GB, TB; KiB, MiB, GiB, TiB)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    unit = m.group(2).upper() if m else ""
+    if m is None or unit not in _UNITS or float(m.group(1)) * _UNITS[unit] < 1:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 2GB, 500MB, 100000)")
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", help=".nnc streams, decoded in order by one decoder session")
     p.add_argument("-o", "--output", required=True,
@@ -32,6 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "with --format hf a Hugging Face checkpoint folder")
     p.add_argument("--format", choices=["npz", "safetensors", "both", "pt", "hf"], default=None,
                    help="what to write into a folder -o (default npz; hf: model.safetensors or shards + index)")
+    p.add_argument("--max-shard-size", type=_size, metavar="SIZE",
+                   help="with --format hf: shards of at most SIZE bytes (e.g. 2GB, 500MB, 100000; default 5GB, "
+                   "as Hugging Face's save_pretrained)")
     p.add_argument("--dtype", default="original", choices=("original",) + FLOAT_DTYPES,
                    help="dtype of the float tensors written: 'original' (default) the dtypes the stream records, "
                         "else all float tensors in this dtype")
@@ -98,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     for path in args.inputs:
         check_stream_path(path)
     fmt, folder = _plan(args)
+    if args.max_shard_size is not None and fmt != "hf":
+        raise NNRUsageError("--max-shard-size sizes the shards of a Hugging Face folder: add --format hf")
     if args.only and len(args.inputs) > 1:
         raise NNRUsageError("--only works on one stream")
     session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
@@ -129,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
         stem = os.path.splitext(os.path.basename(path))[0]
         if fmt == "hf":
             target = os.path.join(out, stem) if len(args.inputs) > 1 else out
-            files = write_checkpoint(target, arrays, dtypes, folder=True)
+            files = write_checkpoint(target, arrays, dtypes, folder=True,
+                                     max_shard_bytes=args.max_shard_size or MAX_SHARD_BYTES)
         elif fmt == "pt":
             target = os.path.join(out, stem + ".pt") if folder else out
             files = write_checkpoint(target, arrays, dtypes)
