@@ -49,6 +49,16 @@ MAX_STREAM_BYTES = 1 << 34  # 16 GiB: larger inputs are refused before reading
 MAX_UNITS = 1 << 16  # NNR units per stream (a model has one NDU per tensor or block)
 
 
+CHECKPOINT_SUFFIXES = (".npz", ".safetensors", ".pt", ".pth")  # tensor files, not streams
+
+
+def check_not_checkpoint(path: str) -> None:
+    """A path that names a checkpoint (by its suffix) is a misuse, not a bad stream."""
+    if path.lower().endswith(CHECKPOINT_SUFFIXES):
+        raise NNRUsageError(f"data: {path!r} is a checkpoint, not an .nnc stream "
+                            "(nnr.checkpoint.read_checkpoint reads it, nnr.encode encodes it)")
+
+
 def read_input(data: object) -> bytes:
     """Accept bytes, bytearray, memoryview or a path; anything else is an API misuse."""
     if isinstance(data, bytes):
@@ -61,6 +71,7 @@ def read_input(data: object) -> bytes:
             raise NNRUsageError(f"data: not a usable path: {path!r}")
         if os.path.isdir(path):
             raise NNRUsageError(f"data: {path!r} is a directory, not a stream file")
+        check_not_checkpoint(path)
         try:
             size = os.path.getsize(path)
             if size > MAX_STREAM_BYTES:

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream import BitReader
-from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
+from nnr.decoder import DecodedStream, DecodedUnit, Decoder, check_not_checkpoint, read_input
 from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, decode_record
 from nnr.errors import MalformedStreamError, NNRError, NNRUsageError, TruncatedStreamError
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
@@ -62,6 +62,7 @@ class LazyStream:
             path = os.fspath(source)
             if os.path.isdir(path):
                 raise NNRUsageError(f"{path!r} is a directory, not an .nnc stream")
+            check_not_checkpoint(path)
             try:
                 self._file = open(path, "rb")
             except OSError as e:

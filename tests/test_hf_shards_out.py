@@ -55,3 +55,15 @@ def test_sharded_folder_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
             code = int(e.code or 0)
         err = capsys.readouterr().err
         assert code == 2 and msg in err, (args, err)
+
+
+def test_api_refuses_checkpoints_as_streams(tmp_path: Path) -> None:
+    """nnr.decode / nnr.Decoder / nnr.open given a checkpoint path: NNRUsageError, as the CLI."""
+    from nnr.errors import NNRUsageError
+
+    for name in ("m.npz", "m.safetensors", "m.pt", "M.PTH"):
+        p = tmp_path / name
+        p.write_bytes(b"PK\x03\x04 not a stream")
+        for fn in (nnr.decode, nnr.Decoder().decode_stream, nnr.open):
+            with pytest.raises(NNRUsageError, match=r"is a checkpoint, not an \.nnc stream"):
+                fn(str(p))

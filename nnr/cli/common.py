@@ -106,5 +106,7 @@ def check_stream_path(path: str) -> None:
 
     if os.path.isdir(path):
         raise NNRUsageError(f"{path!r} is a directory, not an .nnc stream")
-    if path.endswith((".npz", ".safetensors", ".pt", ".pth")):
+    from nnr.decoder import CHECKPOINT_SUFFIXES
+
+    if path.lower().endswith(CHECKPOINT_SUFFIXES):
         raise NNRUsageError(f"{path!r} is a checkpoint, not an .nnc stream (use 'nnr encode' to encode it)")
