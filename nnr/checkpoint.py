@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -204,6 +205,7 @@ def write_hf_folder(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: M
     if len(groups) == 1:
         f = os.path.join(path, "model.safetensors")
         write_safetensors(f, arrays, dtypes, meta)
+        _remove_stale(path, [f])
         return [f]
     files = []
     weight_map: dict[str, str] = {}
@@ -216,7 +218,22 @@ def write_hf_folder(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: M
         json.dump({"metadata": {"total_size": sum(nbytes(n) for n in arrays)},
                    "weight_map": dict(sorted(weight_map.items()))}, fi, indent=2)
         fi.write("\n")
-    return files + [os.path.join(path, HF_INDEX)]
+    files.append(os.path.join(path, HF_INDEX))
+    _remove_stale(path, files)
+    return files
+
+
+_CHECKPOINT_FILE = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors|" + re.escape(HF_INDEX))
+
+
+def _remove_stale(path: str, written: list[str]) -> None:
+    """Remove the files of an earlier checkpoint in the folder that this one did not overwrite
+    (``model.safetensors``, shards, the index), as ``save_pretrained`` does: a stale index or
+    shard would otherwise be read instead of (or beside) what was just written."""
+    keep = {os.path.basename(f) for f in written}
+    for name in os.listdir(path):
+        if name not in keep and _CHECKPOINT_FILE.fullmatch(name) and os.path.isfile(os.path.join(path, name)):
+            os.remove(os.path.join(path, name))
 
 
 # -- torch and npz ----------------------------------------------------------------------------------

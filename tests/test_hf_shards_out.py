@@ -67,3 +67,24 @@ def test_api_refuses_checkpoints_as_streams(tmp_path: Path) -> None:
         for fn in (nnr.decode, nnr.Decoder().decode_stream, nnr.open):
             with pytest.raises(NNRUsageError, match=r"is a checkpoint, not an \.nnc stream"):
                 fn(str(p))
+
+
+def test_rewriting_a_folder_leaves_no_stale_shards(tmp_path: Path) -> None:
+    """Writing a checkpoint into a folder that holds an earlier one: only the new files remain
+    (a stale index would make readers load the old shards); other files are left alone."""
+    rng = np.random.default_rng(6)
+    src = tmp_path / "in.npz"
+    np.savez(src, **{"a.weight": rng.normal(0, 0.05, (16, 16)).astype(np.float32),
+                     "b.weight": rng.normal(0, 0.05, (16, 8)).astype(np.float32)})
+    nnc = tmp_path / "m.nnc"
+    assert main(["encode", str(src), "-o", str(nnc), "-q"]) == 0
+    out = tmp_path / "hf"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    assert main(["decode", str(nnc), "-o", str(out), "--format", "hf", "--max-shard-size", "1KB"]) == 0
+    assert len(list(out.glob("model-*.safetensors"))) == 2
+    assert main(["decode", str(nnc), "-o", str(out), "--format", "hf"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    assert main(["decode", str(nnc), "-o", str(out), "--format", "hf", "--max-shard-size", "1KB"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model-00001-of-00002.safetensors",
+                                                     "model-00002-of-00002.safetensors", "model.safetensors.index.json"]
