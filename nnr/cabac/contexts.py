@@ -111,6 +111,15 @@ class ContextSet:
         self.row_skip = every[n + 1]
         for i in range(n + 2):
             every[i].ctx_id = i  # names the model in a bin trace (context_name)
+        # the next bin's model after a 1 (deepcabac.md §6.1): abs_level_greater_x[j] -> [j + 1] of
+        # the same sign, the last -> the first remainder prefix bin, prefix bin k -> k + 1 (the
+        # decoder's fast loop follows these links instead of indexing the lists)
+        gtx = self.gtx
+        rem = self.rem
+        for i in range(len(gtx)):
+            gtx[i].nxt = gtx[i + 2] if i + 2 < len(gtx) else rem[0]
+        for i in range(len(rem) - 1):
+            rem[i].nxt = rem[i + 1]
 
     def reset(self) -> None:
         """Every model back to the initial state of its parameter set (block-row start)."""

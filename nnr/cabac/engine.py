@@ -88,6 +88,7 @@ class ContextModel:
     a1: i64  # CURVE[16..30] >> sh1
     idx: i64  # parameter set in force (restored by reset)
     ctx_id: i64  # flat index in its ContextSet (-1 outside one): names the model in a bin trace
+    nxt: ContextModel | None  # the model of the binarization's next bin after a 1 (ContextSet.__init__)
 
     def __init__(self) -> None:
         # every field assigned here first: mypyc then knows them always defined and drops its
@@ -100,6 +101,7 @@ class ContextModel:
         self.a1 = 0
         self.idx = 0
         self.ctx_id = -1
+        self.nxt = None
         self.init(0)
 
     def init(self, idx: i64) -> None:

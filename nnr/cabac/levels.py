@@ -214,7 +214,6 @@ def _decode_run_fast(
     sig = ctxs.sig
     sign = ctxs.sign
     gtx = ctxs.gtx
-    rem = ctxs.rem
     small = out.small
     rlps_table = RLPS  # the tables as locals: no load of a module global per bin
     renorm = RENORM
@@ -309,12 +308,12 @@ def _decode_run_fast(
                 if b == 0:
                     break
                 j += 1
-                if j < num_gtx:
-                    c = gtx[2 * j + neg]
-                else:
+                if j >= num_gtx:
                     phase = 3
                     j = 0
-                    c = rem[0]
+                nx = c.nxt  # gtx[2 * j + neg], or rem[0] after the last flag (ContextSet links)
+                assert nx is not None
+                c = nx
             else:
                 if b == 0:
                     break
@@ -323,7 +322,9 @@ def _decode_run_fast(
                 if j >= NUM_REM_CONTEXTS - 1:
                     break
                 j += 1
-                c = rem[j]
+                nx = c.nxt  # rem[j]
+                assert nx is not None
+                c = nx
         if k:
             # remainder suffix: k bypass bins, MSB first (inline decode_bypass)
             suffix: i64 = 0
