@@ -31,7 +31,7 @@ from nnr.cabac.contexts import dq_index, dq_level, dq_next_state, gtx_context, n
 from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.cabac.encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
-from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, RLPS, STEP, ContextModel
+from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, STEP, ContextModel, lps_range, next_state
 from nnr.cabac.levels import TensorSideInfo, trace_level
 from nnr.errors import NNRUsageError
 
@@ -201,15 +201,13 @@ def _encode_run_fast(
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the encoder's hot loop.
 
     Every context-coded bin of a level goes through ONE inlined copy of
-    ArithmeticEncoder.encode_bin (the LPS range and the estimator update included, as in the
-    decoder's fast loop), driven by a small phase machine, with the engine state in locals.
+    ArithmeticEncoder.encode_bin (calling the engine's lps_range and next_state, the one
+    statement of each rule), driven by a small phase machine, with the engine state in locals.
     Returns (DQ state, previous level, DQ index mismatches).  Behaviour must stay identical to
     the general path of encode_tensor_levels (tests/test_cabac_fast_loops.py holds them
     together).
     """
-    renorm = RENORM  # the tables as locals: no load of a module global per bin
-    rlps_table = RLPS
-    step = STEP
+    renorm = RENORM  # as a local: no load of a module global per bin
     rng = enc.range
     low = enc.low
     window = enc.window
@@ -232,10 +230,7 @@ def _encode_run_fast(
         while True:
             # -- inline encode_bin(c, b) --
             cp = c.p
-            q = cp >> 7  # lps_range(cp, rng), inlined
-            if q < 0:
-                q = -q
-            rlps = i64(rlps_table[(rng & 0xE0) + q])
+            rlps = lps_range(cp, rng)
             rmps = rng - rlps
             if b == (1 if cp >= 0 else 0):
                 if rmps < 256:
@@ -255,33 +250,7 @@ def _encode_run_fast(
                 enc.emit()
                 low = enc.low
                 window = enc.window
-            # estimator update, as engine.next_state(cp, c.s0, b, c.t0, c.t1) (inlined)
-            s0 = c.s0
-            s1 = cp - 16 * s0
-            if b:
-                t = s0 >> 3
-                if t < 0:
-                    s0 += i64(step[c.t0 + 16 + t])
-                elif t < 15:
-                    s0 += c.a0
-                t = s1 >> 7
-                if t < 0:
-                    s1 += i64(step[c.t1 + 16 + t])
-                elif t < 15:
-                    s1 += c.a1
-            else:
-                t = (-s0) >> 3
-                if t < 0:
-                    s0 -= i64(step[c.t0 + 16 + t])
-                elif t < 15:
-                    s0 -= c.a0
-                t = (-s1) >> 7
-                if t < 0:
-                    s1 -= i64(step[c.t1 + 16 + t])
-                elif t < 15:
-                    s1 -= c.a1
-            c.s0 = s0
-            c.p = s1 + 16 * s0
+            c.p, c.s0 = next_state(cp, c.s0, b, c.t0, c.t1)  # the one estimator update (engine)
             # -- binarization (deepcabac.md §6.1): the next bin --
             if phase == 0:
                 if b == 0:

@@ -127,8 +127,8 @@ def next_state(p: i64, s0: i64, b: i64, t0: i64, t1: i64) -> tuple[i64, i64]:
 
     ``p`` is P = S1 + 16 * S0 before the bin, ``t0`` / ``t1`` the STEP rows of the set's shifts.
     This is the only statement of the update; every model (decoder, encoder, rate estimators)
-    goes through it, save the hand-inlined copies in the decoder's and the encoder's fast loops
-    and the nine chains of the encoder's trial model (each held to this function by tests).
+    goes through it, save the hand-inlined copy in the decoder's fast loop and the nine chains
+    of the encoder's trial model (each held to this function by tests).
     """
     # CURVE[16 + k] is 64 for k = 0..14 and 0 for k = 15: an estimator that agrees with the bin
     # (k >= 0) steps by 64 >> sh = 4 >> (t >> 5) without a table look-up.
