@@ -28,7 +28,7 @@ NUM_GTX: Final = 0  # the context numbering of zero greater-than flags: flag 0 a
 
 
 def _segments(h: i64, w: i64, scan_order: i64) -> tuple[list[int], list[bool]]:
-    """Row segments (y, p0, p1, flat) in coding order, and per segment whether it starts a block
+    """Row segments as flat (y, p0, p1) triples in coding order, and per segment whether it starts a block
     row after the first."""
     scan = BlockScan(h, w, scan_order)
     segs: list[int] = []
@@ -73,7 +73,7 @@ def _trial_ids(levels: list[int], segs: list[int], starts: list[bool], dq: bool,
                 a = -v if neg else v
                 models[gtx_context(0, neg, 0, NUM_GTX)].code(1 if a > 1 else 0)
                 if a > 1:
-                    k, _ = _rem_prefix_length(a - 2)
+                    k, _base = _rem_prefix_length(a - 2)  # a named target stays an i64
                     for j in range(k):
                         models[rem_context(j, NUM_GTX)].code(1)
                     models[rem_context(k, NUM_GTX)].code(0)
