@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from nnr import parallel
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
+from nnr.encoding.datadriven import DataDriven, DataDrivenStep
 from nnr.encoding.inputs import prepare_tensors_with_info
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
@@ -49,6 +50,8 @@ class OmittedTensorWarning(UserWarning):
 ALIASES = {"dq": "use_dq", "bitdepth": "int_quant_bw"}
 
 Progress = Callable[[int, int], None]
+ToolProgress = Callable[[DataDrivenStep, int, int], None]
+TOOL_FLAGS = ("ioq", "lsa", "fine_tune")
 
 
 def _settings(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,6 +62,24 @@ def _settings(kwargs: Mapping[str, Any]) -> dict[str, Any]:
             raise NNRUsageError(f"setting {key!r} given twice (also as {k!r})")
         out[key] = v
     return out
+
+
+def _data_driven(kw: dict[str, Any], evaluate: Any, tune: Any, progress: Any) -> DataDriven | None:
+    """The data-driven tool flags taken out of the settings ``kw``, with their callables."""
+    flags = {k: kw.pop(k) for k in TOOL_FLAGS if k in kw}
+    for k, v in flags.items():
+        if not isinstance(v, (bool, np.bool_)):
+            raise NNRUsageError(f"{k} must be True or False, got {v!r}")
+    if evaluate is not None and not callable(evaluate):
+        raise NNRUsageError(f"evaluate must be None or a callable evaluate(parameters) -> performance, got {evaluate!r}")
+    if tune is not None and not callable(tune):
+        raise NNRUsageError(f"tune must be None or a callable tune(parameters, parameter_types, lsa, fine_tune), "
+                            f"got {tune!r}")
+    dd = DataDriven(evaluate=evaluate, tune=tune, ioq=bool(flags.get("ioq", False)),
+                    lsa=bool(flags.get("lsa", False)), fine_tune=bool(flags.get("fine_tune", False)),
+                    progress=progress)
+    dd.check()
+    return dd if dd.active else None
 
 
 def model_description(model: Any) -> ModelInfo | None:
@@ -77,7 +98,8 @@ def model_description(model: Any) -> ModelInfo | None:
 
 def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progress: Progress | None = None,
            workers: int = 1, dtypes: Mapping[str, str] | None = None, record_dtypes: bool | None = None,
-           **settings: Any) -> bytes:
+           evaluate: Callable[[dict[str, npt.NDArray[Any]]], Any] | None = None, tune: Any = None,
+           tool_progress: ToolProgress | None = None, **settings: Any) -> bytes:
     """Encode ``tensors`` (name -> array) into one NNR bitstream, as NNCodec's ``nnc.compress``.
 
     Float arrays (float16/32/64, bfloat16 / float8 torch tensors or ml_dtypes arrays) are
@@ -92,12 +114,17 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     ``progress(done, total)`` is called with element counts while quantizing and coding.
     ``workers``: quantize and code the tensors on this many processes (0: one per core); the
     bytes are the same as with 1.
+    ``ioq`` / ``lsa`` / ``fine_tune`` with ``evaluate`` / ``tune``: the data-driven tools (see
+    the module); ``tool_progress(step, done, total)`` reports them.
     """
     n = parallel.resolve_workers(workers)
-    s = EncodeSettings.from_kwargs(_settings(settings))
+    kw = _settings(settings)
+    dd = _data_driven(kw, evaluate, tune, tool_progress)
+    s = EncodeSettings.from_kwargs(kw)
     _check_progress(progress)
     t, info = prepare_tensors_with_info(tensors, dtypes, record_dtypes)
-    res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n, tensor_info=info)
+    res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n, tensor_info=info,
+                      data_driven=dd)
     return res.data
 
 
@@ -112,17 +139,22 @@ class Encoder:
     in two settings: ``compress_differences=True`` (the streams are updates with parent node
     ids) and ``tca=True``.  Keyword arguments of :meth:`encode` override the session's settings
     for one stream.  :meth:`state_record` / :meth:`load_state_record` save and restore the state
-    as plain arrays.  ``workers``: as for :func:`encode`.
+    as plain arrays.  ``workers``: as for :func:`encode`; ``evaluate`` / ``tune`` /
+    ``tool_progress`` and the tool flags ``ioq`` / ``lsa`` / ``fine_tune`` as for :func:`encode`
+    (the flags may be given per stream).
     """
 
     def __init__(self, *, hdsp: bool = False, model: Any = None, workers: int = 1, record_dtypes: bool | None = None,
-                 **settings: Any) -> None:
+                 evaluate: Callable[[dict[str, npt.NDArray[Any]]], Any] | None = None, tune: Any = None,
+                 tool_progress: ToolProgress | None = None, **settings: Any) -> None:
         self.workers = parallel.resolve_workers(workers)
         kw = _settings(settings)
         kw.setdefault("compress_differences", True)
         kw.setdefault("tca", True)
         self._settings = kw
-        EncodeSettings.from_kwargs(kw)  # refuse bad settings now
+        self._tools = (evaluate, tune, tool_progress)
+        _data_driven(dict(kw), evaluate, tune, tool_progress)  # refuse bad settings now
+        EncodeSettings.from_kwargs({k: v for k, v in kw.items() if k not in TOOL_FLAGS})
         self._model = model_description(model)
         self.hdsp = bool(hdsp)
         self.record_dtypes = record_dtypes  # as nnr.encode's
@@ -133,11 +165,12 @@ class Encoder:
                **overrides: Any) -> bytes:
         """The next stream of the session; the state advances only when encoding succeeds."""
         kw = {**self._settings, **_settings(overrides)}
+        dd = _data_driven(kw, *self._tools)
         s = EncodeSettings.from_kwargs(kw)
         _check_progress(progress)
         t, info = prepare_tensors_with_info(tensors, None, self.record_dtypes)
         res, _ = compress(t, s, model=self._model, state=self.state, hdsp=self.hdsp, progress=progress,
-                          workers=self.workers, tensor_info=info)
+                          workers=self.workers, tensor_info=info, data_driven=dd)
         assert res.state is not None
         if res.omitted:
             warnings.warn(f"{len(res.omitted)} all-zero update tensor(s) omitted from the stream (the update of "

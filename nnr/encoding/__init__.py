@@ -39,6 +39,7 @@ from typing import Any
 import numpy.typing as npt
 
 from nnr.encoding.approx import Approximation, approximate, assign_qps, fold_batch_norm, init_approximation
+from nnr.encoding.datadriven import DataDriven
 from nnr.encoding.model import ModelInfo, apply_block_id_and_param_type, block_spec_ok
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.stream import StreamResult, levels_dict, write_stream
@@ -70,6 +71,7 @@ def compress(
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
     tensor_info: Mapping[str, Any] | None = None,
+    data_driven: DataDriven | None = None,
 ) -> tuple[StreamResult, Approximation]:
     """Encode ``tensors`` (float32 / int32 arrays, checked by the caller) into one stream.
 
@@ -86,6 +88,8 @@ def compress(
     ``workers`` > 1: tensors are quantized and units coded on that many processes (the same
     bytes as with 1).
     ``tensor_info``: original dtypes and shapes to record (:mod:`nnr.dtypes`).
+    ``data_driven``: IOQ / LSA / FT with the caller's evaluate and tune callables
+    (:mod:`nnr.encoding.datadriven`), run after the QPs are assigned, before batch-norm folding.
     """
     s = settings
     if model is None:
@@ -109,9 +113,11 @@ def compress(
     if tensor_info:
         a.tensor_info = dict(tensor_info)
     assign_qps(a, s)
+    qfn = quant_layer if quant_layer is not None else quantizer()
+    if data_driven is not None and data_driven.active:
+        data_driven.run(a, s, qfn, workers)
     if s.bnf:
         fold_batch_norm(a, s)
-    qfn = quant_layer if quant_layer is not None else quantizer()
     tick = _Ticker(progress, 2 * sum(int(v.size) for v in a.params.values()))
     approximate(a, s, qfn, tick, workers, tick.part)
     res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, tick=tick, workers=workers)

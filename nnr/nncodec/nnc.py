@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -35,7 +36,7 @@ from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
 from nnr.encoder import model_description
 from nnr.encoding import EncodeSettings
 from nnr.encoding import compress as _compress
-from nnr.encoding.approx import QuantMethod, stepsize_from_qp
+from nnr.encoding.datadriven import DataDriven, DataDrivenStep, LsaUnknown, reconstruct
 from nnr.encoding.inputs import prepare_tensors
 from nnr.encoding.model import ModelInfo, block_spec_ok
 from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
@@ -264,22 +265,87 @@ def _model_info_from(model: Any) -> Any:
     raise NNRUsageError("model must be an NNCodec NNRModel, an nnr.encoding.ModelInfo or a model description dict")
 
 
-def _reconstruct(a: Any) -> dict[str, npt.NDArray[Any]]:
-    """NNCodec's encoder-side reconstruction (``quantize_only``): dequantized tensors."""
-    out: dict[str, npt.NDArray[Any]] = {}
-    for name in a.params:
-        q = a.out.get(name)
-        if q is None:
-            out[name] = a.params[name]
-        elif q.method == QuantMethod.UNIFORM:
-            step = np.float32(stepsize_from_qp(q.qp, a.qp_density))
-            out[name] = q.values.astype(np.float32) * step
-        elif q.method == QuantMethod.CODEBOOK:
-            cb = np.asarray(q.codebook, dtype=np.int32) * stepsize_from_qp(q.qp, a.qp_density)
-            out[name] = cb[q.values + q.cb_zero]
+class _Executer:
+    """NNCodec's model executer seen through nnr's evaluate / tune protocol."""
+
+    def __init__(self, executer: Any, verbose: bool, wandb_logging: bool) -> None:
+        self.executer = executer
+        self.verbose = verbose
+        self.wandb_logging = wandb_logging
+        self.scaling_names: list[str] = []
+
+    def evaluate(self, parameters: dict[str, npt.NDArray[Any]]) -> Any:
+        perf = self.executer.eval_model(parameters, False)
+        try:
+            return list(perf.values())[0]  # NNCodec ranks by the first value of the result
+        except (AttributeError, IndexError, TypeError):
+            raise NNRUsageError("model_executer.eval_model must return a non-empty dict of performance "
+                                f"values, got {type(perf).__name__}") from None
+
+    def tune(self, parameters: dict[str, npt.NDArray[Any]], parameter_types: dict[str, str], lsa: bool,
+             fine_tune: bool) -> Any:
+        out = self.executer.tune_model(parameters=parameters, param_types=parameter_types, lsa_flag=lsa,
+                                       ft_flag=fine_tune, verbose=self.verbose, wandb_logging=self.wandb_logging)
+        if isinstance(out, (tuple, list)) and len(out) == 2 and isinstance(out[0], dict):
+            self.scaling_names = [str(k) for k in out[0]] if lsa else []
+        return out
+
+
+def _has(executer: Any, method: str) -> bool:
+    fn = getattr(executer, method, None)
+    return bool(fn()) if callable(fn) else False
+
+
+def _executer_tools(executer: Any, ioq: bool, lsa: bool, fine_tune: bool, verbose: bool,
+                    wandb_logging: bool) -> DataDriven | None:
+    """The data-driven tools NNCodec runs with this executer (None: none)."""
+    if not (ioq or lsa or fine_tune):
+        return None
+    if executer is None:
+        tools = ", ".join(t for t, on in (("ioq", ioq), ("lsa", lsa), ("fine_tune", fine_tune)) if on)
+        raise NNRUsageError(f"{tools} need(s) model_executer, an object with NNCodec's ModelExecute methods "
+                            "(eval_model for ioq; tune_model for lsa and fine_tune; has_eval, has_tune_lsa, "
+                            "has_tune_ft)")
+    # NNCodec switches off what the executer says it cannot do
+    for flag, method, tool in ((lsa, "has_tune_lsa", "lsa"), (fine_tune, "has_tune_ft", "fine_tune"),
+                               (ioq, "has_eval", "ioq")):
+        if flag and not _has(executer, method):
+            warnings.warn(f"model_executer.{method}() is false: {tool} switched off (as NNCodec does)", stacklevel=3)
+    lsa = lsa and _has(executer, "has_tune_lsa")
+    fine_tune = fine_tune and _has(executer, "has_tune_ft")
+    ioq = ioq and _has(executer, "has_eval")
+    if not (ioq or lsa or fine_tune):
+        return None
+    ex = _Executer(executer, verbose, wandb_logging)
+
+    def progress(step: DataDrivenStep, done: int, total: int) -> None:
+        if step == DataDrivenStep.IOQ:
+            _say(f"\r\tIOQ: TRIAL {done}/{total}" + ("\n" if done == total else ""), verbose)
+        elif done == 0:
+            _say("\tLSA/FT: TUNING...", verbose)
         else:
-            out[name] = q.values
-    return out
+            _say("DONE\n", verbose)
+
+    return DataDriven(evaluate=ex.evaluate, tune=ex.tune, ioq=ioq, lsa=lsa, fine_tune=fine_tune,
+                      progress=progress, unknown_scaling=LsaUnknown.IGNORE)
+
+
+def _add_scaling_entries(spec: Any, tools: DataDriven) -> None:
+    """NNCodec adds the trained scaling tensors to the caller's ``block_id_and_param_type``: a new
+    entry takes the block of the name with the characters of ``_scaling`` stripped from both ends
+    (``str.strip``, not a suffix removal, so usually no block), type ``weight.ls``."""
+    tune = tools.tune
+    ex = getattr(tune, "__self__", None)
+    if not isinstance(ex, _Executer) or not isinstance(spec, dict):
+        return
+    blocks = spec.get("block_identifier")
+    types = spec.get("parameter_type")
+    if not isinstance(blocks, dict) or not isinstance(types, dict):
+        return
+    for name in ex.scaling_names:
+        if name not in blocks:
+            blocks[name] = blocks.get(name.strip("_scaling"))
+            types[name] = "weight.ls"
 
 
 def compress(
@@ -326,20 +392,25 @@ def compress(
     Differences: no file is written unless ``bitstream_path`` is given, and without a path the
     bitstream (a bytearray, as NNCodec returns it) is returned even if ``return_bitstream`` is
     False.  Arrays of other numeric dtypes are converted (float -> float32, integers -> int32);
-    bad input raises :class:`nnr.NNRUsageError`.  ``ioq``, ``lsa`` and ``fine_tune`` need
-    NNCodec's training / evaluation machinery and are refused; ``bnf_mapping`` too.
+    bad input raises :class:`nnr.NNRUsageError`.  ``ioq``, ``lsa`` and ``fine_tune`` run with
+    ``model_executer``, any object with NNCodec's ``ModelExecute`` methods (``eval_model``,
+    ``tune_model``, ``has_eval``, ``has_tune_lsa``, ``has_tune_ft``; it need not derive from
+    NNCodec's class), exactly as NNCodec runs them (:mod:`nnr.encoding.datadriven`); a tool the
+    executer lacks is switched off with a warning, as NNCodec does, and a tool without an
+    executer raises :class:`nnr.NNRUsageError` (NNCodec: an assertion).  Trained scaling tensors
+    are added to ``block_id_and_param_type`` as NNCodec adds them.  ``bnf_mapping`` (which makes
+    NNCodec return its internal model description instead of a stream) is refused.
     ``general_profile_idc`` (0: edition 1) and ``out_of_band_signaling`` expose what NNCodec only
     offers through ``nnc_core``.  ``quantize_only`` returns NNCodec's encoder-side reconstruction.
     """
-    _ = (model_executer, wandb_logging)
     if bitstream_path is not None:
         check_path("bitstream_path", bitstream_path)
     for flag, v in (("quantize_only", quantize_only), ("return_bitstream", return_bitstream),
                     ("update_base_param", update_base_param), ("verbose", verbose)):
         check_bool(flag, v)
-    if ioq or lsa or fine_tune or bnf_mapping:
-        raise NNRUsageError("ioq, lsa, fine_tune and bnf_mapping need NNCodec's model executer "
-                            "(training / inference); they are not supported")
+    if bnf_mapping:
+        raise NNRUsageError("bnf_mapping returns NNCodec's internal model description, not a stream; "
+                            "it is not supported (batch-norm folding itself is: bnf=True)")
     t0 = time.perf_counter()
     _say("INITIALIZE APPROXIMATOR AND ENCODER...", verbose)
     s = EncodeSettings.from_kwargs(dict(
@@ -350,17 +421,22 @@ def compress(
         int_quant_bw=int_quant_bw if int_quant_bw else None, general_profile_idc=general_profile_idc,
         out_of_band=out_of_band_signaling, block_id_and_param_type=block_id_and_param_type))
     tensors = prepare_tensors(parameter_dict)
+    if block_id_and_param_type is not None and not block_spec_ok(block_id_and_param_type, tensors):
+        lsa = False  # NNCodec switches LSA (and BNF) off when the blocks fail its sanity check
+    tools = _executer_tools(model_executer, bool(ioq), bool(lsa), bool(fine_tune), verbose, wandb_logging)
     base = check_approx_param_base(approx_param_base) if approx_param_base is not None else None
     _say(f"DONE in {time.perf_counter() - t0:.4f} s\n", verbose)
     t1 = time.perf_counter()
     _say("ENCODING...", verbose)
     if quantize_only:
-        res, a = _compress(tensors, s, model=_model_info_from(model), strict_blocks=False)
-        return _reconstruct(a)
+        res, a = _compress(tensors, s, model=_model_info_from(model), strict_blocks=False, data_driven=tools)
+        return reconstruct(a)
     hdsp = tool_enabled(hdsp_tool)
     state = to_incremental(base, hdsp_tool) if (base is not None or hdsp) else None
     res, a = _compress(tensors, s, model=_model_info_from(model), state=state, hdsp=hdsp,
-                       put_nodes=base is not None, strict_blocks=False)
+                       put_nodes=base is not None, strict_blocks=False, data_driven=tools)
+    if tools is not None and block_id_and_param_type is not None:
+        _add_scaling_entries(block_id_and_param_type, tools)
     if base is not None and update_base_param:
         assert res.state is not None
         upd = BaseUpdate(base)
@@ -389,30 +465,34 @@ def compress_model(model_path_or_object: Any, bitstream_path: str | None = None,
                    param_opt: bool = True, cabac_unary_length_minus1: int = 10, opt_qp: bool = False,
                    ioq: bool = False, bnf: bool = False, lsa: bool = False, fine_tune: bool = False,
                    row_skipping: bool = False, tca: bool = False, block_id_and_param_type: Any = None,
+                   model_executer: Any = None, wandb_logging: bool = False,
                    return_model_data: bool = False, verbose: bool = True, return_bitstream: bool = False,
                    approx_param_base: MutableMapping[str, Any] | None = None, device_id: int = 0,
                    int_quant_bw: Any = False, **ignored: Any) -> Any:
     """NNCodec's ``nnc.compress_model`` for a PyTorch module (needs torch) or a PyTorch state
     dict of arrays: the model is described as NNCodec's PyTorch front end does (topology
     NNR_TPL_PYT, parameter types from the names, ``num_batches_tracked`` left out) and, with
-    ``bnf``, its blocks are guessed from the module structure (batch-norm modules are those
-    with running statistics).  Training-related arguments are ignored."""
+    ``bnf`` or ``lsa``, its blocks are guessed from the module structure (batch-norm modules are
+    those with running statistics).  ``ioq`` / ``lsa`` / ``fine_tune`` run with
+    ``model_executer`` as in :func:`compress` (NNCodec's own dataset-driven executers, which
+    ``model_name`` / ``dataset_path`` / ``use_case`` select, are not available: those arguments
+    and the other training-related ones are ignored)."""
     _ = ignored
     state_dict, bn_info = state_dict_of(model_path_or_object)
     params, m = describe_state_dict(state_dict)
-    if block_id_and_param_type is None and bnf:
+    if block_id_and_param_type is None and (bnf or lsa):
         block_id_and_param_type = guess_blocks(params, bn_info)
         if block_id_and_param_type is not None and not block_spec_ok(block_id_and_param_type, params):
             block_id_and_param_type = None
         if block_id_and_param_type is None:
-            bnf = False
+            bnf = lsa = False
     bs = compress(params, bitstream_path=bitstream_path, qp=qp, qp_density=qp_density, nonweight_qp=nonweight_qp,
                   qp_per_tensor=qp_per_tensor, use_dq=use_dq, codebook_mode=codebook_mode, scan_order=scan_order,
                   lambda_scale=lambda_scale, param_opt=param_opt,
                   cabac_unary_length_minus1=cabac_unary_length_minus1, opt_qp=opt_qp, ioq=ioq, bnf=bnf, lsa=lsa,
                   fine_tune=fine_tune, row_skipping=row_skipping, tca=tca,
-                  block_id_and_param_type=block_id_and_param_type, model=m, verbose=verbose,
-                  return_bitstream=True, approx_param_base=approx_param_base, device_id=device_id,
+                  block_id_and_param_type=block_id_and_param_type, model=m, model_executer=model_executer,
+                  wandb_logging=wandb_logging, verbose=verbose, return_bitstream=True, approx_param_base=approx_param_base, device_id=device_id,
                   int_quant_bw=int_quant_bw)
     if return_model_data:
         return (bs, block_id_and_param_type) if return_bitstream else block_id_and_param_type
