@@ -10,7 +10,15 @@
 Everything in the state dict is coded: float tensors (float32 / bf16 / fp16 / fp8) quantized
 from float32, integer buffers (``num_batches_tracked``, step counters) as integers, 0-d entries
 with their shape recorded; decoding restores dtypes and shapes, so ``load_state_dict(...,
-strict=True)`` accepts the result.  (NNCodec's ``nn.encode`` / ``compress_model``, and so the
+strict=True)`` accepts the result.
+
+Data-driven encoding with the caller's data (:func:`encode_model`, :class:`ModelData`)::
+
+    data = nnr.torch.encode_model(model, train_loader, loss=F.cross_entropy, metric=accuracy,
+                                  qp=-30, bnf=True, lsa=True, ioq=True)
+    nnr.torch.load_model(model, data)              # scaling applied, folded batch norms undone
+
+(NNCodec's ``nn.encode`` / ``compress_model``, and so the
 drop-in :mod:`nnr.nncodec.nn`, leave ``num_batches_tracked`` out; their streams load with
 ``strict=False`` only.)
 """
@@ -20,9 +28,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from nnr.encoding.datadriven import DataDrivenStep
 from nnr.errors import NNRUsageError
 
-__all__ = ["encode", "load_state_dict", "state_dict"]
+__all__ = ["ModelData", "describe", "encode", "encode_model", "load_model", "load_state_dict", "model_state_dict",
+           "state_dict"]
 
 
 def _torch() -> Any:
@@ -91,3 +103,255 @@ def load_state_dict(module: Any, stream: Any, *, strict: bool = True, dtype: obj
     if not isinstance(module, torch.nn.Module):
         raise NNRUsageError(f"expected a torch.nn.Module, got {type(module).__name__}")
     return module.load_state_dict(state_dict(stream, dtype=dtype), strict=strict)
+
+
+# =============================================================================================
+# Data-driven encoding of a module: IOQ, LSA, FT and batch-norm folding with the caller's data
+
+
+class ModelData:
+    """A module with its data, as the data-driven tools' ``evaluate`` and ``tune`` callables
+    (:mod:`nnr.encoding.datadriven`).
+
+    ``loader`` yields ``(inputs, targets)`` batches (a ``DataLoader`` or any iterable);
+    ``loss(outputs, targets)`` is a scalar tensor to minimise (LSA, FT); ``metric(outputs,
+    targets)`` a number, larger is better (IOQ; averaged over the batches weighted by their size),
+    on ``eval_loader`` (default ``loader``).  Tuning runs ``epochs`` passes of Adam at ``lr`` over
+    at most ``max_batches`` batches each, with the module in eval mode (batch norm uses and keeps
+    its running statistics, dropout is off).  LSA trains one factor per output channel of each
+    weight (``<weight>_scaling``) with the weights frozen at their quantized values; FT trains the
+    module's other non-weight parameters (biases, batch-norm scales and shifts).
+    ``progress(step, done, total)`` is called per tuning batch.  The module itself is not changed.
+    """
+
+    def __init__(self, module: Any, loader: Any, loss: Any = None, metric: Any = None, *, eval_loader: Any = None,
+                 epochs: int = 1, lr: float = 1e-3, max_batches: int | None = None, progress: Any = None) -> None:
+        torch = _torch()
+        if not isinstance(module, torch.nn.Module):
+            raise NNRUsageError(f"expected a torch.nn.Module, got {type(module).__name__}")
+        for name, fn in (("loss", loss), ("metric", metric), ("progress", progress)):
+            if fn is not None and not callable(fn):
+                raise NNRUsageError(f"{name} must be None or a callable, got {fn!r}")
+        if loader is None or not hasattr(loader, "__iter__"):
+            raise NNRUsageError(f"loader must be an iterable of (inputs, targets) batches, got {loader!r}")
+        if not (isinstance(epochs, int) and epochs >= 1) or not (isinstance(max_batches, int) or max_batches is None):
+            raise NNRUsageError("epochs must be an int >= 1 and max_batches None or an int")
+        self.module = module
+        self.loader = loader
+        self.eval_loader = eval_loader if eval_loader is not None else loader
+        self.loss = loss
+        self.metric = metric
+        self.epochs = epochs
+        self.lr = float(lr)
+        self.max_batches = max_batches
+        self.progress = progress
+
+    def _inputs(self, params: Mapping[str, Any], trainable: Mapping[str, Any]) -> dict[str, Any]:
+        """The module's tensors for ``functional_call``: weights times their scaling factors."""
+        torch = _torch()
+        own = dict(self.module.state_dict())
+        out: dict[str, Any] = {}
+        for name, v in params.items():
+            if name.endswith("_scaling") or name not in own:
+                continue
+            t = trainable.get(name)
+            if t is None:
+                t = torch.as_tensor(np.asarray(v)).to(own[name].dtype).reshape(own[name].shape)
+            out[name] = t
+        for name in list(out):
+            s_name = name + "_scaling"
+            if s_name in params:
+                s = trainable.get(s_name)
+                if s is None:
+                    s = torch.as_tensor(np.asarray(params[s_name], dtype=np.float32))
+                out[name] = out[name] * s.reshape([-1] + [1] * (out[name].dim() - 1))
+        return out
+
+    def _batches(self, loader: Any) -> Any:
+        for i, batch in enumerate(loader):
+            if self.max_batches is not None and i >= self.max_batches:
+                return
+            if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
+                raise NNRUsageError("loader must yield (inputs, targets) batches")
+            yield batch[0], batch[1]
+
+    def evaluate(self, params: Mapping[str, Any]) -> float:
+        """The metric of the module with ``params`` (weighted mean over ``eval_loader``)."""
+        if self.metric is None:
+            raise NNRUsageError("ioq needs metric, a callable metric(outputs, targets) -> number (larger is better)")
+        torch = _torch()
+        from torch.func import functional_call  # type: ignore[import-not-found, unused-ignore]
+
+        was = self.module.training
+        self.module.eval()
+        total, n = 0.0, 0
+        try:
+            with torch.no_grad():
+                tensors = self._inputs(params, {})
+                for x, y in self._batches(self.eval_loader):
+                    k = int(len(y))
+                    total += float(self.metric(functional_call(self.module, tensors, (x,)), y)) * k
+                    n += k
+        finally:
+            self.module.train(was)
+        if n == 0:
+            raise NNRUsageError("eval_loader yielded no batches")
+        return total / n
+
+    def tune(self, params: Mapping[str, Any], types: Mapping[str, str], lsa: bool, fine_tune: bool
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Train the scaling factors (``lsa``) and / or the non-weight parameters (``fine_tune``)."""
+        if self.loss is None:
+            raise NNRUsageError("lsa and fine_tune need loss, a callable loss(outputs, targets) -> scalar tensor")
+        torch = _torch()
+        from torch.func import functional_call
+
+        learnable = {n for n, _ in self.module.named_parameters()}
+        train: dict[str, Any] = {}
+        for name, v in params.items():
+            t = types.get(name)
+            if (lsa and t == "weight.ls") or (fine_tune and name in learnable and t not in (None, "weight", "weight.ls")):
+                train[name] = torch.tensor(np.asarray(v, dtype=np.float32), requires_grad=True)
+        if not train:
+            return {}, {}
+        opt = torch.optim.Adam(list(train.values()), lr=self.lr)
+        was = self.module.training
+        self.module.eval()
+        try:
+            total = self.epochs * self._count()
+            done = 0
+            for _ in range(self.epochs):
+                for x, y in self._batches(self.loader):
+                    opt.zero_grad()
+                    out = functional_call(self.module, self._inputs(params, train), (x,))
+                    self.loss(out, y).backward()
+                    opt.step()
+                    done += 1
+                    if self.progress is not None:
+                        self.progress(DataDrivenStep.TUNE, done, max(total, done))
+        finally:
+            self.module.train(was)
+        out_ls = {n: v.detach().numpy().copy() for n, v in train.items() if types.get(n) == "weight.ls"}
+        out_ft = {n: v.detach().numpy().copy() for n, v in train.items() if types.get(n) != "weight.ls"}
+        return out_ls, out_ft
+
+    def _count(self) -> int:
+        try:
+            n = len(self.loader)
+        except TypeError:
+            return 0
+        return min(n, self.max_batches) if self.max_batches is not None else n
+
+
+def describe(module: Any, *, lsa: bool = False, blocks: bool = False
+             ) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
+    """(parameters, model description, block_id_and_param_type) of a module as the encoder takes
+    them: NNCodec's PyTorch description (``num_batches_tracked`` left out); with ``lsa`` a
+    ``<weight>_scaling`` tensor of ones after every weight of two or more dimensions; with
+    ``blocks`` (or ``lsa``) the blocks found from the module's structure: each weight with its
+    bias, scaling and the batch norm that follows it (None when the structure has none)."""
+    from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
+
+    sd, bn_info = state_dict_of(module)
+    if lsa:
+        with_ls: dict[str, Any] = {}
+        for name, v in sd.items():
+            with_ls[name] = v
+            if name.endswith(".weight") and v.ndim > 1 and not bn_info.get(name, False):
+                with_ls[name + "_scaling"] = np.ones(v.shape[0], dtype=np.float32)
+                bn_info[name + "_scaling"] = False
+        sd = with_ls
+    params, m = describe_state_dict(sd)
+    spec = guess_blocks(params, bn_info) if (blocks or lsa) else None
+    return params, m, spec
+
+
+def encode_model(module: Any, loader: Any = None, *, loss: Any = None, metric: Any = None, eval_loader: Any = None,
+                 ioq: bool = False, lsa: bool = False, fine_tune: bool = False, bnf: bool = False, epochs: int = 1,
+                 lr: float = 1e-3, max_batches: int | None = None, progress: Any = None, **settings: Any) -> bytes:
+    """Encode a module with the data-driven tools, its data given by ``loader`` (see
+    :class:`ModelData`): ``ioq`` needs ``metric``, ``lsa`` / ``fine_tune`` need ``loss``;
+    ``bnf`` folds each batch norm into the weight before it (found from the module's structure);
+    other settings as :func:`nnr.encode`.  ``progress``: a callable ``progress(step, done,
+    total)`` (:class:`nnr.encoding.datadriven.DataDrivenStep`) or True for a bar on stderr.
+    :func:`load_model` loads the stream back into the module."""
+    from nnr.encoder import encode as _encode
+
+    tools = [t for t, on in (("ioq", ioq), ("lsa", lsa), ("fine_tune", fine_tune)) if on]
+    if tools and loader is None:
+        raise NNRUsageError(f"{', '.join(tools)} need(s) loader, an iterable of (inputs, targets) batches")
+    if ioq and metric is None:
+        raise NNRUsageError("ioq needs metric, a callable metric(outputs, targets) -> number (larger is better)")
+    if (lsa or fine_tune) and loss is None:
+        raise NNRUsageError("lsa and fine_tune need loss, a callable loss(outputs, targets) -> scalar tensor")
+    report = _stderr_progress() if progress is True else (progress or None)
+    params, m, spec = describe(module, lsa=lsa, blocks=True)
+    if lsa and spec is None:
+        raise NNRUsageError("lsa: no blocks found in the module's structure (weights of two or more dimensions)")
+    data = ModelData(module, loader if loader is not None else [], loss, metric, eval_loader=eval_loader,
+                     epochs=epochs, lr=lr, max_batches=max_batches, progress=report) if tools else None
+    return _encode(params, model=m, block_id_and_param_type=spec, bnf=bnf and spec is not None, ioq=ioq, lsa=lsa,
+                   fine_tune=fine_tune, evaluate=data.evaluate if data else None, tune=data.tune if data else None,
+                   tool_progress=report, **settings)
+
+
+def _stderr_progress() -> Any:
+    import sys
+
+    def show(step: DataDrivenStep, done: int, total: int) -> None:
+        pct = int(100 * done / total) if total else 100
+        sys.stderr.write(f"\r{step.value:>4} [{'#' * (pct * 30 // 100):<30}] {pct:3d}%")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def model_state_dict(module: Any, stream: Any) -> dict[str, Any]:
+    """The state dict a stream of :func:`encode_model` gives ``module``: local scaling applied to
+    the weights, a folded batch norm made the identity with the folded bias put back (into the
+    weight's bias, or else the batch norm's shift), ``num_batches_tracked`` kept from the module."""
+    torch = _torch()
+    from nnr.decoder import Decoder
+
+    ds = Decoder(reconstruct_lsa=True).decode_stream(stream)
+    dec = {o.name: o.value for o in ds.outputs}
+    own = module.state_dict()
+    out: dict[str, Any] = {}
+    _, _, spec = describe(module, blocks=True)
+    folded: dict[str, str] = {}  # bn prefix -> weight name, for batch norms absent from the stream
+    if spec is not None:
+        by_block: dict[str, dict[str, str]] = {}
+        for name, b in spec["block_identifier"].items():
+            if b is not None:
+                by_block.setdefault(b, {})[spec["parameter_type"][name]] = name
+        for members in by_block.values():
+            if "bn.mean" in members and members["bn.mean"] not in dec and "weight" in members:
+                folded[members["bn.mean"].rsplit(".", 1)[0]] = members["weight"]
+    for prefix, w in folded.items():
+        bias = dec.pop(w + ".bias", None) if (w + ".bias") in dec else None
+        wb = w.rsplit(".", 1)[0] + ".bias"
+        dec[prefix + ".weight"] = np.ones_like(own[prefix + ".weight"].numpy())
+        dec[prefix + ".running_mean"] = np.zeros_like(own[prefix + ".running_mean"].numpy())
+        eps = float(getattr(module.get_submodule(prefix), "eps", 0.0))
+        dec[prefix + ".running_var"] = np.full_like(own[prefix + ".running_var"].numpy(), 1.0 - eps)
+        if wb in own and wb in dec:
+            dec[prefix + ".bias"] = np.zeros_like(own[prefix + ".bias"].numpy())
+        else:
+            dec[prefix + ".bias"] = bias if bias is not None else np.zeros_like(own[prefix + ".bias"].numpy())
+    for name, ref in own.items():
+        if name in dec:
+            out[name] = torch.as_tensor(np.asarray(dec.pop(name))).to(ref.dtype).reshape(ref.shape)
+        elif name.endswith("num_batches_tracked"):
+            out[name] = ref.clone()
+        else:
+            raise NNRUsageError(f"the stream has no tensor for {name!r}")
+    if dec:
+        raise NNRUsageError(f"the stream has tensors the module does not: {', '.join(sorted(dec)[:5])}")
+    return out
+
+
+def load_model(module: Any, stream: Any) -> Any:
+    """Load a stream of :func:`encode_model` into ``module`` (see :func:`model_state_dict`)."""
+    return module.load_state_dict(model_state_dict(module, stream), strict=True)
