@@ -119,3 +119,20 @@ def test_errors_name_what_is_missing() -> None:
         nnr.torch.ModelData({}, batches())
     with pytest.raises(nnr.NNRUsageError, match="no tensor"):
         nnr.torch.load_model(torch.nn.Linear(3, 2), nnr.torch.encode_model(m))
+
+
+def test_digits_example_lsa_wins_back_accuracy() -> None:
+    """The example's pipeline, shortened (3 training epochs, one QP, no IOQ)."""
+    require("sklearn")
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "examples" / "datadriven_digits" / "run.py"
+    spec = importlib.util.spec_from_file_location("datadriven_digits_run", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = {r["variant"]: r for r in mod.run([-8], epochs=3, lsa_epochs=1, variants=("plain", "+BNF", "+LSA"))["rows"]}
+    assert rows["float"]["bytes"] == 15560
+    assert rows["+BNF"]["bytes"] < rows["plain"]["bytes"] and rows["+BNF"]["accuracy"] == rows["plain"]["accuracy"]
+    assert rows["+LSA"]["accuracy"] > rows["plain"]["accuracy"] + 0.05

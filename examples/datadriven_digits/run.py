@@ -80,7 +80,8 @@ def train(model: nn.Module, ds: TensorDataset, epochs: int = 20) -> None:
             opt.step()
 
 
-def run(qps: list[int], epochs: int = 20, lsa_epochs: int = 3, progress: bool = False) -> dict:
+def run(qps: list[int], epochs: int = 20, lsa_epochs: int = 3, progress: bool = False,
+        variants: tuple[str, ...] = tuple(v for v, _ in VARIANTS)) -> dict:
     torch.manual_seed(0)
     torch.set_num_threads(1)
     train_ds, val_ds, test_ds = data()
@@ -92,6 +93,8 @@ def run(qps: list[int], epochs: int = 20, lsa_epochs: int = 3, progress: bool = 
     val_loader = DataLoader(val_ds, batch_size=200)
     for qp in qps:
         for name, tools in VARIANTS:
+            if name not in variants:
+                continue
             t0 = time.perf_counter()
             stream = nnr.torch.encode_model(model, tune_loader, loss=nn.functional.cross_entropy, metric=accuracy,
                                             eval_loader=val_loader, epochs=lsa_epochs, lr=1e-2, qp=qp,
