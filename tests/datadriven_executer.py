@@ -192,7 +192,7 @@ def cases() -> dict[str, dict]:
     out["ioq_lsa_codebook2"] = dict(model="blocks", qp=-36, ioq=True, lsa=True, codebook_mode=2)
     out["ioq_lsa_rowskip_tca"] = dict(model="blocks", qp=-38, ioq=True, lsa=True, row_skipping=True, tca=True)
     out["lsa_ft_intbw"] = dict(model="blocks", lsa=True, fine_tune=True, int_quant_bw=8)
-    out["ioq_lambda"] = dict(model="blocks", qp=-38, ioq=True, executer=dict(scale=2000.0))
+    out["ioq_coarse_few_samples"] = dict(model="blocks", qp=-24, ioq=True, executer=dict(samples=6, seed=2))
     return out
 
 
