@@ -4,12 +4,15 @@ loading, LSA with frozen weights, IOQ by a metric, clear errors."""
 from __future__ import annotations
 
 import copy
+import os
+import sys
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.extras import require
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from extras import require  # noqa: E402
 
 torch = require("torch")
 
