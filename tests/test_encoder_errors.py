@@ -104,7 +104,7 @@ def test_settings() -> None:
     usage_error("lambda_scale", nnr.encode, {"w": W}, lambda_scale=-1)
     usage_error("given twice", nnr.encode, {"w": W}, dq=True, use_dq=False)
     usage_error("qp_per_tensor must be a dict", nnr.encode, {"w": W}, qp_per_tensor=[1])
-    usage_error("ioq, lsa", nnc.compress, {"w": W}, lsa=True)
+    usage_error(r"lsa need\(s\) model_executer", nnc.compress, {"w": W}, lsa=True)
     usage_error("args must be a dict", tensor.encode, W, ["qp"])
 
 
