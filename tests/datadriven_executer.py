@@ -204,3 +204,35 @@ def params_of(kind: str) -> tuple[dict, dict | None]:
     if kind == "plain":
         return plain, None
     return p, None  # plain_ls: scaling tensors present as ordinary tensors
+
+
+def torch_module() -> Any:
+    """The parameter dict of :func:`model` (without scaling tensors) as a torch module with the
+    same state-dict names (for ``compress_model``)."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, bias=False)
+            self.bn = torch.nn.BatchNorm2d(8)
+            self.fc1 = torch.nn.Linear(40, 16)
+            self.fc2 = torch.nn.Linear(16, 10)
+
+    net = Net()
+    p, _ = model()
+    sd = net.state_dict()
+    with torch.no_grad():
+        for name in sd:
+            if name in p:
+                sd[name].copy_(torch.from_numpy(p[name]))
+    return net
+
+
+def module_cases() -> dict[str, dict]:
+    """compress_model cases: the module of :func:`torch_module`, blocks guessed by NNCodec's rule."""
+    return {
+        "module_ioq_bnf": dict(qp=-36, ioq=True, bnf=True),
+        "module_ft_nodq": dict(qp=-34, fine_tune=True, use_dq=False),
+        "module_lsa_ft_bnf": dict(qp=-38, lsa=True, fine_tune=True, bnf=True),
+    }

@@ -26,7 +26,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from datadriven_executer import LinearExecuter, cases, model, params_of  # noqa: E402
+from datadriven_executer import LinearExecuter, cases, model, module_cases, params_of, torch_module  # noqa: E402
 from nncodec import nnc  # noqa: E402
 from nncodec.nnc_core.nnr_model import ModelExecute  # noqa: E402
 
@@ -58,6 +58,16 @@ def main() -> None:
             entry["reconstruct_lsa"] = {k: array_hash(v) for k, v in dec.items()}
         manifest[name] = entry
         print(f"{name:28s} {len(bs):6d} bytes  {len(ex.calls)} calls  {entry['sha256'][:16]}")
+    tmp = os.path.join(OUT, "tmp.nnc")
+    for name, kw in module_cases().items():
+        ex = LinearExecuter(model()[0])
+        with contextlib.redirect_stdout(io.StringIO()):
+            bs, spec = nnc.compress_model(torch_module(), bitstream_path=tmp, model_executer=ex, return_bitstream=True,
+                                          return_model_data=True, **kw)
+        os.remove(tmp)
+        manifest[name] = {"module": kw, "sha256": hashlib.sha256(bytes(bs)).hexdigest(), "size": len(bs),
+                          "calls": ex.calls, "spec_after": spec}
+        print(f"{name:28s} {len(bs):6d} bytes  {len(ex.calls)} calls  {manifest[name]['sha256'][:16]}")
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")
