@@ -77,7 +77,11 @@ def encode(model: Any, args: Mapping[str, Any] | None = None, use_case_name: str
     ``nn.encode``; returns the bitstream (bytearray).
 
     With ``sparsity`` > 0 and ``epoch`` > 0 the dict is sparsified first, as in NNCodec.  Unlike
-    NNCodec no file is written unless ``args`` names a ``results`` folder.
+    NNCodec no file is written unless ``args`` names a ``results`` folder.  ``args['lsa']`` /
+    ``args['ioq']`` reach ``compress`` / ``compress_model`` as in NNCodec, which pass no model
+    executer: they raise :class:`nnr.NNRUsageError` (NNCodec fails, or builds its own
+    dataset-driven executer); call ``nnc.compress`` / ``nnc.compress_model`` with
+    ``model_executer`` instead.
     """
     _ = use_case_name
     a = checked_args(args, nncargs, "nn.encode")
