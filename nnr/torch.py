@@ -12,7 +12,7 @@ from float32, integer buffers (``num_batches_tracked``, step counters) as intege
 with their shape recorded; decoding restores dtypes and shapes, so ``load_state_dict(...,
 strict=True)`` accepts the result.
 
-Data-driven encoding with the caller's data (:func:`encode_model`, :class:`ModelData`)::
+Data-driven encoding with the caller's data (:func:`nnr.torch.encode_model`, :class:`nnr.torch.ModelData`)::
 
     data = nnr.torch.encode_model(model, train_loader, loss=F.cross_entropy, metric=accuracy,
                                   qp=-30, bnf=True, lsa=True, ioq=True)
@@ -270,11 +270,11 @@ def encode_model(module: Any, loader: Any = None, *, loss: Any = None, metric: A
                  ioq: bool = False, lsa: bool = False, fine_tune: bool = False, bnf: bool = False, epochs: int = 1,
                  lr: float = 1e-3, max_batches: int | None = None, progress: Any = None, **settings: Any) -> bytes:
     """Encode a module with the data-driven tools, its data given by ``loader`` (see
-    :class:`ModelData`): ``ioq`` needs ``metric``, ``lsa`` / ``fine_tune`` need ``loss``;
+    :class:`nnr.torch.ModelData`): ``ioq`` needs ``metric``, ``lsa`` / ``fine_tune`` need ``loss``;
     ``bnf`` folds each batch norm into the weight before it (found from the module's structure);
     other settings as :func:`nnr.encode`.  ``progress``: a callable ``progress(step, done,
     total)`` (:class:`nnr.encoding.datadriven.DataDrivenStep`) or True for a bar on stderr.
-    :func:`load_model` loads the stream back into the module."""
+    :func:`nnr.torch.load_model` loads the stream back into the module."""
     from nnr.encoder import encode as _encode
 
     tools = [t for t, on in (("ioq", ioq), ("lsa", lsa), ("fine_tune", fine_tune)) if on]
@@ -309,7 +309,7 @@ def _stderr_progress() -> Any:
 
 
 def model_state_dict(module: Any, stream: Any) -> dict[str, Any]:
-    """The state dict a stream of :func:`encode_model` gives ``module``: local scaling applied to
+    """The state dict a stream of :func:`nnr.torch.encode_model` gives ``module``: local scaling applied to
     the weights, a folded batch norm made the identity with the folded bias put back (into the
     weight's bias, or else the batch norm's shift), ``num_batches_tracked`` kept from the module."""
     torch = _torch()
@@ -353,5 +353,5 @@ def model_state_dict(module: Any, stream: Any) -> dict[str, Any]:
 
 
 def load_model(module: Any, stream: Any) -> Any:
-    """Load a stream of :func:`encode_model` into ``module`` (see :func:`model_state_dict`)."""
+    """Load a stream of :func:`nnr.torch.encode_model` into ``module`` (see :func:`nnr.torch.model_state_dict`)."""
     return module.load_state_dict(model_state_dict(module, stream), strict=True)

@@ -1,7 +1,7 @@
 """Data-driven encoding: inference-optimised quantization, local scaling adaptation, fine tuning.
 
 These processes decide what the encoder codes by running the model on data; the data and the
-model stay with the caller, who provides two callables (the protocol of :class:`DataDriven`):
+model stay with the caller, who provides two callables (the protocol of :class:`nnr.encoding.datadriven.DataDriven`):
 
 ``evaluate(parameters) -> number``
     The model's performance (larger is better, e.g. accuracy) with ``parameters``, a dict of
@@ -13,7 +13,7 @@ model stay with the caller, who provides two callables (the protocol of :class:`
     (biases, batch-norm tensors) to their fine-tuned values.  ``parameter_types`` maps every
     tensor to its parameter type (``"weight"``, ``"weight.ls"``, ``"bias"``, ``"bn.mean"``, ...).
 
-The decisions are NNCodec 2.1.3's, so that the drop-in (:mod:`nnr.nncodec.nnc`, whose model
+The decisions are NNCodec 2.1.3's, so that the drop-in (``nnr.nncodec.nnc``, whose model
 executers are adapted to this protocol) writes NNCodec's bytes:
 
 * **IOQ** (inference-optimised quantization) searches a QP per weight tensor.  The stream at the
@@ -98,7 +98,7 @@ class DataDriven:
         return self.ioq or self.lsa or self.fine_tune
 
     def check(self) -> None:
-        """Each tool has what it needs (:class:`NNRUsageError` naming the argument otherwise)."""
+        """Each tool has what it needs (:class:`nnr.NNRUsageError` naming the argument otherwise)."""
         if self.ioq and not callable(self.evaluate):
             raise NNRUsageError("ioq needs evaluate, a callable evaluate(parameters) -> performance "
                                 "(larger is better)")
