@@ -67,8 +67,9 @@ class LinearExecuter:
     """NNCodec's ModelExecute methods on the linear "model" above."""
 
     def __init__(self, original: dict[str, np.ndarray], samples: int = 64, seed: int = 11, scale: float = 1.0,
-                 lsa: bool = True, ft: bool = True, evaluate: bool = True) -> None:
+                 lsa: bool = True, ft: bool = True, evaluate: bool = True, always_scale: bool = False) -> None:
         rng = np.random.default_rng(seed)
+        self.always_scale = always_scale  # train scaling factors even for weights the model has none for
         self.scale = scale
         self.flags = (evaluate, ft, lsa)
         self.inputs: dict[str, np.ndarray] = {}
@@ -134,7 +135,7 @@ class LinearExecuter:
             wm = np.asarray(p[w], np.float64).reshape(p[w].shape[0], -1)
             y = _dot(wm, x)
             bias = np.asarray(p[b], np.float64).reshape(-1, 1) if (b is not None and b in p) else 0.0
-            if lsa_flag and param_types.get(ls) == "weight.ls" and ls in p:
+            if lsa_flag and ((param_types.get(ls) == "weight.ls" and ls in p) or self.always_scale):
                 s = ((y * (t_pre - bias)).sum(axis=1) / (y * y).sum(axis=1))
                 s = np.round(s, 6)
                 lsa_params[ls] = s.astype(np.float32)
@@ -192,6 +193,8 @@ def cases() -> dict[str, dict]:
     out["ioq_lsa_codebook2"] = dict(model="blocks", qp=-36, ioq=True, lsa=True, codebook_mode=2)
     out["ioq_lsa_rowskip_tca"] = dict(model="blocks", qp=-38, ioq=True, lsa=True, row_skipping=True, tca=True)
     out["lsa_ft_intbw"] = dict(model="blocks", lsa=True, fine_tune=True, int_quant_bw=8)
+    out["lsa_blocks_without_scaling"] = dict(model="blocks_nols", qp=-38, lsa=True, fine_tune=True,
+                                             executer=dict(always_scale=True))
     out["ioq_coarse_few_samples"] = dict(model="blocks", qp=-24, ioq=True, executer=dict(samples=6, seed=2))
     return out
 
@@ -201,6 +204,8 @@ def params_of(kind: str) -> tuple[dict, dict | None]:
     if kind == "blocks":
         return p, spec
     plain = {k: v for k, v in p.items() if not k.endswith("_scaling")}
+    if kind == "blocks_nols":
+        return plain, {part: {k: v for k, v in spec[part].items() if k in plain} for part in spec}
     if kind == "plain":
         return plain, None
     return p, None  # plain_ls: scaling tensors present as ordinary tensors
