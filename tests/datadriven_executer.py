@@ -67,8 +67,11 @@ class LinearExecuter:
     """NNCodec's ModelExecute methods on the linear "model" above."""
 
     def __init__(self, original: dict[str, np.ndarray], samples: int = 64, seed: int = 11, scale: float = 1.0,
-                 lsa: bool = True, ft: bool = True, evaluate: bool = True, always_scale: bool = False) -> None:
+                 lsa: bool = True, ft: bool = True, evaluate: bool = True, always_scale: bool = False,
+                 float32_score: bool = False, shaped_scaling: bool = False) -> None:
         rng = np.random.default_rng(seed)
+        self.float32_score = float32_score  # eval_model's values as numpy float32 (IOQ's arithmetic follows)
+        self.shaped_scaling = shaped_scaling  # scaling factors returned as (C, 1, 1, 1)
         self.always_scale = always_scale  # train scaling factors even for weights the model has none for
         self.scale = scale
         self.flags = (evaluate, ft, lsa)
@@ -111,6 +114,8 @@ class LinearExecuter:
             if w in self.inputs:
                 d = self._forward(parameters, w, ls, b, bn, self.inputs[w]) - self.targets[w]
                 err += float((d * d).mean())
+        if self.float32_score:
+            return {"acc": np.float32(-self.scale * err), "loss": np.float32(err)}
         return {"acc": -self.scale * err, "loss": err}
 
     def test_model(self, parameters: dict[str, np.ndarray], verbose: bool = False) -> dict[str, float]:
@@ -150,6 +155,8 @@ class LinearExecuter:
                     g, _, m, v = (np.asarray(p[n], np.float64).reshape(-1, 1) for n in bn)
                     nbe = np.round((t - g * (pre - m) / np.sqrt(v + EPS)).mean(axis=1), 6)
                     ft_params[bn[1]] = nbe.astype(np.float32)
+        if self.shaped_scaling:
+            lsa_params = {k: v.reshape(-1, 1, 1, 1) for k, v in lsa_params.items()}
         return lsa_params, ft_params
 
     def has_eval(self) -> bool:
@@ -195,6 +202,15 @@ def cases() -> dict[str, dict]:
     out["lsa_ft_intbw"] = dict(model="blocks", lsa=True, fine_tune=True, int_quant_bw=8)
     out["lsa_blocks_without_scaling"] = dict(model="blocks_nols", qp=-38, lsa=True, fine_tune=True,
                                              executer=dict(always_scale=True))
+    out["ioq_lsa_float32_score_nodq"] = dict(model="blocks", qp=-28, ioq=True, lsa=True, use_dq=False,
+                                             executer=dict(float32_score=True))
+    out["lsa_shaped_scaling"] = dict(model="blocks", qp=-36, lsa=True, executer=dict(shaped_scaling=True))
+    out["lsa_ft_bnf_scaling_last"] = dict(model="scaling_last", qp=-34, lsa=True, fine_tune=True, bnf=True)
+    out["ioq_qp_per_tensor"] = dict(model="blocks", qp=-36, ioq=True,
+                                    qp_per_tensor={"fc1.weight": -30, "conv.weight_scaling": -50})
+    out["lsa_opt_qp"] = dict(model="blocks", qp=-36, lsa=True, opt_qp=True)
+    out["lsa_ft_nonweight_qp_none"] = dict(model="blocks", qp=-30, lsa=True, fine_tune=True, nonweight_qp=None)
+    out["ioq_lsa_ft_lambda_scale"] = dict(model="blocks", qp=-32, ioq=True, lsa=True, fine_tune=True, lambda_scale=0.5)
     out["ioq_coarse_few_samples"] = dict(model="blocks", qp=-24, ioq=True, executer=dict(samples=6, seed=2))
     return out
 
@@ -204,6 +220,8 @@ def params_of(kind: str) -> tuple[dict, dict | None]:
     if kind == "blocks":
         return p, spec
     plain = {k: v for k, v in p.items() if not k.endswith("_scaling")}
+    if kind == "scaling_last":
+        return {**plain, **{k: v for k, v in p.items() if k.endswith("_scaling")}}, spec
     if kind == "blocks_nols":
         return plain, {part: {k: v for k, v in spec[part].items() if k in plain} for part in spec}
     if kind == "plain":
