@@ -71,7 +71,8 @@ def _data_driven(kw: dict[str, Any], evaluate: Any, tune: Any, progress: Any) ->
         if not isinstance(v, (bool, np.bool_)):
             raise NNRUsageError(f"{k} must be True or False, got {v!r}")
     if evaluate is not None and not callable(evaluate):
-        raise NNRUsageError(f"evaluate must be None or a callable evaluate(parameters) -> performance, got {evaluate!r}")
+        raise NNRUsageError(f"evaluate must be None or a callable evaluate(parameters) -> performance, "
+                            f"got {evaluate!r}")
     if tune is not None and not callable(tune):
         raise NNRUsageError(f"tune must be None or a callable tune(parameters, parameter_types, lsa, fine_tune), "
                             f"got {tune!r}")

@@ -121,11 +121,15 @@ class ModelData:
     its running statistics, dropout is off).  LSA trains one factor per output channel of each
     weight (``<weight>_scaling``) with the weights frozen at their quantized values; FT trains the
     module's other non-weight parameters (biases, batch-norm scales and shifts).
+    With ``keep_best`` (the default) the tuned values kept are those of the epoch with the lowest
+    mean loss on ``eval_loader`` (the values before tuning count as epoch 0; an epoch must lower
+    it by more than 1e-3), as NNCodec's PyTorch executer keeps them.
     ``progress(step, done, total)`` is called per tuning batch.  The module itself is not changed.
     """
 
     def __init__(self, module: Any, loader: Any, loss: Any = None, metric: Any = None, *, eval_loader: Any = None,
-                 epochs: int = 1, lr: float = 1e-3, max_batches: int | None = None, progress: Any = None) -> None:
+                 epochs: int = 1, lr: float = 1e-3, max_batches: int | None = None, progress: Any = None,
+                 keep_best: bool = True) -> None:
         torch = _torch()
         if not isinstance(module, torch.nn.Module):
             raise NNRUsageError(f"expected a torch.nn.Module, got {type(module).__name__}")
@@ -145,6 +149,7 @@ class ModelData:
         self.lr = float(lr)
         self.max_batches = max_batches
         self.progress = progress
+        self.keep_best = bool(keep_best)
 
     def _inputs(self, params: Mapping[str, Any], trainable: Mapping[str, Any]) -> dict[str, Any]:
         """The module's tensors for ``functional_call``: weights times their scaling factors."""
@@ -210,7 +215,8 @@ class ModelData:
         train: dict[str, Any] = {}
         for name, v in params.items():
             t = types.get(name)
-            if (lsa and t == "weight.ls") or (fine_tune and name in learnable and t not in (None, "weight", "weight.ls")):
+            tuned_here = fine_tune and name in learnable and t not in (None, "weight", "weight.ls")
+            if (lsa and t == "weight.ls") or tuned_here:
                 train[name] = torch.tensor(np.asarray(v, dtype=np.float32), requires_grad=True)
         if not train:
             return {}, {}
@@ -218,6 +224,8 @@ class ModelData:
         was = self.module.training
         self.module.eval()
         try:
+            best = {n: v.detach().numpy().copy() for n, v in train.items()}
+            best_loss = self._mean_loss(params, train) if self.keep_best else 0.0
             total = self.epochs * self._count()
             done = 0
             for _ in range(self.epochs):
@@ -229,11 +237,29 @@ class ModelData:
                     done += 1
                     if self.progress is not None:
                         self.progress(DataDrivenStep.TUNE, done, max(total, done))
+                now = self._mean_loss(params, train) if self.keep_best else 0.0
+                if not self.keep_best or now < best_loss - 1e-3:
+                    best_loss = now
+                    best = {n: v.detach().numpy().copy() for n, v in train.items()}
         finally:
             self.module.train(was)
-        out_ls = {n: v.detach().numpy().copy() for n, v in train.items() if types.get(n) == "weight.ls"}
-        out_ft = {n: v.detach().numpy().copy() for n, v in train.items() if types.get(n) != "weight.ls"}
+        out_ls = {n: v for n, v in best.items() if types.get(n) == "weight.ls"}
+        out_ft = {n: v for n, v in best.items() if types.get(n) != "weight.ls"}
         return out_ls, out_ft
+
+    def _mean_loss(self, params: Mapping[str, Any], train: Mapping[str, Any]) -> float:
+        """The loss on ``eval_loader`` (weighted mean over the batches)."""
+        torch = _torch()
+        from torch.func import functional_call
+
+        total, n = 0.0, 0
+        with torch.no_grad():
+            tensors = self._inputs(params, {k: v.detach() for k, v in train.items()})
+            for x, y in self._batches(self.eval_loader):
+                k = int(len(y))
+                total += float(self.loss(functional_call(self.module, tensors, (x,)), y)) * k
+                n += k
+        return total / n if n else 0.0
 
     def _count(self) -> int:
         try:
@@ -268,9 +294,11 @@ def describe(module: Any, *, lsa: bool = False, blocks: bool = False
 
 def encode_model(module: Any, loader: Any = None, *, loss: Any = None, metric: Any = None, eval_loader: Any = None,
                  ioq: bool = False, lsa: bool = False, fine_tune: bool = False, bnf: bool = False, epochs: int = 1,
-                 lr: float = 1e-3, max_batches: int | None = None, progress: Any = None, **settings: Any) -> bytes:
+                 lr: float = 1e-3, max_batches: int | None = None, progress: Any = None, keep_best: bool = True,
+                 **settings: Any) -> bytes:
     """Encode a module with the data-driven tools, its data given by ``loader`` (see
-    :class:`nnr.torch.ModelData`): ``ioq`` needs ``metric``, ``lsa`` / ``fine_tune`` need ``loss``;
+    :class:`nnr.torch.ModelData`, also for ``epochs``, ``lr``, ``max_batches``, ``keep_best``): ``ioq``
+    needs ``metric``, ``lsa`` / ``fine_tune`` need ``loss``;
     ``bnf`` folds each batch norm into the weight before it (found from the module's structure);
     other settings as :func:`nnr.encode`.  ``progress``: a callable ``progress(step, done,
     total)`` (:class:`nnr.encoding.datadriven.DataDrivenStep`) or True for a bar on stderr.
@@ -289,7 +317,8 @@ def encode_model(module: Any, loader: Any = None, *, loss: Any = None, metric: A
     if lsa and spec is None:
         raise NNRUsageError("lsa: no blocks found in the module's structure (weights of two or more dimensions)")
     data = ModelData(module, loader if loader is not None else [], loss, metric, eval_loader=eval_loader,
-                     epochs=epochs, lr=lr, max_batches=max_batches, progress=report) if tools else None
+                     epochs=epochs, lr=lr, max_batches=max_batches, progress=report,
+                     keep_best=keep_best) if tools else None
     return _encode(params, model=m, block_id_and_param_type=spec, bnf=bnf and spec is not None, ioq=ioq, lsa=lsa,
                    fine_tune=fine_tune, evaluate=data.evaluate if data else None, tune=data.tune if data else None,
                    tool_progress=report, **settings)

@@ -139,3 +139,17 @@ def test_digits_example_lsa_wins_back_accuracy() -> None:
     assert rows["float"]["bytes"] == 15560
     assert rows["+BNF"]["bytes"] < rows["plain"]["bytes"] and rows["+BNF"]["accuracy"] == rows["plain"]["accuracy"]
     assert rows["+LSA"]["accuracy"] > rows["plain"]["accuracy"] + 0.05
+
+
+def test_keep_best_keeps_the_values_before_a_harmful_epoch() -> None:
+    m = small(False)
+    params, _, spec = nnr.torch.describe(m, lsa=True)
+    assert spec is not None
+    types = dict(spec["parameter_type"])
+    loss = torch.nn.functional.cross_entropy
+    wild = nnr.torch.ModelData(m, batches(), loss, lr=1e3)  # one epoch at this rate only hurts
+    ls, ft = wild.tune(params, types, True, False)
+    assert ft == {} and set(ls) == {"0.weight_scaling", "4.weight_scaling"}
+    assert all(np.array_equal(v, np.ones_like(v)) for v in ls.values())
+    ls_all, _ = nnr.torch.ModelData(m, batches(), loss, lr=1e3, keep_best=False).tune(params, types, True, False)
+    assert not all(np.array_equal(v, np.ones_like(v)) for v in ls_all.values())

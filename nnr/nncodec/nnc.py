@@ -492,8 +492,8 @@ def compress_model(model_path_or_object: Any, bitstream_path: str | None = None,
                   cabac_unary_length_minus1=cabac_unary_length_minus1, opt_qp=opt_qp, ioq=ioq, bnf=bnf, lsa=lsa,
                   fine_tune=fine_tune, row_skipping=row_skipping, tca=tca,
                   block_id_and_param_type=block_id_and_param_type, model=m, model_executer=model_executer,
-                  wandb_logging=wandb_logging, verbose=verbose, return_bitstream=True, approx_param_base=approx_param_base, device_id=device_id,
-                  int_quant_bw=int_quant_bw)
+                  wandb_logging=wandb_logging, verbose=verbose, return_bitstream=True,
+                  approx_param_base=approx_param_base, device_id=device_id, int_quant_bw=int_quant_bw)
     if return_model_data:
         return (bs, block_id_and_param_type) if return_bitstream else block_id_and_param_type
     if return_bitstream or bitstream_path is None:
