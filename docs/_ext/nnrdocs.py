@@ -344,6 +344,8 @@ def _patch_python_domain() -> None:
 
 def generate(app: Sphinx) -> None:
     """Write the generated pages (docs/_gen/) before Sphinx reads the sources."""
+    if not app.config.nnr_generate:
+        return
     import render_processes
     import render_syntax
     import render_traces
@@ -354,6 +356,7 @@ def generate(app: Sphinx) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_config_value("nnr_generate", True, "env")  # False: only the domain (tests/test_docs.py)
     app.add_domain(NNRDomain)
     app.add_role_to_domain("nnr", "rowdef", rowdef_role)
     app.add_role_to_domain("nnr", "tracedef", tracedef_role)
