@@ -149,7 +149,8 @@ def render_page(p: dict[str, Any], feats: dict[int, list[str]], neg: dict[str, l
         items = []
         for c in p["code"]:
             path, line = code_line(c)
-            items.append(f"{code_role(c)} (:nnr:src:`{path} line {line} <{c}>`)")
+            where = f"{path} line {line}" if line else path
+            items.append(f"{code_role(c)} (:nnr:src:`{where} <{c}>`)")
         lines.append("   :Code: " + "; ".join(items))
     if p.get("notes"):
         refs = []
@@ -157,7 +158,8 @@ def render_page(p: dict[str, Any], feats: dict[int, list[str]], neg: dict[str, l
             note, num = n.split()
             refs.append(f":nnr:note:`{note}.md §{num} <{note} {num}>`")
         lines.append("   :Notes: " + ", ".join(refs))
-    related = [f":nnr:proc:`{k}`" for k in p.get("see_also", [])]
+    titles = {q["key"]: q["title"] for q in pages()}
+    related = [f":nnr:proc:`{esc(titles[k])} <{k}>`" for k in p.get("see_also", [])]
     if related:
         lines.append("   :See also: " + ", ".join(related))
     cases: list[str] = sorted({c for n in p.get("features", []) for c in feats.get(n, [])})
@@ -210,7 +212,7 @@ def render_index(ps: list[dict[str, Any]]) -> str:
     lines += [".. list-table::", "   :header-rows: 1", "   :widths: 30 70", "", "   * - Process", "     - Summary"]
     for p in ps:
         first = " ".join(p["summary"].split()).split(". ")[0].rstrip(".") + "."
-        lines += [f"   * - :nnr:proc:`{p['key']}`", f"     - {first}"]
+        lines += [f"   * - :nnr:proc:`{esc(p['title'])} <{p['key']}>`", f"     - {first}"]
     return "\n".join(lines) + "\n"
 
 

@@ -173,10 +173,10 @@ def render_bins(case: str, bins: list[BinEvent], links: _Links, seen: set[str]) 
     lines += [
         f"The {len(bins)} bins of the arithmetic-coded payload, as ``nnr trace --bins`` prints them: the "
         "arithmetic decoder's bit counter, the element the bin belongs to, the context model "
-        "(:nnr:proc:`context-selection`; flat index in parentheses; ``bypass`` and ``terminate`` bins "
+        "(:nnr:proc:`context selection <context-selection>`; flat index in parentheses; ``bypass`` and ``terminate`` bins "
         "have none), the bin, the engine's range and 9-bit offset register before the bin "
-        "(:nnr:proc:`arithmetic-decoding`), and the tensor, element position (row-major) and level it "
-        "codes (with dependent quantization ``-> i``: the reconstruction index, :nnr:proc:`dependent-quantization`).",
+        "(:nnr:proc:`arithmetic decoding <arithmetic-decoding>`), and the tensor, element position (row-major) and level it "
+        "codes (with dependent quantization ``-> i``: the reconstruction index, :nnr:proc:`dependent quantization <dependent-quantization>`).",
         "",
         ".. list-table::", "   :header-rows: 1", "   :class: nnr-trace", "",
         "   * - bit", "     - element", "     - context model", "     - bin", "     - range", "     - offset",
@@ -185,7 +185,7 @@ def render_bins(case: str, bins: list[BinEvent], links: _Links, seen: set[str]) 
     for b in bins:
         base = b.element.split("[", 1)[0]
         link = ("elem", base) if base in links.elements else None
-        elem = f":nnr:elem:`{b.element} <{base}>`" if link else lit(b.element)
+        elem = _cell(case, b.element, link, seen)
         model = f"{b.model} ({b.context})" if b.context >= 0 else b.model
         where = f"{b.tensor}[{b.position}] {b.level}" if b.position is not None else b.tensor
         if b.position is not None and b.value != b.level:
