@@ -19,22 +19,13 @@ import re
 import sys
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from nnr import syntax as st  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from render_syntax import HERE, ROOT, code_role, lit, st, tomllib, write_if_changed  # noqa: E402
 
 GEN = os.path.join(HERE, "_gen")
 NOTES = os.path.join(HERE, "notes")
 BITSTREAMS = os.path.join(ROOT, "bitstreams")
 PROCESSES = os.path.join(HERE, "processes.toml")
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 def pages() -> list[dict[str, Any]]:
@@ -125,16 +116,6 @@ def code_line(dotted: str) -> tuple[str, int]:
     return os.path.relpath(path, ROOT), line
 
 
-def code_role(dotted: str) -> str:
-    from render_syntax import code_role as role
-
-    return role(dotted)
-
-
-def lit(text: str) -> str:
-    return f"``{text}``"
-
-
 def render_page(p: dict[str, Any], feats: dict[int, list[str]], neg: dict[str, list[str]],
                 names: dict[int, str]) -> tuple[str, list[tuple[str, str]]]:
     """The page of one process, and the note excerpts it includes ((file name, Markdown))."""
@@ -192,6 +173,7 @@ def render_page(p: dict[str, Any], feats: dict[int, list[str]], neg: dict[str, l
 
 
 def esc(text: str) -> str:
+    """Plain text for reST, also inside a role's explicit title (``<`` and ``>``)."""
     out = []
     for ch in text:
         if ch in "\\*`|_<>":
@@ -217,8 +199,6 @@ def render_index(ps: list[dict[str, Any]]) -> str:
 
 
 def write_generated() -> None:
-    from render_syntax import write_if_changed
-
     ps = pages()
     feats, neg = cases_by_feature()
     names = features()

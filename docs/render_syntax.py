@@ -67,6 +67,11 @@ def code_role(dotted: str) -> str:
     return f":py:func:`{dotted}`"
 
 
+def code_src(dotted: str) -> str:
+    """A link to the code's documentation, then one to its highlighted source."""
+    return f"{code_role(dotted)} (:nnr:src:`source <{dotted}>`)"
+
+
 class _Rows:
     """Rows of one rendered list-table: (syntax cell, descriptor, status, semantics)."""
 
@@ -146,9 +151,9 @@ def render_table(table: st.Table, syn: st.Syntax) -> list[str]:
     lines.append(f":Status: {table.status} ({esc(status_text)})" if status_text else f":Status: {table.status}")
     if table.clause:
         lines.append(f":Notes: {note_links(esc(table.clause))}")
-    lines.append(f":Implemented by: {code_role(table.code)}")
+    lines.append(f":Implemented by: {code_src(table.code)}")
     if table.see_also:
-        lines.append(":See also: " + ", ".join(code_role(c) for c in table.see_also))
+        lines.append(":See also: " + ", ".join(code_src(c) for c in table.see_also))
     if table.traced:
         lines.append(f":In traces: structure {lit(table.name)}")
     else:
@@ -282,10 +287,10 @@ def render_map(syn: st.Syntax) -> list[str]:
         "(``docs/processes.toml``), the one module that implements it.",
         "",
     ]
-    rows = [[f":ref:`{n} <syntax-{n}>`", code_role(r), code_role(w) if w else "—"]
+    rows = [[f":ref:`{n} <syntax-{n}>`", code_src(r), code_src(w) if w else "—"]
             for n, _m, r, w in implementation_map(syn)]
     lines += _list_table(["Syntax structure", "Reads (module.function)", "Writes"], rows)
-    rows = [[esc(n), code_role(c)] for n, c in processes()]
+    rows = [[esc(n), code_src(c)] for n, c in processes()]
     lines += _list_table(["Process", "Entry point (module.function)"], rows)
     lines += ["A page per decoding process, with its rule: :doc:`_gen/processes/index`.", ""]
     return lines
@@ -319,7 +324,7 @@ def render_implementation_page(syn: st.Syntax) -> str:
         lines += heading(lit(mod), "~")
         for c in by_module[mod]:
             used = ", ".join(f":ref:`{n} <syntax-{n}>`" for n in users[c])
-            lines.append(f"* {code_role(c)} (:nnr:src:`source <{c}>`): {used}")
+            lines.append(f"* {code_src(c)}: {used}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -461,10 +466,10 @@ def render_elements_page(syn: st.Syntax, traced: dict[str, list[tuple[str, str]]
                 lines.append(f"   :Row: :nnr:row:`{r.element} in {r.structure}( ) <{r.structure}.{n}>` "
                              f"(:ref:`table <syntax-{r.structure}>`), {cond}")
                 lines.append(f"   :Semantics: {note_links(esc(r.semantics))}")
-                lines.append(f"   :Read by: {code_role(t.code)}")
+                lines.append(f"   :Read by: {code_src(t.code)}")
                 w = writers.get(t.name)
                 if w:
-                    lines.append(f"   :Written by: {code_role(w)}")
+                    lines.append(f"   :Written by: {code_src(w)}")
         elif n in suffixed:
             base, struct = suffixed[n]
             lines.append(f"   **{esc(n)}**")
@@ -478,7 +483,7 @@ def render_elements_page(syn: st.Syntax, traced: dict[str, list[tuple[str, str]]
             lines.append("")
             lines.append(f"   :Trace alias: the loop {lit(a.loop)} of :ref:`{t.name}( ) <syntax-{t.name}>` as one "
                          f"trace element: {esc(a.note)}")
-            lines.append(f"   :Read by: {code_role(t.code)}")
+            lines.append(f"   :Read by: {code_src(t.code)}")
         if n in procs:
             lines.append("   :Processes: " + ", ".join(f":nnr:proc:`{esc(title)} <{k}>`" for k, title in procs[n]))
         c = cases.get(n)

@@ -142,3 +142,28 @@ def test_an_unresolved_reference_fails_the_build_and_says_where_names_come_from(
     assert "nnr:elem reference target not found: 'no_such_flag'" in err and "syntax/*.toml" in err, err
     assert "nnr.no_such_function" in err and "renamed, removed or made private" in err, err
     assert "sig_flag" not in err.replace("no_such_flag", "")
+
+
+def test_no_dead_anchor_anywhere_on_the_site(site: str) -> None:
+    """Every link to an anchor (``page.html#id``, ``#id``) lands on an element with that id:
+    source links, back-links from the source pages, element, row, process and trace anchors."""
+    ids: dict[str, set[str] | None] = {}
+    dead: list[str] = []
+    count = 0
+    for dirpath, _dirs, files in os.walk(site):
+        for f in files:
+            if not f.endswith(".html"):
+                continue
+            path = os.path.join(dirpath, f)
+            text = _read(site, os.path.relpath(path, site))
+            for page, frag in re.findall(r'href="([^"#:]*\.html)?#([^"]+)"', text):
+                target = os.path.normpath(os.path.join(dirpath, page)) if page else path
+                if target not in ids:
+                    ids[target] = (set(re.findall(r'id="([^"]+)"', _read(site, os.path.relpath(target, site))))
+                                   if os.path.exists(target) else None)
+                count += 1
+                have = ids[target]
+                if have is None or frag not in have:
+                    dead.append(f"{os.path.relpath(path, site)} -> {page}#{frag}")
+    assert count > 10000
+    assert not dead, dead[:20]

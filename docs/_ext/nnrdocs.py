@@ -342,6 +342,26 @@ def _patch_python_domain() -> None:
     PythonDomain.note_object = note_object  # type: ignore[method-assign]
 
 
+def fix_viewcode_backlinks(app: Sphinx) -> list[Any]:
+    """sphinx.ext.viewcode links each object of a source page back to the last page that documented
+    it, at the anchor ``<module>.<name>``; an object documented under a re-exported name
+    (``nnr.NNRError`` on api.rst) has no such anchor there.  Point those back-links to the page that
+    has the anchor (its module's reference page)."""
+    env = app.env
+    py = env.get_domain("py")
+    for modname, entry in getattr(env, "_viewcode_modules", {}).items():
+        if not entry:
+            continue
+        _code, _tags, used, refname = entry
+        for fullname in list(used):
+            obj = py.objects.get(f"{refname}.{fullname}")
+            if obj is not None:
+                used[fullname] = obj.docname
+            elif f"_gen/api/{modname}" in env.found_docs:
+                used[fullname] = f"_gen/api/{modname}"
+    return []
+
+
 def generate(app: Sphinx) -> None:
     """Write the generated pages (docs/_gen/) before Sphinx reads the sources."""
     if not app.config.nnr_generate:
@@ -368,6 +388,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("doctree-read", label_note_sections)
     app.connect("warn-missing-reference", warn_missing)
     app.connect("missing-reference", resolve_alias)
+    app.connect("html-collect-pages", fix_viewcode_backlinks, priority=400)  # before viewcode's
     app.connect("autodoc-process-docstring", docstring_markup)
     _patch_python_domain()
     app.add_css_file("nnr.css")
