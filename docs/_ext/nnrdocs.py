@@ -249,6 +249,9 @@ def _import_dotted(dotted: str) -> Any:
     raise ImportError(dotted)
 
 
+_BUILTINS = set(dir(__import__("builtins")))
+
+
 def resolve_alias(app: Sphinx, env: Any, node: pending_xref, contnode: nodes.Element) -> nodes.Element | None:
     """A Python reference to a re-exported name (``nnr.Decoder``, ``nnr.fl.nnc_mod``) or to a name
     imported into the referring module (``NNRUsageError`` in a docstring of ``nnr.incremental``):
@@ -256,6 +259,8 @@ def resolve_alias(app: Sphinx, env: Any, node: pending_xref, contnode: nodes.Ele
     if node.get("refdomain") != "py":
         return None
     target = node["reftarget"].lstrip("~.")
+    if target in _BUILTINS:
+        return None
     mod = node.get("py:module") or ""
     candidates = []
     if not target.startswith("nnr"):
@@ -272,7 +277,9 @@ def resolve_alias(app: Sphinx, env: Any, node: pending_xref, contnode: nodes.Ele
         try:
             obj = _import_dotted(cand)
         except (ImportError, AttributeError, ValueError):
-            # an instance attribute (set in __init__): its class
+            # an instance attribute (set in __init__) named with its class: the class
+            if "." not in target:
+                continue
             try:
                 obj = _import_dotted(cand.rsplit(".", 1)[0])
             except (ImportError, AttributeError, ValueError):
