@@ -314,10 +314,20 @@ _ABS_RE = re.compile(r"(?<![\w`|\\])\|([^|\s`][^|`\n]*?)\|(?![\w`|])")
 
 def docstring_markup(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
     """nnr's docstrings write ``|x|`` for an absolute value and ``a *= b`` in formulas: plain text,
-    not reST substitutions or emphasis."""
+    not reST substitutions or emphasis; their citations of the notes become links."""
+    from render_syntax import note_links
+
+    literal = False
     for i, line in enumerate(lines):
+        if literal and line.strip() and not line.startswith((" ", "\t")):
+            literal = False
         line = _ABS_RE.sub(lambda m: f"\\|{m.group(1)}\\|", line)
-        lines[i] = line.replace(" *= ", " \\*= ")
+        line = line.replace(" *= ", " \\*= ")
+        if not literal and "``" not in line:
+            line = note_links(line)  # "deepcabac.md §6.2" -> a link to that section of the notes
+        lines[i] = line
+        if line.rstrip().endswith("::"):
+            literal = True
 
 
 def _gen_api(docname: str) -> bool:
