@@ -20,6 +20,7 @@ import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import render_syntax  # noqa: E402
 from render_syntax import HERE, ROOT, code_role, lit, st, tomllib, write_if_changed  # noqa: E402
 
 GEN = os.path.join(HERE, "_gen")
@@ -174,12 +175,7 @@ def render_page(p: dict[str, Any], feats: dict[int, list[str]], neg: dict[str, l
 
 def esc(text: str) -> str:
     """Plain text for reST, also inside a role's explicit title (``<`` and ``>``)."""
-    out = []
-    for ch in text:
-        if ch in "\\*`|_<>":
-            out.append("\\")
-        out.append(ch)
-    return "".join(out)
+    return render_syntax.esc(text).replace("<", "\\<").replace(">", "\\>")
 
 
 def render_index(ps: list[dict[str, Any]]) -> str:

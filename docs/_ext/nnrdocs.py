@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from docutils import nodes
-from docutils.statemachine import StringList
 from docutils.parsers.rst import directives
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
@@ -137,19 +136,12 @@ class _Def(SphinxDirective):
     has_content = True
     option_spec = {"title": directives.unchanged}
 
-    def prelude(self, name: str) -> list[str]:
-        """reST put before the content (generated fields)."""
-        return []
-
     def run(self) -> list[nodes.Node]:
         name = self.arguments[0].strip()
         anchor = f"{KINDS[self.objtype][0]}-{name}"
         title = self.options.get("title", name)
         _register(self.env, self.objtype, name, anchor, title)
         box = nodes.container(ids=[anchor], classes=[f"nnr-{self.objtype}"])
-        pre = self.prelude(name)
-        if pre:
-            self.state.nested_parse(StringList(pre, source=self.get_source_info()[0]), self.content_offset, box)
         self.state.nested_parse(self.content, self.content_offset, box)
         return [box]
 
