@@ -208,6 +208,50 @@ def label_note_sections(app: Sphinx, doctree: nodes.document) -> None:
             _register(env, "note", f"{note} {num}", sec["ids"][0], f"{note}.md §{num}")
 
 
+_CITE_RE = re.compile(r"(?:\b(syntax|deepcabac|quantization|features)\.md\s+)?§(\d+(?:\.\d+)?)")
+
+
+def _note_sections() -> dict[str, set[str]]:
+    """note -> the section numbers its headings carry (docs/notes/<note>.md)."""
+    out: dict[str, set[str]] = {}
+    for note in ("syntax", "deepcabac", "quantization", "features"):
+        path = os.path.join(DOCS, "notes", note + ".md")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                out[note] = set(re.findall(r"^#+\s+(\d+(?:\.\d+)?)\.?\s", f.read(), re.M))
+    return out
+
+
+def link_note_citations(app: Sphinx, doctree: nodes.document) -> None:
+    """In the notes pages, "§2.5" (same note) and "syntax.md §8.2" become links to those sections."""
+    docname = app.env.docname
+    if not docname.startswith("notes/"):
+        return
+    here = docname.split("/", 1)[1]
+    sections = _note_sections()
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or isinstance(parent, (nodes.literal, nodes.literal_block, nodes.title, nodes.reference)):
+            continue
+        value = text.astext()
+        if "§" not in value:
+            continue
+        out: list[nodes.Node] = []
+        pos = 0
+        for m in _CITE_RE.finditer(value):
+            note = m.group(1) or here
+            if m.group(2) not in sections.get(note, set()):
+                continue
+            out.append(nodes.Text(value[pos:m.start()]))
+            ref = pending_xref("", nodes.Text(m.group(0)), refdomain="nnr", reftype="note",
+                               reftarget=f"{note} {m.group(2)}", refexplicit=True, refwarn=True)
+            out.append(ref)
+            pos = m.end()
+        if out:
+            out.append(nodes.Text(value[pos:]))
+            parent.replace(text, out)
+
+
 def warn_missing(app: Sphinx, domain: Domain, node: pending_xref) -> bool | None:
     """A clearer message for an unresolved reference (returns True when it emitted its own)."""
     typ, target = node["reftype"], node["reftarget"]
@@ -395,6 +439,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive_to_domain("nnr", "trace", TraceDef)
     app.connect("builder-inited", generate)
     app.connect("doctree-read", label_note_sections)
+    app.connect("doctree-read", link_note_citations)
     app.connect("warn-missing-reference", warn_missing)
     app.connect("missing-reference", resolve_alias)
     app.connect("html-collect-pages", fix_viewcode_backlinks, priority=400)  # before viewcode's
