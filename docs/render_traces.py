@@ -38,9 +38,20 @@ EXAMPLES = [
     ("SPEC_EXAMPLE_GPI1_A", "the notes' worked example: a 3x4 weight and a bias, dependent quantization, "
                             "edition 2 (general_profile_idc 1); every bin of its payload is traced below"),
     ("BLOCK_CODEBOOK_W_A", "an NNR_PT_BLOCK unit whose weight uses an integer codebook"),
+    ("DC_BLOCK_CODEBOOK_A", "a decomposed weight (G and H) in an NNR_PT_BLOCK unit, with a second codebook for H"),
     ("DQ_SCAN1_A", "8x8 block scan with dependent quantization: block rows and their entry points"),
     ("HB_PERF_MAPS_A", "a model parameter set with the performance maps"),
     ("SEQ_HDSP_CODEBOOK_A", "a base model and three updates (parameter update tree, HDSP), one decoder session"),
+    # hand-built streams (conformance/): the structures NNCodec never writes
+    ("HB_LPS_A", "a layer parameter set with a sparsification performance map"),
+    ("HB_AGG_A", "two compressed data units carried in one aggregate unit"),
+    ("HB_QNT_A", "a quantization unit"),
+    ("HB_TPL_PRUN_A", "a topology unit with a pruning topology container"),
+    ("HB_REFLIST_A", "indexed topology references (a reference-list topology unit)"),
+    ("HB_SHA512_PARENT_A", "a parent node identified by the SHA-512 of its payload"),
+    ("HB_RAW_FLOAT_A", "an uncompressed float32 tensor beside a coded one"),
+    ("HB_PARTIAL_DATA_COUNTER_A", "partial_data_counter in the unit headers"),
+    ("HB_DECOMPRESSED_FORMAT_A", "nnr_decompressed_data_format in the compressed data unit headers"),
 ]
 BIN_EXAMPLE = "SPEC_EXAMPLE_GPI1_A"
 
@@ -104,7 +115,7 @@ def _cell(case: str, name: str, link: tuple[str, str] | None, seen: set[str]) ->
     if link is None:
         return lit(name)
     kind, target = link
-    key = target.rsplit(".", 1)[-1] if kind == "row" else target
+    key = name.split("[", 1)[0] if kind == "row" else target  # as traced (a suffixed name keeps its suffix)
     first = key not in seen
     seen.add(key)
     return f":nnr:tracedef:`{case}|{key if first else ''}|{kind}|{target}|{name}`"
