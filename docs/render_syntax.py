@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
 import sys
 
 if sys.version_info >= (3, 11):
@@ -24,6 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 from collections.abc import Iterable
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -65,13 +67,9 @@ def code_role(dotted: str) -> str:
     return f":py:func:`{dotted}`"
 
 
-def autodoc_directive(dotted: str) -> str:
-    obj = st.resolve_code(dotted)
-    if inspect.isclass(obj):
-        return f".. autoclass:: {dotted}"
-    if "." in getattr(obj, "__qualname__", ""):
-        return f".. automethod:: {dotted}"
-    return f".. autofunction:: {dotted}"
+def code_src(dotted: str) -> str:
+    """A link to the code's documentation, then one to its highlighted source."""
+    return f"{code_role(dotted)} (:nnr:src:`source <{dotted}>`)"
 
 
 class _Rows:
@@ -92,8 +90,22 @@ def _call_cell(r: st.Row, syn: st.Syntax) -> str:
     return f":ref:`{text} <syntax-{r.name}>`"
 
 
+_NOTE_REF_RE = re.compile(r"\b(syntax|deepcabac|quantization|features)\.md((?:(?:\s|,|-|–|and)*§\d+(?:\.\d+)?)*)")
+_SECTION_RE = re.compile(r"§(\d+(?:\.\d+)?)")
+
+
+def note_links(text: str) -> str:
+    """Escaped text with its citations of the notes ("deepcabac.md §6.2", "syntax.md §2-§8") as
+    links to those sections (``:nnr:note:``) on the rendered notes pages."""
+    def one(m: re.Match[str]) -> str:
+        note = m.group(1)
+        secs = _SECTION_RE.sub(lambda s: f":nnr:note:`§{s.group(1)} <{note} {s.group(1)}>`", m.group(2))
+        return f":nnr:note:`{note}.md <{note}>`{secs}"
+    return _NOTE_REF_RE.sub(one, text)
+
+
 def _row_semantics(r: st.Row) -> str:
-    s = esc(r.semantics)
+    s = note_links(esc(r.semantics))
     notes = []
     if r.suffix:
         notes.append(f"Decoder trace: the elements of this instance carry the suffix {lit(r.suffix)}.")
@@ -108,7 +120,8 @@ def _render_nodes(nodes: Iterable[st.Node], depth: int, out: _Rows, table: st.Ta
     for n in nodes:
         if isinstance(n, st.Row):
             if n.element is not None:
-                out.add(depth, lit(n.element), lit(n.descriptor or ""), n.status, _row_semantics(n))
+                cell = f":nnr:rowdef:`{n.structure}|{n.name}|{n.element}`"
+                out.add(depth, cell, lit(n.descriptor or ""), n.status, _row_semantics(n))
             else:
                 out.add(depth, _call_cell(n, syn), "", n.status, _row_semantics(n))
         elif isinstance(n, st.Chain):
@@ -137,10 +150,10 @@ def render_table(table: st.Table, syn: st.Syntax) -> list[str]:
     status_text = syn.status.get(table.status, "")
     lines.append(f":Status: {table.status} ({esc(status_text)})" if status_text else f":Status: {table.status}")
     if table.clause:
-        lines.append(f":Notes: {esc(table.clause)}")
-    lines.append(f":Implemented by: {code_role(table.code)}")
+        lines.append(f":Notes: {note_links(esc(table.clause))}")
+    lines.append(f":Implemented by: {code_src(table.code)}")
     if table.see_also:
-        lines.append(":See also: " + ", ".join(code_role(c) for c in table.see_also))
+        lines.append(":See also: " + ", ".join(code_src(c) for c in table.see_also))
     if table.traced:
         lines.append(f":In traces: structure {lit(table.name)}")
     else:
@@ -198,7 +211,7 @@ def render_tables_page(syn: st.Syntax) -> str:
     for sec in syn.sections:
         lines += heading(esc(sec.title), "-")
         if sec.clause:
-            lines += [f"Notes: {esc(sec.clause)}.", ""]
+            lines += [f"Notes: {note_links(esc(sec.clause))}.", ""]
         for name in sec.structures:
             lines += render_table(syn.tables[name], syn)
     return "\n".join(lines).rstrip() + "\n"
@@ -274,11 +287,12 @@ def render_map(syn: st.Syntax) -> list[str]:
         "(``docs/processes.toml``), the one module that implements it.",
         "",
     ]
-    rows = [[f":ref:`{n} <syntax-{n}>`", lit(m), code_role(r), code_role(w) if w else "—"]
-            for n, m, r, w in implementation_map(syn)]
-    lines += _list_table(["Syntax structure", "Module", "Reads", "Writes"], rows)
-    rows = [[esc(n), lit(module_of(c)), code_role(c)] for n, c in processes()]
-    lines += _list_table(["Process", "Module", "Entry point"], rows)
+    rows = [[f":ref:`{n} <syntax-{n}>`", code_src(r), code_src(w) if w else "—"]
+            for n, _m, r, w in implementation_map(syn)]
+    lines += _list_table(["Syntax structure", "Reads (module.function)", "Writes"], rows)
+    rows = [[esc(n), code_src(c)] for n, c in processes()]
+    lines += _list_table(["Process", "Entry point (module.function)"], rows)
+    lines += ["A page per decoding process, with its rule: :doc:`_gen/processes/index`.", ""]
     return lines
 
 
@@ -302,17 +316,191 @@ def render_implementation_page(syn: st.Syntax) -> str:
     lines += heading("Code named by the syntax tables", "-")
     lines += [
         "The functions, methods and classes the syntax tables name as their implementation "
-        "(the ``code`` and ``see_also`` fields of ``syntax/*.toml``).",
+        "(the ``code`` and ``see_also`` fields of ``syntax/*.toml``), by module, with the structures "
+        "that name them.  Each is documented on its module's :doc:`reference page <reference>`.",
         "",
     ]
     for mod in sorted(by_module):
         lines += heading(lit(mod), "~")
         for c in by_module[mod]:
-            lines.append(autodoc_directive(c))
-            lines.append("")
             used = ", ".join(f":ref:`{n} <syntax-{n}>`" for n in users[c])
-            lines.append(f"   Syntax structures: {used}")
+            lines.append(f"* {code_src(c)}: {used}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+GEN = os.path.join(HERE, "_gen")
+SKIP_MODULES = {"nnr.__main__"}  # runs the CLI on import
+
+
+def nnr_modules() -> list[str]:
+    """Every module of the nnr package (source tree), sorted."""
+    import pkgutil
+
+    import nnr
+
+    mods = ["nnr"] + [m.name for m in pkgutil.walk_packages(nnr.__path__, "nnr.")]
+    return sorted(m for m in mods if m not in SKIP_MODULES)
+
+
+def render_module_page(mod: str) -> str:
+    lines = [".. This file is generated by docs/render_syntax.py at build time; do not edit.", ""]
+    lines += heading(lit(mod), "=")
+    lines += [
+        f".. automodule:: {mod}",
+        "   :members:",
+        "   :undoc-members:",
+        "   :private-members:",
+        "   :ignore-module-all:",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_if_changed(path: str, text: str) -> None:
+    old = None
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    if old != text:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def write_generated(traced: dict[str, list[tuple[str, str]]] | None = None,
+                    procs: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    """The pages written at build time into docs/_gen/: one reference page per module, the
+    element index."""
+    mods = nnr_modules()
+    for mod in mods:
+        write_if_changed(os.path.join(GEN, "api", mod + ".rst"), render_module_page(mod))
+    syn = st.load()
+    write_if_changed(os.path.join(GEN, "elements.rst"), render_elements_page(syn, traced or {}, procs or {}))
+
+
+ELEMENT_CASES = os.path.join(HERE, "element_cases.json")
+
+
+def element_cases() -> dict[str, dict[str, Any]]:
+    """Element -> {"seen": number of cases, "examples": some, "nonzero": number, "nonzero_examples": some} of the conformance suite (docs/element_cases.json,
+    written by ``python3 docs/render_syntax.py --coverage`` from ``nnr conformance --coverage``'s data)."""
+    import json
+
+    if not os.path.exists(ELEMENT_CASES):
+        return {}
+    with open(ELEMENT_CASES, encoding="utf-8") as f:
+        return dict(json.load(f))
+
+
+def compute_element_cases(bitstreams: str = os.path.join(ROOT, "bitstreams")) -> dict[str, dict[str, Any]]:
+    from nnr.conformance.cases import load_cases
+    from nnr.conformance.coverage import compute_coverage
+
+    cov = compute_coverage(load_cases(bitstreams))
+    return {n: {"seen": len(e.seen_in), "examples": sorted(e.seen_in)[:8],
+                "nonzero": len(e.nonzero_in), "nonzero_examples": sorted(e.nonzero_in)[:8]}
+            for n, e in sorted(cov.elements.items())}
+
+
+def element_rows(syn: st.Syntax) -> dict[str, list[st.Row]]:
+    """Element name -> its rows, in table order."""
+    out: dict[str, list[st.Row]] = {}
+    for t in syn.ordered():
+        for r in t.rows:
+            if r.element is not None:
+                out.setdefault(r.name, []).append(r)
+    return out
+
+
+def trace_aliases(syn: st.Syntax) -> dict[str, tuple[st.Table, st.TraceAlias]]:
+    """Names the decoder trace reports for a whole loop (``levels``, ``parameter_set_ids``)."""
+    return {a.name: (t, a) for t in syn.ordered() for a in t.aliases}
+
+
+def _cases_text(names: list[str], limit: int = 8) -> str:
+    return ", ".join(lit(n) for n in names[:limit])
+
+
+def render_elements_page(syn: st.Syntax, traced: dict[str, list[tuple[str, str]]],
+                         procs: dict[str, list[tuple[str, str]]]) -> str:
+    rows = element_rows(syn)
+    aliases = {n: v for n, v in trace_aliases(syn).items() if n not in rows}
+    cases = element_cases()
+    writers = {n: w for n, _m, _r, w in implementation_map(syn)}
+    suffixed: dict[str, tuple[str, str]] = {}  # "codebook_size_dc" -> ("codebook_size", "integer_codebook")
+    for t in syn.ordered():
+        for sfx in sorted(syn.suffixes(t.name)):
+            for r in t.rows:
+                if r.element is not None and r.name + sfx not in rows:
+                    suffixed[r.name + sfx] = (r.name, t.name)
+    names = sorted(set(rows) | set(aliases) | set(suffixed))
+    lines = [".. This file is generated by docs/render_syntax.py at build time; do not edit.", ""]
+    lines += heading("Syntax element index", "=")
+    lines += [
+        f"Every syntax element of the :doc:`syntax tables </syntax_tables>` ({len(rows)} elements of "
+        f"{len(syn.tables)} structures) and the {len(aliases)} names the decoder trace gives a whole loop.  "
+        "For each: its row in the table, descriptor and semantics, the code that reads and writes it "
+        "(``[source]`` on the code's page), the processes that act on it, the conformance cases that "
+        "carry it and a worked example where it occurs.  Anchors: ``elements.html#element-<name>``.",
+        "",
+    ]
+    by_letter: dict[str, list[str]] = {}
+    for n in names:
+        by_letter.setdefault(n[0].upper(), []).append(n)
+    lines += [".. rst-class:: nnr-element-jump", ""]
+    for letter, ns in by_letter.items():
+        lines.append(f"- **{letter}**: " + " · ".join(f":nnr:elem:`{n}`" for n in ns))
+    lines.append("")
+    for n in names:
+        lines.append(f".. nnr:element:: {n}")
+        lines.append("")
+        if n in rows:
+            rs = rows[n]
+            descs = sorted({r.descriptor or "" for r in rs})
+            lines.append(f"   **{esc(n)}** " + " ".join(lit(d) for d in descs if d))
             lines.append("")
+            for r in rs:
+                t = syn.tables[r.structure]
+                cond = " → ".join(lit(c) for c in r.cond) or "unconditional"
+                lines.append(f"   :Row: :nnr:row:`{r.element} in {r.structure}( ) <{r.structure}.{n}>` "
+                             f"(:ref:`table <syntax-{r.structure}>`), {cond}")
+                lines.append(f"   :Semantics: {note_links(esc(r.semantics))}")
+                lines.append(f"   :Read by: {code_src(t.code)}")
+                w = writers.get(t.name)
+                if w:
+                    lines.append(f"   :Written by: {code_src(w)}")
+        elif n in suffixed:
+            base, struct = suffixed[n]
+            lines.append(f"   **{esc(n)}**")
+            lines.append("")
+            lines.append(f"   :Same as: :nnr:elem:`{base}`: the decoder trace names the elements of "
+                         f"{lit(struct + '( )')} with this suffix where the structure is read a second time "
+                         f"(see the call in :ref:`its caller <syntax-{struct}>`'s table)")
+        else:
+            t, a = aliases[n]
+            lines.append(f"   **{esc(n)}** {lit(a.descriptor)}")
+            lines.append("")
+            lines.append(f"   :Trace alias: the loop {lit(a.loop)} of :ref:`{t.name}( ) <syntax-{t.name}>` as one "
+                         f"trace element: {esc(a.note)}")
+            lines.append(f"   :Read by: {code_src(t.code)}")
+        if n in procs:
+            lines.append("   :Processes: " + ", ".join(f":nnr:proc:`{esc(title)} <{k}>`" for k, title in procs[n]))
+        c = cases.get(n)
+        if c:
+            text = f"carried by {c['seen']} cases of the suite"
+            if c["nonzero"]:
+                text += (f"; with a non-default value in {c['nonzero']}: "
+                         f"{_cases_text(c['nonzero_examples'])}{' …' if c['nonzero'] > 8 else ''}")
+            else:
+                text += f" (always its default value), e.g. {_cases_text(c['examples'], 4)}"
+            lines.append(f"   :Conformance: {text}")
+        else:
+            lines.append("   :Conformance: no per-element coverage (the decoder trace reports it inside a loop's "
+                         "summary element, or no positive case carries it)")
+        if n in traced:
+            lines.append("   :Example: " + ", ".join(f":nnr:trace:`{case} <{case}.{n}>`" for case, _ in traced[n][:3]))
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -324,7 +512,16 @@ def pages(syn: st.Syntax | None = None) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="only check that the pages are up to date")
+    ap.add_argument("--coverage", action="store_true",
+                    help="rewrite docs/element_cases.json from the conformance suite (bitstreams/)")
     args = ap.parse_args(argv)
+    if args.coverage:
+        import json
+
+        with open(ELEMENT_CASES, "w", encoding="utf-8") as f:
+            json.dump(compute_element_cases(), f, indent=0, sort_keys=True)
+            f.write("\n")
+        print("wrote " + os.path.relpath(ELEMENT_CASES, ROOT))
     stale = []
     for path, text in pages().items():
         old = open(path, encoding="utf-8").read() if os.path.exists(path) else None
