@@ -36,6 +36,7 @@ import numpy.typing as npt
 from nnr import parallel
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
 from nnr.encoding.inputs import prepare_tensors_with_info
+from nnr.encoding.split import SPLIT_MIN_ELEMENTS
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
 
@@ -92,9 +93,16 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     ``progress(done, total)`` is called with element counts while quantizing and coding.
     ``workers``: quantize and code the tensors on this many processes (0: one per core); the
     bytes are the same as with 1.
+    ``split_min_elements`` (nnr's own setting, default
+    :data:`~nnr.encoding.split.SPLIT_MIN_ELEMENTS`; 0: never): float tensors of at least this
+    many elements (more than 64 rows) are coded as block rows with entry points, quantized and
+    coded block row by block row on the workers and decodable the same way
+    (:mod:`nnr.encoding.split`); these bytes differ from NNCodec's (pass 0 for NNCodec's bytes).
     """
     n = parallel.resolve_workers(workers)
-    s = EncodeSettings.from_kwargs(_settings(settings))
+    kw = _settings(settings)
+    kw.setdefault("split_min_elements", SPLIT_MIN_ELEMENTS)
+    s = EncodeSettings.from_kwargs(kw)
     _check_progress(progress)
     t, info = prepare_tensors_with_info(tensors, dtypes, record_dtypes)
     res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n, tensor_info=info)

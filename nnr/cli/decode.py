@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         raise NNRUsageError("--max-shard-size sizes the shards of a Hugging Face folder: add --format hf")
     if args.only and len(args.inputs) > 1:
         raise NNRUsageError("--only works on one stream")
+    if len(args.inputs) == 1 and fmt in ("hf", "safetensors"):
+        return _run_streaming(args, fmt, folder)
     session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     out = args.output
@@ -163,6 +165,38 @@ def run(args: argparse.Namespace) -> int:
                 files += write_checkpoint(os.path.splitext(target)[0] + ".safetensors", arrays, dtypes)
         for f in files:
             print(f"{path} -> {f} ({len(arrays)} tensors)")
+    return 0
+
+
+def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
+    """One stream into a .safetensors file or a Hugging Face folder, one tensor at a time
+    (nnr.streaming: the model is never held whole)."""
+    from nnr import parallel
+    from nnr.lazy import open_stream
+    from nnr.streaming import decode_to_checkpoint
+
+    path = args.inputs[0]
+    out = args.output
+    if fmt == "safetensors" and folder:
+        out = os.path.join(out, os.path.splitext(os.path.basename(path))[0] + ".safetensors")
+    workers = parallel.resolve_workers(args.jobs, "-j")
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    bar = ProgressBar(sys.stderr, f"decoding {os.path.basename(path)}", bool(show))
+    try:
+        if args.only:
+            with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
+                missing = [n for n in args.only if n not in lazy]
+                if missing:
+                    raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; "
+                                        "see 'nnr info')")
+        files, count = decode_to_checkpoint(path, out, folder=fmt == "hf", dtype=args.dtype, workers=workers,
+                                     max_shard_bytes=args.max_shard_size or MAX_SHARD_BYTES, only=args.only,
+                                     verify_entry_points=not args.no_verify_entry_points, progress=bar)
+    except NNRError as e:
+        e.args = (f"{path}: {e}",)
+        raise
+    for f in files:
+        print(f"{path} -> {f} ({count} tensors)")
     return 0
 
 
