@@ -36,7 +36,7 @@ from nnr.checkpoint import HF_INDEX, MAX_SHARD_BYTES, RAW, ST_CODES, ST_DTYPES, 
 from nnr.dtypes import NUMPY_LACKS, to_float32
 from nnr.errors import NNRUsageError
 
-__all__ = ["TensorSource", "decode_to_checkpoint", "encode_checkpoint", "streamable_settings"]
+__all__ = ["TensorSource", "decode_tensors", "decode_to_checkpoint", "encode_checkpoint", "streamable_settings"]
 
 Progress = Callable[[int, int], None]
 
@@ -271,6 +271,25 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
 
 
 # -- decoding ----------------------------------------------------------------------------------------
+
+
+def decode_tensors(stream: object, sink: Callable[[str, npt.NDArray[Any]], None], *, dtype: object = None,
+                   workers: int = 1, verify_entry_points: bool = True) -> int:
+    """Decode a stream (path or bytes) tensor by tensor into ``sink(name, array)``, in stream
+    order, holding one tensor at a time (the decoder keeps no reference once ``sink`` returns);
+    ``dtype`` as :func:`nnr.decode`; ``workers``: each tensor's block rows (if coded with entry
+    points) on this many processes.  Returns the number of tensors.  Units that update an
+    earlier stream need an :class:`nnr.Decoder` session (:class:`nnr.NNRUsageError`)."""
+    from nnr.lazy import open_stream
+
+    if not callable(sink):
+        raise NNRUsageError(f"sink must be a callable sink(name, array), got {sink!r}")
+    workers = parallel.resolve_workers(workers)
+    with open_stream(stream, verify_entry_points=verify_entry_points) as lazy:
+        names = lazy.keys()
+        for n in names:
+            sink(n, lazy.get_tensor(n, dtype=dtype, workers=workers))
+    return len(names)
 
 
 def decode_to_checkpoint(stream: str, target: str, *, folder: bool, dtype: str = "original", workers: int = 1,
