@@ -118,7 +118,7 @@ class TensorSource:
         a = np.empty(s.nbytes // max(raw.itemsize, 1), dtype=raw)
         with open(s.path, "rb") as f:
             f.seek(s.start)
-            got = f.readinto(memoryview(a).cast("B")) if a.nbytes else 0
+            got = f.readinto(a.data.cast("B")) if a.nbytes else 0
         if got != s.nbytes:
             raise NNRUsageError(f"{s.path!r}: tensor {name!r} is truncated")
         a = a.reshape(s.shape)
@@ -204,8 +204,8 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
         for k, r in zip(small, jobs):
             results[k] = r
     for k in range(len(plans)):
-        r = results[k] if results else None
-        h, payload = r.value if isinstance(r, parallel.Job) else unit(k, workers if k in big else 1)
+        res = results[k] if results else None
+        h, payload = res.value if isinstance(res, parallel.Job) else unit(k, workers if k in big else 1)
         data = w.compressed_data_unit(h, payload)
         w.units.clear()
         out.write(data)
@@ -226,8 +226,10 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
     from nnr.encoding.inputs import prepare_tensors_with_info
     from nnr.encoding.split import encode_split_payload, split_tensors
     from nnr.encoding.stream import _check_qp, _encode_payload, _header, _raw_payload
+    from nnr.units.compressed_data_unit import EntryPoint
     from nnr.units.types import PayloadType
 
+    eps: list[EntryPoint]
     stand = {n: a.params[n] for n in p.names}
     for n in p.names:
         arr, _ = prepare_tensors_with_info({n: source.load(n)}, None, False)
