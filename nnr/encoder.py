@@ -94,10 +94,10 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     ``workers``: quantize and code the tensors on this many processes (0: one per core); the
     bytes are the same as with 1.
     ``split_min_elements`` (nnr's own setting, default
-    :data:`~nnr.encoding.split.SPLIT_MIN_ELEMENTS`; 0: never): float tensors of at least this
+    ``nnr.encoding.split.SPLIT_MIN_ELEMENTS``, 1048576; 0: never): float tensors of at least this
     many elements (more than 64 rows) are coded as block rows with entry points, quantized and
     coded block row by block row on the workers and decodable the same way
-    (:mod:`nnr.encoding.split`); these bytes differ from NNCodec's (pass 0 for NNCodec's bytes).
+    (``nnr.encoding.split``); these bytes differ from NNCodec's (pass 0 for NNCodec's bytes).
     """
     n = parallel.resolve_workers(workers)
     kw = _settings(settings)

@@ -183,7 +183,7 @@ class LazyStream:
     def get_tensor(self, name: str, *, dtype: object = None, workers: int = 1) -> npt.NDArray[np.generic]:
         """Decode the unit holding ``name`` and return that tensor (``dtype``: as
         :func:`nnr.decode`; ``workers``: a tensor coded as block rows with entry points is
-        decoded block row by block row on this many processes, :mod:`nnr.payload_rows`)."""
+        decoded block row by block row on this many processes, ``nnr.payload_rows``)."""
         e = self._entries.get(name)
         if e is None:
             raise NNRUsageError(f"no tensor {name!r} in the stream ({len(self._entries)} tensors; see keys())")

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from nnr import parallel
 from nnr.cabac.contexts import BlockScan, ContextSet, preamble_coded, signalled_contexts
 from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_parameter_sets
+from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_parameter_sets
 from nnr.cabac.rows import block_row_range, decode_block_row, decoder_at
 from nnr.errors import LimitExceededError, MalformedStreamError
 
@@ -39,11 +39,9 @@ def row_decodable(height: int, width: int, scan_order: int, entry_points: list[i
 
 
 def _levels(buf: LevelBuffer) -> npt.NDArray[np.int32]:
-    levels = np.frombuffer(bytes(buf.small), dtype=np.uint8).astype(np.int32)
-    levels -= LEVEL_BIAS
-    if buf.large:
-        levels[np.array(buf.large[0::2], dtype=np.int64)] = np.array(buf.large[1::2], dtype=np.int32)
-    return levels
+    from nnr.payload import level_array  # (nnr.payload imports this module)
+
+    return level_array(buf)
 
 
 def decode_rows(dec: ArithmeticDecoder, height: int, width: int, dq: bool, scan_order: int, gpi: int, num_gtx: int,

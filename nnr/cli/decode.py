@@ -133,10 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 from nnr.lazy import open_stream
 
                 with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
-                    missing = [n for n in args.only if n not in lazy]
-                    if missing:
-                        raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; "
-                                            "see 'nnr info')")
+                    _check_only(path, args.only, lazy)
                     arrays = {n: lazy.get_tensor(n) for n in args.only}
                     original = {n: lazy.dtypes[n] for n in args.only if n in lazy.dtypes}
             else:
@@ -168,6 +165,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_only(path: str, only: list[str], lazy: Any) -> None:
+    missing = [n for n in only if n not in lazy]
+    if missing:
+        raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; see 'nnr info')")
+
+
 def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
     """One stream into a .safetensors file or a Hugging Face folder, one tensor at a time
     (nnr.streaming: the model is never held whole)."""
@@ -185,10 +188,7 @@ def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
     try:
         if args.only:
             with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
-                missing = [n for n in args.only if n not in lazy]
-                if missing:
-                    raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; "
-                                        "see 'nnr info')")
+                _check_only(path, args.only, lazy)
         files, count = decode_to_checkpoint(path, out, folder=fmt == "hf", dtype=args.dtype, workers=workers,
                                      max_shard_bytes=args.max_shard_size or MAX_SHARD_BYTES, only=args.only,
                                      verify_entry_points=not args.no_verify_entry_points, progress=bar)
