@@ -40,6 +40,8 @@ __all__ = ["TensorSource", "decode_tensors", "decode_to_checkpoint", "encode_che
 
 Progress = Callable[[int, int], None]
 
+WRITE_ELEMENTS = 1 << 20  # a decoded tensor is converted and written this many elements at a time
+
 
 # -- reading a checkpoint one tensor at a time -----------------------------------------------------
 
@@ -363,12 +365,13 @@ def decode_to_checkpoint(stream: str, target: str, *, folder: bool, dtype: str =
             if tuple(v.shape) != shapes[n]:
                 raise NNRUsageError(f"tensor {n!r} decodes to shape {list(v.shape)}, its unit header says "
                                     f"{list(shapes[n])}")
-            blob = _tensor_bytes(n, v, kinds[n])
-            del v
             path, off = where[n]
+            flat = v.reshape(-1)
+            item = _itemsize(kinds[n])
             fd = os.open(path, os.O_WRONLY)
-            try:
-                os.pwrite(fd, blob, off)
+            try:  # in pieces: the dtype conversion's temporaries stay small
+                for i in range(0, max(flat.size, 1), WRITE_ELEMENTS):
+                    os.pwrite(fd, _tensor_bytes(n, flat[i:i + WRITE_ELEMENTS], kinds[n]), off + i * item)
             finally:
                 os.close(fd)
             return parallel.Job(None)
