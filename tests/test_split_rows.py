@@ -84,25 +84,29 @@ def test_workers_give_identical_bytes_and_arrays(dq: bool) -> None:
     assert rms[0] <= 1.03 * rms[1]
 
 
+def _ndu(data: bytes):  # type: ignore[no-untyped-def]
+    return [u.ndu for u in nnr.Decoder().decode_stream(data).units if u.ndu is not None][0]
+
+
+FAST = {"use_dq": False, "qp": -20, "param_opt": False}  # coarse levels: a quick 1M-element encode
+
+
 def test_split_on_by_default_above_the_threshold() -> None:
     rows = SPLIT_MIN_ELEMENTS // 1024 + 1  # just above, with 1024 columns
-    t = {"w": _weights((rows, 1024), 4)}
-    default = nnr.encode(t, use_dq=False)
-    assert default == nnr.encode(t, use_dq=False, split_min_elements=SPLIT_MIN_ELEMENTS)
-    assert default != nnr.encode(t, use_dq=False, split_min_elements=0)
-    assert nnr.encode({"w": t["w"][: rows - 2]}, use_dq=False) == nnr.encode({"w": t["w"][: rows - 2]}, use_dq=False,
-                                                                             split_min_elements=0)
-    ds = nnr.Decoder().decode_stream(default)
-    ndu = [u.ndu for u in ds.units if u.ndu is not None][0]
+    w = _weights((rows, 1024), 4)
+    ndu = _ndu(nnr.encode({"w": w}, **FAST))
     assert ndu.scan_order == SPLIT_SCAN_ORDER and len(ndu.cabac_entry_point_list) == (rows + 63) // 64 - 1
+    below = _ndu(nnr.encode({"w": w[: rows - 2]}, **FAST))  # just below: NNCodec's row-major scan
+    assert below.scan_order == 0 and not below.cabac_entry_point_list
 
 
 def test_dropin_never_splits() -> None:
     from nnr.nncodec import nnc
 
     t = {"w": _weights((SPLIT_MIN_ELEMENTS // 1024 + 1, 1024), 5)}
-    got = nnc.compress(t, return_bitstream=True, use_dq=False)
-    assert bytes(got) == nnr.encode(t, use_dq=False, split_min_elements=0)
+    got = bytes(nnc.compress(t, return_bitstream=True, **FAST))
+    assert got == nnr.encode(t, split_min_elements=0, **FAST)
+    assert _ndu(got).scan_order == 0
 
 
 # -- streaming checkpoints ------------------------------------------------------------------------
