@@ -95,7 +95,7 @@ def decode_rows(dec: ArithmeticDecoder, height: int, width: int, dq: bool, scan_
             for f, v in zip(_STATE, first):
                 setattr(d, f, v)
         else:
-            d = decoder_at(data, start, end, starts[br] - 0, values[br])
+            d = decoder_at(data, start, end, starts[br], values[br])
         buf, state = decode_block_row(d, scan, br, dq, num_gtx, order, ids, states[br], skip)
         if br + 1 < nbr and (int(d.bit_position()) != starts[br + 1] or int(d.offset_register()) != values[br + 1]
                              or (dq and state != states[br + 1])):

@@ -169,6 +169,9 @@ def join_rows(prefix: ArithmeticEncoder, rows: list[RowCode]) -> tuple[bytes, li
 def decoder_at(data: bytes, start: int, end: int, t: int, value: int) -> ArithmeticDecoder:
     """A decoder of the codeword ``data[start:end]`` positioned at bit ``t`` with offset register
     ``value`` (an entry point): as the sequential decoder is there, before its range reset."""
+    if t < 0:
+        raise MalformedStreamError(f"entry point before the start of the codeword (bit {t})",
+                                   element="cabac_entry_point_list")
     dec = ArithmeticDecoder(data, start, end)
     p = (t + 16) // 8  # bytes read: the register's 9 bits and up to 7 more
     k = 8 * p - (t + 9)
