@@ -61,6 +61,32 @@ def test_split_dq_rows_end_in_state_zero() -> None:
     assert len(eps) == 300 // 64 and all(e.dq_state == 0 for e in eps)
 
 
+def test_row_decoder_checks_every_entry_point() -> None:
+    from nnr.cabac.engine import ArithmeticDecoder
+    from nnr.cabac.levels import TensorSideInfo
+    from nnr.errors import MalformedStreamError
+    from nnr.payload_rows import decode_rows
+
+    lv, qp = quantize_split(_weights((300, 90), 3), -38, 2, True)
+    data, eps, _ = encode_split_payload(lv, qp, 2, dq=True, gpi=1, parent_node_id_present=False, num_gtx=11,
+                                        param_opt=True)
+    flat = [x for e in eps for x in (e.value, e.dq_state, e.bit_offset)]
+
+    def run(points: list[int], workers: int) -> np.ndarray:
+        dec = ArithmeticDecoder(data, 0, len(data))
+        assert dec.decode_bypass_bins(8) == qp & 0xFF  # qp_offset
+        return decode_rows(dec, 300, 90, True, SPLIT_SCAN_ORDER, 1, 11, False, points, TensorSideInfo(), 1 << 40,
+                           workers)
+
+    for workers in (1, 2):
+        assert np.array_equal(run(flat, workers), lv.reshape(-1))
+        for k in (3, 4, 5):  # entry point 1: value, DQ state, bit offset
+            bad = list(flat)
+            bad[k] += 1
+            with pytest.raises(MalformedStreamError, match="entry point"):
+                run(bad, workers)
+
+
 TENSORS = {"a.weight": _weights((300, 200), 1), "b.weight": _weights((100, 70), 2), "b.bias": _weights((70,), 3)}
 
 
