@@ -205,6 +205,10 @@ class LazyStream:
         ds = DecodedStream(units, outputs, d.general_profile_idc, d.mps)
         return _arrays_with(ds, self._record, self.dtypes, dtype)[name]
 
+    def standalone(self) -> bool:
+        """Whether every tensor decodes on its own (no unit updates an earlier stream)."""
+        return not any(e.dependent for e in self._entries.values())
+
     def shape_of(self, name: str) -> tuple[tuple[int, ...], str] | None:
         """(shape, numpy dtype) :meth:`get_tensor` returns for ``name`` with ``dtype=None``, from
         the unit headers and nnr's record without decoding (None where the headers do not say)."""

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         raise NNRUsageError("--max-shard-size sizes the shards of a Hugging Face folder: add --format hf")
     if args.only and len(args.inputs) > 1:
         raise NNRUsageError("--only works on one stream")
-    if len(args.inputs) == 1 and fmt in ("hf", "safetensors"):
+    if len(args.inputs) == 1 and fmt in ("hf", "safetensors") and _standalone(args):
         return _run_streaming(args, fmt, folder)
     session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
@@ -163,6 +163,17 @@ def run(args: argparse.Namespace) -> int:
         for f in files:
             print(f"{path} -> {f} ({len(arrays)} tensors)")
     return 0
+
+
+def _standalone(args: argparse.Namespace) -> bool:
+    """Whether the one stream decodes tensor by tensor (else: a decoder session, in memory)."""
+    from nnr.lazy import open_stream
+
+    try:
+        with open_stream(args.inputs[0], verify_entry_points=not args.no_verify_entry_points) as lazy:
+            return lazy.standalone()
+    except (NNRError, NNRUsageError):
+        return False  # the session decodes it, or reports it located
 
 
 def _check_only(path: str, only: list[str], lazy: Any) -> None:
