@@ -164,7 +164,6 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
     names = source.names()
     if not names:
         raise NNRUsageError("no tensors to encode")
-    dtypes = source.dtypes()
     # stand-ins with the shapes and dtypes but no data: the model description, QPs, the record
     stand: dict[str, Any] = {}
     info: dict[str, Any] = {}
@@ -242,6 +241,9 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
             if n not in a.out:
                 v = a.params[n]
                 if a.model.role(n) is None:
+                    if np.issubdtype(v.dtype, np.integer):
+                        raise NNRUsageError(f"integer tensor {n!r} has parameter type {a.model.types.get(n)!r}, "
+                                            "which NNCodec cannot code")
                     a.out[n] = Quantized(QuantMethod.RAW, np.ascontiguousarray(v, dtype=np.float32))
                 elif v.dtype == np.int32:
                     a.out[n] = Quantized(QuantMethod.INTEGER, np.ascontiguousarray(v))
