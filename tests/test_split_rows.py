@@ -204,6 +204,25 @@ def test_cli_streaming_both_ways_identical_for_workers(tmp_path: os.PathLike[str
     assert all(np.array_equal(a[k], back[k]) for k in back)
 
 
+def test_cli_npz_streaming(tmp_path: os.PathLike[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from nnr.cli import main
+
+    path, _ = _folder(tmp_path)
+    stream = os.path.join(tmp_path, "s.nnc")
+    assert main(["encode", path, "-o", stream, "-q", "--split-min-elements", "1000"]) == 0
+    ref = nnr.Decoder().decode_stream(stream).arrays()
+    for j in ("1", "2"):
+        out = os.path.join(tmp_path, f"o{j}.npz")
+        assert main(["decode", stream, "-o", out, "-j", j, "--no-progress"]) == 0
+        assert "numpy has no bfloat16; 4 tensor(s) written as float32" in capsys.readouterr().err
+        with np.load(out) as z:
+            assert sorted(z.files) == sorted(ref)
+            for k in ref:
+                assert np.array_equal(z[k], ref[k])
+            assert z["count"].dtype == np.int64 and z["count"].shape == () and int(z["count"]) == 3
+            assert z["embed.weight"].dtype == np.float32
+
+
 def test_decoder_sink_gets_tensors_one_at_a_time() -> None:
     from nnr.streaming import decode_tensors
 
