@@ -40,6 +40,7 @@ from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.cabac.enc_levels import encode_iae, entry_points, TensorEncodeInfo
 from nnr.cabac.rows import RowCode, best_sets, block_row_range, encode_block_row, encode_tensor_prefix, join_rows
 from nnr.cabac.rows import trial_block_row
+from nnr.errors import NNRUsageError
 from nnr.units.compressed_data_unit import EntryPoint
 
 __all__ = ["SPLIT_MIN_ELEMENTS", "SPLIT_SCAN_ORDER", "encode_split_payload", "quantize_split", "split_tensors",
@@ -115,12 +116,12 @@ def quantize_split(w: npt.NDArray[np.float32], qp: int, qp_density: int, dq: boo
         return all(_fits(rows_of(br), qstep, dq, False) for br in range(scan.block_rows))
 
     qstep = step_size(qp, qp_density)
-    if not fits(qstep):
+    if not fits(qstep):  # as quant_layer: the QP raised once
         qp = overflow_qp(flat.reshape(-1), qp_density)
         qstep = step_size(qp, qp_density)
+        if not fits(qstep):
+            raise NNRUsageError("quant_layer: prevention of integer overflow failed")
     if dq and qstep == 0.0:
-        from nnr.errors import NNRUsageError
-
         raise NNRUsageError("quant_layer: DQ with a step size that underflows float32")
 
     def one(br: int) -> npt.NDArray[np.int32]:
@@ -219,7 +220,11 @@ def split_tensors(a: Any, s: Any, session: bool, workers: int = 1, tick: Any = N
     for name in names:
         a.scan_order[name] = SPLIT_SCAN_ORDER
         dq = bool(a.dq[name])
-        levels, qp = quantize_split(a.params[name], a.qp[name], a.qp_density, dq, workers)
+        try:
+            levels, qp = quantize_split(a.params[name], a.qp[name], a.qp_density, dq, workers)
+        except NNRUsageError as e:  # named as nnr.encoding.approx names it
+            raise NNRUsageError(f"tensor {name!r} cannot be quantized at QP {a.qp[name]} (qp_density "
+                                f"{a.qp_density}): {e}") from None
         a.out[name] = Quantized(QuantMethod.UNIFORM, levels, qp, int(dq))
         if tick is not None:
             tick(int(levels.size))
