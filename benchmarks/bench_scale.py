@@ -9,8 +9,8 @@ parameters in three shards (an 8192x2048 embedding and 24 layers of 2048x2048 wi
 ``--quick``: a quarter of each side) goes through ``nnr encode`` and ``nnr decode --format hf``
 (streaming, tensor by tensor: :mod:`nnr.streaming`) with ``-j 1`` and ``-j 2``; per run the
 wall time, the CPU time of the process and of its workers, the peak RSS of the process (import
-included), per parameter; the speed-up per worker measured and estimated from CPU times (the
-critical path: the larger of the process's and its workers' CPU time), whether the outputs of
+included), per parameter; the speed-up per worker measured and estimated from CPU times counted from after
+the imports (the critical path: the larger of the process's and its workers' CPU time), whether the outputs of
 ``-j 1`` and ``-j 2`` are identical, and the memory bound of the issue (3 x the largest tensor's
 float32 size + 150 MB).  Also what a 7B checkpoint would cost per core, by extrapolation.
 
@@ -95,16 +95,18 @@ _RUN = """
 import json, resource, sys, time
 from nnr.cli import main
 t = time.perf_counter()
+ready = resource.getrusage(resource.RUSAGE_SELF)  # after the imports: CPU counted from here, as wall time
 rc = main(sys.argv[1:])
 wall = time.perf_counter() - t
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+me_cpu = me.ru_utime + me.ru_stime - ready.ru_utime - ready.ru_stime
 peak = me.ru_maxrss / 1024  # (kept across exec: includes the benchmark's own peak before the fork)
 try:
     with open("/proc/self/status") as f:  # this process's own peak (VmHWM is reset at exec)
         peak = next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
 except (OSError, StopIteration):
     pass
-print(json.dumps({"rc": rc, "s": wall, "cpu_self_s": me.ru_utime + me.ru_stime,
+print(json.dumps({"rc": rc, "s": wall, "cpu_self_s": me_cpu,
                   "cpu_workers_s": kids.ru_utime + kids.ru_stime, "peak_mb": peak}), file=sys.stderr)
 """
 
