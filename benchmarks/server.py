@@ -112,6 +112,8 @@ def do_encode(req: dict) -> dict:
     if SIDE == "nnr":
         if workers != 1:
             settings["workers"] = workers
+        # NNCodec's bytes (no block rows split off: nnr.encoding.split) unless asked otherwise
+        settings.setdefault("split_min_elements", 0)
         t = time.perf_counter()
         bs = nnr.encode(tensors, **settings)
         dt = time.perf_counter() - t

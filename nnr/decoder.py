@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -246,6 +246,7 @@ class Decoder:
           the output and the session state are the same as with 1.
         """
         self.workers = parallel.resolve_workers(workers)
+        self.row_workers = 1  # block rows of a unit decoded here on this many processes (nnr.payload_rows)
         self.verify_entry_points = check_bool("verify_entry_points", verify_entry_points)
         self.max_tensor_elements = check_int("max_tensor_elements", max_tensor_elements, 1)
         self.max_expansion = check_int("max_expansion", max_expansion, 0)
@@ -443,7 +444,8 @@ class Decoder:
         else:
             qp_density, qp = mps.mps_qp_density, mps.mps_quantization_parameter
         ctx = PayloadContext(gpi, qp_density, qp, self.state.tca_bases(), self.state.histories(),
-                             self.verify_entry_points, self.max_tensor_elements, self.max_expansion)
+                             self.verify_entry_points, self.max_tensor_elements, self.max_expansion,
+                             self.row_workers)
         job = _PayloadJob(buf, r.pos // 8, pos + size, h, ctx, r, u)
         if self._pending is None:
             with r.structure("nnr_compressed_data_unit_payload"):
@@ -479,9 +481,18 @@ class Decoder:
         if not jobs:
             return
         self._pending = []
+        # a unit larger than the others together: here, its block rows on the workers (if it has
+        # entry points: nnr.payload_rows), the others on the workers first
+        sizes = [j.end - j.start for j in jobs]
+        big = {i for i, n in enumerate(sizes) if n * self.workers > sum(sizes)}
+        for i in big:
+            jobs[i].ctx = replace(jobs[i].ctx, workers=self.workers)
+        rest = [i for i in range(len(jobs)) if i not in big]
+        results: list[Any] = [parallel.FAILED] * len(jobs)
         try:
-            results = parallel.run(lambda i: _run_payload_job(jobs[i]), [j.end - j.start for j in jobs],
-                                   self.workers)
+            for i, res in zip(rest, parallel.run(lambda k: _run_payload_job(jobs[rest[k]]), [sizes[i] for i in rest],
+                                                 self.workers)):
+                results[i] = res
         except NNRError:  # ran in this process: decode in order below, for the located error
             results = [parallel.FAILED] * len(jobs)
         for job, res in zip(jobs, results):

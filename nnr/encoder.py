@@ -37,6 +37,7 @@ from nnr import parallel
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
 from nnr.encoding.datadriven import DataDriven, DataDrivenStep
 from nnr.encoding.inputs import prepare_tensors_with_info
+from nnr.encoding.split import SPLIT_MIN_ELEMENTS
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
 
@@ -112,12 +113,18 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     ``nnr_decompressed_data_format``), ``False`` nothing.
     ``dtypes`` (name -> dtype name) overrides the recorded dtype of tensors the caller already
     converted, e.g. bfloat16 weights given as float32 arrays.
+    ``split_min_elements`` (nnr's own setting, default
+    ``nnr.encoding.split.SPLIT_MIN_ELEMENTS``, 1048576; 0: never): float tensors of at least this
+    many elements (more than 64 rows) are coded as block rows with entry points, quantized and
+    coded block row by block row on the workers and decodable the same way
+    (``nnr.encoding.split``); these bytes differ from NNCodec's (pass 0 for NNCodec's bytes).
     ``progress(done, total)`` is called with element counts while quantizing and coding.
     ``workers``: quantize and code the tensors on this many processes (0: one per core); the
     bytes are the same as with 1.
     ``ioq`` / ``lsa`` / ``fine_tune`` with ``evaluate`` / ``tune``: the data-driven tools (see
     the module); ``tool_progress(step, done, total)`` reports them.
     """
+    settings.setdefault("split_min_elements", SPLIT_MIN_ELEMENTS)  # nnr's own default (not NNCodec's)
     n = parallel.resolve_workers(workers)
     kw = _settings(settings)
     dd = _data_driven(kw, evaluate, tune, tool_progress)

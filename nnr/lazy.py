@@ -79,6 +79,7 @@ class LazyStream:
         self._record: dict[str, TensorInfo] = {}  # nnr's tensor-info record: dtype and shape
         self.dtypes: dict[str, str] = {}
         """Recorded original dtypes by tensor name (NDU headers and nnr's tensor-info record)."""
+        self._shapes: dict[str, tuple[tuple[int, ...], str]] = {}  # from the NDU headers: shape, decoded dtype
         try:
             self._index()
         except BaseException:
@@ -143,6 +144,15 @@ class LazyStream:
                 if limit == size:
                     raise
         names = list(h.topology_elem_id_list) if h.nnr_multiple_topology_elements_present_flag else [str(h.topology_elem_id)]
+        try:
+            from nnr.payload import tensor_layout
+            from nnr.units.types import PayloadType
+
+            kind = "int32" if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_INT else "float32"
+            for n, _, shape in tensor_layout(h):
+                self._shapes[n] = (tuple(int(d) for d in shape), kind)
+        except NNRError:
+            pass  # dimensions out of band: shape_of says None
         dep = bool(h.temporal_context_modeling_flag or h.parent_node_id_present_flag)
         fmt = DTYPE_OF_FORMAT.get(h.nnr_decompressed_data_format or 0) if h.nnr_decompressed_data_format_present_flag else None
         return names, dep, fmt
@@ -170,9 +180,10 @@ class LazyStream:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get_tensor(self, name: str, *, dtype: object = None) -> npt.NDArray[np.generic]:
+    def get_tensor(self, name: str, *, dtype: object = None, workers: int = 1) -> npt.NDArray[np.generic]:
         """Decode the unit holding ``name`` and return that tensor (``dtype``: as
-        :func:`nnr.decode`)."""
+        :func:`nnr.decode`; ``workers``: a tensor coded as block rows with entry points is
+        decoded block row by block row on this many processes, ``nnr.payload_rows``)."""
         e = self._entries.get(name)
         if e is None:
             raise NNRUsageError(f"no tensor {name!r} in the stream ({len(self._entries)} tensors; see keys())")
@@ -180,6 +191,7 @@ class LazyStream:
             raise NNRUsageError(f"tensor {name!r} is coded as an update of an earlier stream (temporal context "
                                 "adaptation / parent node): decode the streams in order with nnr.Decoder")
         d = Decoder(**self._options)  # type: ignore[arg-type]
+        d.row_workers = max(1, int(workers))
         d.ctx = replace(e.state)
         d._stream_start()
         units: list[DecodedUnit] = []
@@ -192,6 +204,22 @@ class LazyStream:
         assert d.general_profile_idc is not None
         ds = DecodedStream(units, outputs, d.general_profile_idc, d.mps)
         return _arrays_with(ds, self._record, self.dtypes, dtype)[name]
+
+    def standalone(self) -> bool:
+        """Whether every tensor decodes on its own (no unit updates an earlier stream)."""
+        return not any(e.dependent for e in self._entries.values())
+
+    def shape_of(self, name: str) -> tuple[tuple[int, ...], str] | None:
+        """(shape, numpy dtype) :meth:`get_tensor` returns for ``name`` with ``dtype=None``, from
+        the unit headers and nnr's record without decoding (None where the headers do not say)."""
+        got = self._shapes.get(name)
+        if got is None:
+            return None
+        shape, kind = got
+        rec = self._record.get(name)
+        if rec is not None and int(np.prod(rec.shape, dtype=np.int64)) == int(np.prod(shape, dtype=np.int64)):
+            shape = tuple(rec.shape)
+        return shape, kind
 
     def get_slice_names(self) -> list[str]:  # safetensors' spelling of keys()
         return self.keys()

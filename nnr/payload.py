@@ -19,6 +19,7 @@ from nnr.cabac.engine import ArithmeticDecoder
 from nnr.block_layout import BlockRole, block_coding_order, block_id_order
 from nnr.cabac.contexts import num_block_rows
 from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_codeword_end, decode_tensor_levels
+from nnr.payload_rows import decode_rows, row_decodable
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -67,6 +68,7 @@ class PayloadContext:
     verify_entry_points: bool = True
     max_elements: int = 1 << 28
     max_expansion: int = EXPANSION_PER_BYTE
+    workers: int = 1  # block rows of a tensor with entry points decoded on this many processes
 
 
 def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, list[int]]]:
@@ -263,16 +265,25 @@ def decode_payload(
             history = None
         out = LevelBuffer()
         scan = h.scan_order if len(t.shape) >= 2 else 0
+        eps = _entry_points_for(h, t.role, t.shape)
+        by_rows = row_decodable(height, width, scan, eps, cb_size, base, history, ctx.verify_entry_points,
+                                bins is not None or r.tracer is not None)
         try:
-            decode_tensor_levels(
-                dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
-                bool(h.parent_node_id_present_flag), cb_size, cb_zero, base, history,
-                _entry_points_for(h, t.role, t.shape), ctx.verify_entry_points, t.side,
-                -1 if cb_size == 1 else max_bins,
-            )
+            if by_rows:  # block rows apart, from their entry points (nnr.payload_rows): the same levels
+                t.levels = decode_rows(dec, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
+                                       bool(h.parent_node_id_present_flag), eps, t.side, max_bins,
+                                       ctx.workers).reshape(t.shape)
+            else:
+                decode_tensor_levels(
+                    dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
+                    bool(h.parent_node_id_present_flag), cb_size, cb_zero, base, history,
+                    eps, ctx.verify_entry_points, t.side,
+                    -1 if cb_size == 1 else max_bins,
+                )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
-        t.levels = level_array(out).reshape(t.shape)
+        if not by_rows:
+            t.levels = level_array(out).reshape(t.shape)
         del out  # the int32 array is all that is kept
         if r.tracer is not None:
             _trace_side_info(r, t, 8 * start)

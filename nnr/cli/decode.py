@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -120,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         raise NNRUsageError("--max-shard-size sizes the shards of a Hugging Face folder: add --format hf")
     if args.only and len(args.inputs) > 1:
         raise NNRUsageError("--only works on one stream")
+    if len(args.inputs) == 1 and fmt in ("hf", "safetensors", "npz") and _standalone(args):
+        return _run_streaming(args, fmt, folder)
     session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     out = args.output
@@ -131,10 +134,7 @@ def run(args: argparse.Namespace) -> int:
                 from nnr.lazy import open_stream
 
                 with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
-                    missing = [n for n in args.only if n not in lazy]
-                    if missing:
-                        raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; "
-                                            "see 'nnr info')")
+                    _check_only(path, args.only, lazy)
                     arrays = {n: lazy.get_tensor(n) for n in args.only}
                     original = {n: lazy.dtypes[n] for n in args.only if n in lazy.dtypes}
             else:
@@ -163,6 +163,96 @@ def run(args: argparse.Namespace) -> int:
                 files += write_checkpoint(os.path.splitext(target)[0] + ".safetensors", arrays, dtypes)
         for f in files:
             print(f"{path} -> {f} ({len(arrays)} tensors)")
+    return 0
+
+
+def _standalone(args: argparse.Namespace) -> bool:
+    """Whether the one stream decodes tensor by tensor (else: a decoder session, in memory)."""
+    from nnr.lazy import open_stream
+
+    try:
+        with open_stream(args.inputs[0], verify_entry_points=not args.no_verify_entry_points) as lazy:
+            return lazy.standalone()
+    except (NNRError, NNRUsageError):
+        return False  # the session decodes it, or reports it located
+
+
+def _check_only(path: str, only: list[str], lazy: Any) -> None:
+    missing = [n for n in only if n not in lazy]
+    if missing:
+        raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; see 'nnr info')")
+
+
+class _LazyArrays(Mapping[str, Any]):
+    """The tensors of a lazily opened stream, each decoded when written (an .npz member at a
+    time) and cast as the in-memory path casts them (:func:`_npz_arrays`)."""
+
+    def __init__(self, lazy: Any, names: list[str], choice: str, workers: int, path: str) -> None:
+        self.lazy, self.names, self.choice, self.workers = lazy, list(names), choice, workers
+        self.lacking = [n for n in self.names if self._dtype(n, self._decoded(n)) in NUMPY_LACKS]
+        if self.lacking:
+            first = self._dtype(self.lacking[0], self._decoded(self.lacking[0]))
+            print(f"nnr: note: {path}: numpy has no {first}; {len(self.lacking)} "
+                  "tensor(s) written as float32 (write a .safetensors file to keep it)", file=sys.stderr)
+
+    def _decoded(self, name: str) -> str:
+        got = self.lazy.shape_of(name)
+        return "float32" if got is None else str(got[1])
+
+    def _dtype(self, name: str, decoded: str) -> str | None:
+        if self.choice == "original":
+            return self.lazy.dtypes.get(name)  # type: ignore[no-any-return]
+        return self.choice if decoded.startswith("float") else None
+
+    def __getitem__(self, name: str) -> Any:
+        from nnr.dtypes import cast_to
+
+        v = self.lazy.get_tensor(name, workers=self.workers)
+        dt = self._dtype(name, str(v.dtype))
+        if dt and dt not in NUMPY_LACKS and dt != str(v.dtype):
+            v = cast_to(name, v, dt)
+        return v
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
+    """One stream into a .safetensors file, a Hugging Face folder or an .npz archive, one tensor
+    at a time (nnr.streaming: the model is never held whole)."""
+    from nnr import parallel
+    from nnr.lazy import open_stream
+    from nnr.streaming import decode_to_checkpoint
+
+    path = args.inputs[0]
+    out = args.output
+    if fmt == "safetensors" and folder:
+        out = os.path.join(out, os.path.splitext(os.path.basename(path))[0] + ".safetensors")
+    workers = parallel.resolve_workers(args.jobs, "-j")
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    bar = ProgressBar(sys.stderr, f"decoding {os.path.basename(path)}", bool(show))
+    try:
+        if args.only or fmt == "npz":
+            with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
+                if args.only:
+                    _check_only(path, args.only, lazy)
+                if fmt == "npz":
+                    target = os.path.join(out, os.path.splitext(os.path.basename(path))[0] + ".npz") if folder else out
+                    arrays = _LazyArrays(lazy, args.only or lazy.keys(), args.dtype, workers, path)
+                    files, count = write_tensors(target, arrays, "npz"), len(arrays)  # type: ignore[arg-type]
+        if fmt != "npz":
+            files, count = decode_to_checkpoint(path, out, folder=fmt == "hf", dtype=args.dtype, workers=workers,
+                                                max_shard_bytes=args.max_shard_size or MAX_SHARD_BYTES,
+                                                only=args.only, verify_entry_points=not args.no_verify_entry_points,
+                                                progress=bar)
+    except NNRError as e:
+        e.args = (f"{path}: {e}",)
+        raise
+    for f in files:
+        print(f"{path} -> {f} ({count} tensors)")
     return 0
 
 

@@ -69,13 +69,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="quantize and code the tensors on N processes (0: one per core; default 1); same bytes")
+    p.add_argument("--split-min-elements", dest="split_min_elements", type=int, metavar="N",
+                   help="code float tensors of N+ elements as block rows with entry points, split across the "
+                        "processes both ways (default 1048576; 0: never, NNCodec's bytes)")
 
 
 def encode_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The encoder settings given on the command line (only those given)."""
     s: dict[str, Any] = {}
     for name in ("qp", "qp_density", "nonweight_qp", "scan_order", "cabac_unary_length_minus1", "codebook_mode",
-                 "lambda_scale", "int_quant_bw", "general_profile_idc", "device_id"):
+                 "lambda_scale", "int_quant_bw", "general_profile_idc", "device_id", "split_min_elements"):
         v = getattr(args, name, None)
         if v is not None:
             s[name] = v
@@ -112,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     parent = os.path.dirname(out) or "."
     if not os.path.isdir(parent):
         raise NNRUsageError(f"-o {out!r}: the folder {parent!r} does not exist")
+    if _streamable(args):
+        return _run_streaming(args)
     tensors, dtypes = read_checkpoint(args.input)
     if not tensors:
         raise NNRUsageError(f"{args.input!r} holds no tensors")
@@ -149,6 +154,49 @@ def run(args: argparse.Namespace) -> int:
                   for k, v in tensors.items())
         print(f"{args.input} -> {out} ({len(tensors)} tensors, {total} parameters, {raw} -> {len(data)} bytes, "
               f"ratio {raw / max(len(data), 1):.2f}, {8 * len(data) / max(total, 1):.3f} bits/parameter)")
+    return 0
+
+
+def _streamable(args: argparse.Namespace) -> bool:
+    """A .safetensors file or Hugging Face folder with per-tensor settings: encoded one tensor at
+    a time (nnr.streaming); QP searches and whole-model settings read everything first."""
+    from nnr.checkpoint import checkpoint_kind
+    from nnr.streaming import streamable_settings
+
+    if not os.path.exists(args.input) or checkpoint_kind(args.input) not in ("safetensors", "hf"):
+        return False
+    if args.qp_rel is not None or args.target_bpp is not None or args.max_rel_error is not None:
+        return False
+    return streamable_settings(encode_settings(args))
+
+
+def _run_streaming(args: argparse.Namespace) -> int:
+    from nnr import parallel
+    from nnr.streaming import TensorSource, encode_checkpoint
+
+    src = TensorSource(args.input)
+    if not src.slots:
+        raise NNRUsageError(f"{args.input!r} holds no tensors")
+    settings = encode_settings(args)
+    unknown = [n for n in settings.get("qp_per_tensor") or {} if n not in src.slots]
+    if unknown:
+        raise NNRUsageError(f"--qp-per-tensor names {unknown[0]!r}, which is not a tensor of {args.input!r}")
+    total = sum(int(np.prod(sl.shape, dtype=np.int64)) for sl in src.slots.values())
+    slow = total >= PROGRESS_MIN_ELEMENTS or bool(settings.get("codebook_mode"))
+    show = args.progress if args.progress is not None else (slow and sys.stderr.isatty())
+    bar = ProgressBar(sys.stderr, "encoding", bool(show))
+    workers = parallel.resolve_workers(args.jobs, "-j")
+    try:
+        with open(args.output, "wb") as f:
+            size = encode_checkpoint(src, f, workers=workers, progress=bar, **settings)
+    except BaseException:
+        if os.path.exists(args.output):
+            os.remove(args.output)  # no partial stream left behind
+        raise
+    if not args.quiet:
+        raw = sum(sl.nbytes for sl in src.slots.values())
+        print(f"{args.input} -> {args.output} ({len(src.slots)} tensors, {total} parameters, {raw} -> {size} bytes, "
+              f"ratio {raw / max(size, 1):.2f}, {8 * size / max(total, 1):.3f} bits/parameter)")
     return 0
 
 

@@ -41,6 +41,9 @@ class EncodeSettings:
     general_profile_idc: int = 1
     out_of_band: bool = False
     block_id_and_param_type: Mapping[str, Any] | None = None
+    # nnr's own (not NNCodec's): split float tensors of at least this many elements into block
+    # rows with entry points, quantized and coded on workers (nnr.encoding.split); 0: never
+    split_min_elements: int = 0
 
     # -- derived ------------------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class EncodeSettings:
         self.cabac_unary_length_minus1 = integer("cabac_unary_length_minus1", self.cabac_unary_length_minus1, 0, 255)
         self.general_profile_idc = integer("general_profile_idc", self.general_profile_idc, 0, 1)
         self.device_id = integer("device_id", self.device_id, 0, (1 << 31) - 1)
+        self.split_min_elements = integer("split_min_elements", self.split_min_elements, 0, 1 << 62)
         self.lambda_scale = check_number("lambda_scale", 0.0 if self.lambda_scale is None else self.lambda_scale, 0.0)
         if self.int_quant_bw is None or self.int_quant_bw is False or (
                 not isinstance(self.int_quant_bw, bool) and isinstance(self.int_quant_bw, int) and self.int_quant_bw == 0):

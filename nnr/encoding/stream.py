@@ -316,24 +316,10 @@ def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> N
                             f"({lo}..{hi}); use a larger qp_density")
 
 
-def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
-                 hdsp: bool = False, put_nodes: bool = True,
-                 tick: Callable[[int], None] | None = None, workers: int = 1, trace: bool = False,
-                 bins: BinTracer | None = None) -> StreamResult:
-    """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
-    the state after the stream is ``result.state``, its HDSP histories not yet updated); with
-    ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
-    shorter kept (``result.hdsp_modes``).  ``put_nodes=False`` uses only the state's histories
-    (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept).
-    ``workers`` > 1: the units' payloads (independent: every header and TCA base comes from the
-    state at the start of the stream) are coded on that many processes first, the same bytes.
-    ``trace``: record every element written in ``result.trace``, as a decoder's tracer sees it
-    (the arithmetic-coded payload as per-tensor summaries).  ``bins``: the bins of the payloads,
-    as the decoder's bin trace (:mod:`nnr.bitstream.bintrace`) has them (the same bytes)."""
-    for name, q in a.out.items():
-        _check_qp(a, s, name, q)
+def write_stream_head(w: StreamWriter, a: Approximation, s: EncodeSettings) -> None:
+    """The units before the NDUs: NNR_STR, NNR_MPS, the topology units (with nnr's tensor-info
+    record when ``a.tensor_info`` holds what the NDU headers cannot carry)."""
     gpi = s.general_profile_idc
-    w = StreamWriter(trace=trace)
     w.start_unit(gpi)
     mps = ModelParameterSet(topology_carriage_flag=1, mps_quantization_method_flags=1,
                             mps_parent_signalling_enabled_flag=s.mps_parent_signalling_enabled_flag,
@@ -346,6 +332,30 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         record = record_entries(a.tensor_info, [p.names for p in plan_units(a, s.out_of_band)])
         if record:  # what nnr_decompressed_data_format cannot carry (nnr.dtypes)
             w.topology(TopologyUnit(int(TopologyStorageFormat.NNR_TPL_UNREC), 0, encode_record(record) + b"\x00"))
+
+
+def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
+                 hdsp: bool = False, put_nodes: bool = True,
+                 tick: Callable[[int], None] | None = None, workers: int = 1, trace: bool = False,
+                 bins: BinTracer | None = None, split: frozenset[str] = frozenset()) -> StreamResult:
+    """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
+    the state after the stream is ``result.state``, its HDSP histories not yet updated); with
+    ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
+    shorter kept (``result.hdsp_modes``).  ``put_nodes=False`` uses only the state's histories
+    (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept).
+    ``workers`` > 1: the units' payloads (independent: every header and TCA base comes from the
+    state at the start of the stream) are coded on that many processes first, the same bytes.
+    ``trace``: record every element written in ``result.trace``, as a decoder's tracer sees it
+    (the arithmetic-coded payload as per-tensor summaries).  ``bins``: the bins of the payloads,
+    as the decoder's bin trace (:mod:`nnr.bitstream.bintrace`) has them (the same bytes).
+    ``split``: tensors split into block rows (:mod:`nnr.encoding.split`): a unit holding one of
+    them alone is coded here first, its block rows on the workers (the same bytes as coded
+    whole)."""
+    for name, q in a.out.items():
+        _check_qp(a, s, name, q)
+    gpi = s.general_profile_idc
+    w = StreamWriter(trace=trace)
+    write_stream_head(w, a, s)
     res = StreamResult(b"")
     use_hdsp = gpi == 1 and hdsp and state is not None
     after = state.copy() if state is not None else None
@@ -383,8 +393,18 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             units.append((p, h, modes))
     except Exception as e:  # noqa: BLE001 - re-raised below, after the units before it
         failure = e
-    tasks = [(k, m) for k, (_, _, modes) in enumerate(units) for m in modes]
     done: dict[tuple[int, int], parallel.Job[Payload] | parallel.Failed] = {}
+    if split:
+        from nnr.encoding.split import encode_split_payload
+
+        for k, (p, h, modes) in enumerate(units):
+            if len(p.names) == 1 and p.names[0] in split and modes == (0,) and h.scan_order > 0:
+                q = a.out[p.names[0]]
+                done[(k, 0)] = parallel.Job(encode_split_payload(
+                    q.values, q.qp, a.qp_density, dq=bool(q.dq), gpi=gpi,
+                    parent_node_id_present=bool(h.parent_node_id_present_flag),
+                    num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt, workers=workers))
+    tasks = [(k, m) for k, (_, _, modes) in enumerate(units) for m in modes if (k, m) not in done]
     if workers > 1 and len(tasks) > 1:
 
         def job(i: int) -> parallel.Job[Payload]:
@@ -392,7 +412,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             return parallel.Job(_encode_payload(a, s, units[k][0], units[k][1], state, m == 1))
 
         costs = [sum(int(a.out[n].values.size) for n in units[k][0].names) for k, _ in tasks]
-        done = dict(zip(tasks, parallel.run(job, costs, workers)))
+        done.update(zip(tasks, parallel.run(job, costs, workers)))
 
     def payload_of(k: int, mode: int) -> Payload:
         r = done.get((k, mode), parallel.FAILED)

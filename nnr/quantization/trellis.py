@@ -112,8 +112,11 @@ def slots_to_indices(w: list[float], qscale: float, slots: bytes) -> list[int]:
     return out
 
 
-def dq_no_rate(w: list[float], qstep: float) -> bytes:
+def dq_no_rate(w: list[float], qstep: float, end_state: i64 = -1) -> bytes:
     """NNCodec's DQ with ``lambda_scale`` <= 0 (distortion only); ``w`` in scan order.
+
+    ``end_state`` >= 0: the path must end in that state (the cheapest such path; nnr's block
+    rows coded apart, :mod:`nnr.encoding.split`, each start and end in state 0).
 
     Returns the chosen slot per weight (0-3: the index ≡ slot mod 4 among the candidates,
     4: zero); :func:`slots_to_indices` turns them into reconstruction indices."""
@@ -286,6 +289,8 @@ def dq_no_rate(w: list[float], qstep: float) -> bytes:
     if c7 < mc:
         mc = c7
         best = 7
+    if end_state >= 0:
+        best = end_state
     return _trace_back(n, dec, best)
 
 

@@ -1,0 +1,128 @@
+"""Decoding one tensor's block rows apart: from its entry points, on workers.
+
+A tensor coded with a block scan of several block rows carries an entry point per block row
+after the first (bit offset, offset register, DQ state: ``cabac_entry_point_list``).  This
+decodes such a tensor the way :func:`nnr.cabac.levels.decode_tensor_levels` does, but block
+row by block row, each row from its own decoder positioned at its entry point
+(:func:`nnr.cabac.rows.decoder_at`), so that the rows can run on worker processes
+(:mod:`nnr.parallel`) and only one block row's Python lists exist at a time in each.  Every row
+is checked against the next entry point exactly as the sequential decoder checks it; the
+levels are the same.  Used for plain level coding (no TCA, no codebook, no HDSP history, no
+trace) with ``verify_entry_points``; anything else takes the sequential path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nnr import parallel
+from nnr.cabac.contexts import BlockScan, ContextSet, preamble_coded, signalled_contexts
+from nnr.cabac.engine import ArithmeticDecoder
+from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_parameter_sets
+from nnr.cabac.rows import block_row_range, decode_block_row, decoder_at
+from nnr.errors import LimitExceededError, MalformedStreamError
+
+__all__ = ["decode_rows", "row_decodable"]
+
+_STATE = ("ptr", "value", "bits_needed", "range", "overrun")
+
+
+def row_decodable(height: int, width: int, scan_order: int, entry_points: list[int], cb_size: int,
+                  base: object, history: object, verify: bool, traced: bool) -> bool:
+    """Whether :func:`decode_rows` applies (else the sequential decoder runs)."""
+    scan = BlockScan(height, width, scan_order)
+    return (scan.multi and verify and not traced and cb_size == 0 and base is None and history is None
+            and len(entry_points) == 3 * (scan.block_rows - 1))
+
+
+def _levels(buf: LevelBuffer) -> npt.NDArray[np.int32]:
+    from nnr.payload import level_array  # (nnr.payload imports this module)
+
+    return level_array(buf)
+
+
+def decode_rows(dec: ArithmeticDecoder, height: int, width: int, dq: bool, scan_order: int, gpi: int, num_gtx: int,
+                parent_node_id_present: bool, entry_points: list[int], info: TensorSideInfo, max_coded: int,
+                workers: int = 1) -> npt.NDArray[np.int32]:
+    """The levels of one tensor (as ``decode_tensor_levels`` outputs them, flat int32), the block
+    rows on ``workers`` processes; ``dec`` is left after the tensor's last level."""
+    ctxs = ContextSet(num_gtx)
+    info.bit_start = dec.bit_position()
+    hdsp = row_skip = 0
+    skip = info.row_skip_flag
+    if preamble_coded(height, width, gpi, 0):
+        if parent_node_id_present:
+            hdsp = int(dec.decode_bypass())
+            info.hdsp_flag_coded = True
+        row_skip = int(dec.decode_bypass())
+        info.row_skip_enabled_flag_coded = True
+        info.bit_row_skip = dec.bit_position()
+        if row_skip:
+            for _y in range(height):
+                skip.append(int(dec.decode_bin(ctxs.row_skip)))
+    info.hist_dep_sig_prob_enabled_flag = hdsp
+    info.row_skip_enabled_flag = row_skip
+    coded = height * width if not row_skip else width * (height - sum(skip))
+    if max_coded >= 0 and coded > max_coded:
+        raise LimitExceededError(f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
+                                 element="tensor_dimensions")
+    info.bit_params = dec.bit_position()
+    decode_parameter_sets(dec, ctxs, dq, False, hdsp == 1, num_gtx, 0, 0, info.parameter_set_ids)
+    ids = list(info.parameter_set_ids)
+    order = signalled_contexts(dq, False, hdsp == 1, num_gtx, 0, 0)
+    info.bit_levels = dec.bit_position()
+    scan = BlockScan(height, width, scan_order)
+    info.scan_order_used = scan.scan_order
+    info.block_rows = scan.block_rows
+    nbr = scan.block_rows
+    # per block row: where it starts (bit), the offset register and DQ state there
+    starts = [int(dec.bit_position())]
+    values = [int(dec.offset_register())]
+    states = [0]
+    for j in range(nbr - 1):
+        starts.append(starts[-1] + int(entry_points[3 * j + 2]))
+        values.append(int(entry_points[3 * j]))
+        states.append(int(entry_points[3 * j + 1]) if dq else 0)
+    first = tuple(getattr(dec, f) for f in _STATE)
+    data, start, end = dec.data, int(dec.start), int(dec.end)
+
+    def one(br: int) -> tuple[npt.NDArray[np.int32], tuple[int, ...]]:
+        if br == 0:
+            d = ArithmeticDecoder(data, start, end)
+            for f, v in zip(_STATE, first):
+                setattr(d, f, v)
+        else:
+            d = decoder_at(data, start, end, starts[br], values[br])
+        buf, state = decode_block_row(d, scan, br, dq, num_gtx, order, ids, states[br], skip)
+        if br + 1 < nbr and (int(d.bit_position()) != starts[br + 1] or int(d.offset_register()) != values[br + 1]
+                             or (dq and state != states[br + 1])):
+            raise MalformedStreamError(
+                f"entry point {br} does not match the decoding state at block row {br + 1} (signalled bit offset "
+                f"{starts[br + 1]}, value {values[br + 1]}, dq state {states[br + 1]}; decoded {d.bit_position()}, "
+                f"{d.offset_register()}, {state})", element="cabac_entry_point_list")
+        return _levels(buf), tuple(int(getattr(d, f)) for f in _STATE)
+
+    n = max(1, min(nbr, 4 * workers))
+    groups = [list(range(i * nbr // n, (i + 1) * nbr // n)) for i in range(n)]
+
+    def job(g: int) -> parallel.Job[Any]:
+        res = [one(br) for br in groups[g]]
+        return parallel.Job(res[-1][1], [a for a, _ in res])
+
+    done = parallel.run(job, [len(g) for g in groups], workers) if workers > 1 else []
+    out = np.empty(height * width, dtype=np.int32)
+    last: tuple[int, ...] = ()
+    for g, rows in enumerate(groups):
+        r = done[g] if done else parallel.FAILED
+        res = r if isinstance(r, parallel.Job) else job(g)
+        for br, a in zip(rows, res.arrays):
+            lo, hi = block_row_range(scan, br)
+            out[lo:hi] = a
+        last = res.value
+    for f, v in zip(_STATE, last):
+        setattr(dec, f, v)
+    info.bit_end = dec.bit_position()
+    return out
