@@ -49,6 +49,8 @@ class CodedTensor:
     side: TensorSideInfo = field(default_factory=TensorSideInfo)
     tca: bool = False
     bit_offset: int | None = None  # where the tensor's coded data starts (for later errors)
+    dialect: str | None = None  # general_profile_idc 0: the coding rules used (nnr.dialect), and why
+    dialect_reason: str | None = None
 
     @property
     def size(self) -> int:
@@ -67,6 +69,7 @@ class PayloadContext:
     verify_entry_points: bool = True
     max_elements: int = 1 << 28
     max_expansion: int = EXPANSION_PER_BYTE
+    ed1: bool = False  # the edition-1 reference software's coding rules (nnr.dialect)
 
 
 def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, list[int]]]:
@@ -268,7 +271,7 @@ def decode_payload(
                 dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
                 bool(h.parent_node_id_present_flag), cb_size, cb_zero, base, history,
                 _entry_points_for(h, t.role, t.shape), ctx.verify_entry_points, t.side,
-                -1 if cb_size == 1 else max_bins,
+                -1 if cb_size == 1 else max_bins, False, ctx.ed1,
             )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")

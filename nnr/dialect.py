@@ -1,0 +1,139 @@
+"""Coding rules of general_profile_idc 0 streams: the two reference programs' dialects.
+
+The two reference programs write profile-0 streams that differ in two rules of every tensor's
+arithmetic-coded data (deepcabac.md §10, docs/deviations.rst): NNCodec 0.3.1, the edition-1
+reference software, signals a 32nd remainder-prefix parameter set and resets the range at the
+start of a block scan with one block row; NNCodec 2.1.3, the edition-2 reference software,
+does neither.  ``general_profile_idc`` does not say which program wrote a stream, so the
+decoder either follows the rules it is told (:class:`Dialect`) or, by default, decodes each
+profile-0 NDU under both and keeps only what one of them decodes without error (terminating
+bin, stop pattern, payload consumed exactly, entry points); where both succeed with different
+tensors it raises :class:`AmbiguousDialectError` rather than guess.  Profile-1 streams follow
+NNCodec 2.1.3's rules, the only ones defined for them.
+
+The rules themselves are decided in :mod:`nnr.cabac.contexts` only (``ed1``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import replace
+
+import numpy as np
+
+from nnr.bitstream import BitReader
+from nnr.errors import NNRError, NNRUsageError
+from nnr.payload import CodedTensor, PayloadContext, decode_payload
+from nnr.units.compressed_data_unit import CompressedDataUnitHeader
+
+
+class Dialect(enum.Enum):
+    """Which reference software's coding rules a general_profile_idc 0 stream follows."""
+
+    AUTO = "auto"  # decoder: try both per NDU, accept only an unambiguous result
+    ED1 = "ed1"  # NNCodec 0.3.1, the edition-1 reference software
+    ED2 = "ed2"  # NNCodec 2.1.3, the edition-2 reference software
+
+    @property
+    def label(self) -> str:
+        return DIALECT_LABEL[self]
+
+
+DIALECT_LABEL = {
+    Dialect.AUTO: "auto",
+    Dialect.ED1: "edition-1 reference software rules (NNCodec 0.3.1)",
+    Dialect.ED2: "edition-2 reference software rules (NNCodec 2.1.3)",
+}
+
+
+class AmbiguousDialectError(NNRError):
+    """Both rule sets decode an NDU without error, to different tensors: the caller must say
+    which one the stream follows (``Decoder(dialect=...)``, ``nnr decode --dialect``)."""
+
+
+def as_dialect(value: object, name: str = "dialect") -> Dialect:
+    """A :class:`Dialect` from itself or its value ("auto", "ed1", "ed2")."""
+    if isinstance(value, Dialect):
+        return value
+    if isinstance(value, str):
+        for d in Dialect:
+            if d.value == value:
+                return d
+    raise NNRUsageError(f"{name} must be one of {', '.join(repr(d.value) for d in Dialect)} "
+                        f"(or a nnr.dialect.Dialect), not {value!r}")
+
+
+def decode_payload_rules(
+    data: bytes, start: int, end: int, h: CompressedDataUnitHeader, ctx: PayloadContext, r: BitReader,
+    dialect: Dialect,
+) -> list[CodedTensor]:
+    """:func:`nnr.payload.decode_payload` under the rules ``dialect`` selects (module docstring);
+    every tensor records the rules used and why (``CodedTensor.dialect`` / ``dialect_reason``)."""
+    if ctx.general_profile_idc != 0:
+        return decode_payload(data, start, end, h, ctx, r)
+    if dialect != Dialect.AUTO:
+        tensors = decode_payload(data, start, end, h, replace(ctx, ed1=dialect == Dialect.ED1), r)
+        return _mark(tensors, dialect, "chosen by the caller")
+    tracer, bins = r.tracer, r.bin_tracer
+    r.tracer, r.bin_tracer = None, None  # the trial decodes are not traced
+    results: dict[Dialect, list[CodedTensor]] = {}
+    errors: dict[Dialect, NNRError] = {}
+    try:
+        for d in (Dialect.ED1, Dialect.ED2):
+            try:
+                results[d] = decode_payload(data, start, end, h, replace(ctx, ed1=d == Dialect.ED1), r)
+            except NNRError as e:
+                errors[d] = e
+    finally:
+        r.tracer, r.bin_tracer = tracer, bins
+    if not results:
+        e1, e2 = errors[Dialect.ED1], errors[Dialect.ED2]
+        # the rules that got further are the likelier ones: their error is the one shown
+        first, other = (e1, e2) if (e1.bit_offset or 0) >= (e2.bit_offset or 0) else (e2, e1)
+        which = Dialect.ED1 if first is e1 else Dialect.ED2
+        first.reason += (f" (general_profile_idc 0, dialect auto: neither rule set decodes this NDU; shown: "
+                         f"the {which.label}; the other fails at bit {other.bit_offset}: {other.reason})")
+        first.args = (first._message(),)
+        raise first
+    if len(results) == 1:
+        (d, tensors), = results.items()
+        other = Dialect.ED2 if d == Dialect.ED1 else Dialect.ED1
+        e = errors[other]
+        why = f"auto: only these rules decode the NDU (the {other.value} rules fail at bit {e.bit_offset}: {e.reason})"
+    else:
+        a, b = results[Dialect.ED1], results[Dialect.ED2]
+        if not _same(a, b):
+            raise AmbiguousDialectError(
+                "general_profile_idc 0: this NDU decodes without error under both the edition-1 reference "
+                "software's rules (NNCodec 0.3.1) and NNCodec 2.1.3's, to different tensors; say which "
+                "rules the stream follows: Decoder(dialect='ed1' or 'ed2'), nnr decode --dialect",
+                element="nnr_compressed_data_unit_payload", bit_offset=8 * start)
+        d, tensors = Dialect.ED1, a
+        why = "auto: both rule sets decode the NDU, to the same tensors"
+    if tracer is not None or bins is not None:  # decode again, traced, under the rules found
+        tensors = decode_payload(data, start, end, h, replace(ctx, ed1=d == Dialect.ED1), r)
+    return _mark(tensors, d, why)
+
+
+def _mark(tensors: list[CodedTensor], d: Dialect, why: str) -> list[CodedTensor]:
+    for t in tensors:
+        t.dialect = d.value
+        t.dialect_reason = why
+    return tensors
+
+
+def _same(a: list[CodedTensor], b: list[CodedTensor]) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x.name != y.name or x.qp != y.qp:
+            return False
+        if (x.levels is None) != (y.levels is None):
+            return False
+        if x.levels is not None and y.levels is not None and not np.array_equal(x.levels, y.levels):
+            return False
+        if (x.raw is None) != (y.raw is None):
+            return False
+        if x.raw is not None and y.raw is not None and x.raw.tobytes() != y.raw.tobytes():
+            return False
+    return True
