@@ -16,8 +16,11 @@ The rules themselves are decided in :mod:`nnr.cabac.contexts` only (``ed1``).
 
 from __future__ import annotations
 
+import argparse
 import enum
+from collections.abc import Iterator
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +28,9 @@ from nnr.bitstream import BitReader
 from nnr.errors import NNRError, NNRUsageError
 from nnr.payload import CodedTensor, PayloadContext, decode_payload
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
+
+if TYPE_CHECKING:
+    from nnr.decoder import DecodedStream, DecodedUnit
 
 
 class Dialect(enum.Enum):
@@ -72,7 +78,10 @@ def decode_payload_rules(
     if ctx.general_profile_idc != 0:
         return decode_payload(data, start, end, h, ctx, r)
     if dialect != Dialect.AUTO:
-        tensors = decode_payload(data, start, end, h, replace(ctx, ed1=dialect == Dialect.ED1), r)
+        try:
+            tensors = decode_payload(data, start, end, h, replace(ctx, ed1=dialect == Dialect.ED1), r)
+        except NNRError as e:
+            raise _hint(e) from None
         return _mark(tensors, dialect, "chosen by the caller")
     tracer, bins = r.tracer, r.bin_tracer
     r.tracer, r.bin_tracer = None, None  # the trial decodes are not traced
@@ -93,13 +102,12 @@ def decode_payload_rules(
         which = Dialect.ED1 if first is e1 else Dialect.ED2
         first.reason += (f" (general_profile_idc 0, dialect auto: neither rule set decodes this NDU; shown: "
                          f"the {which.label}; the other fails at bit {other.bit_offset}: {other.reason})")
-        first.args = (first._message(),)
-        raise first
+        raise _hint(first)
     if len(results) == 1:
         (d, tensors), = results.items()
-        other = Dialect.ED2 if d == Dialect.ED1 else Dialect.ED1
-        e = errors[other]
-        why = f"auto: only these rules decode the NDU (the {other.value} rules fail at bit {e.bit_offset}: {e.reason})"
+        lost = Dialect.ED2 if d == Dialect.ED1 else Dialect.ED1
+        err = errors[lost]
+        why = f"auto: only these rules decode the NDU (the {lost.value} rules fail at bit {err.bit_offset}: {err.reason})"
     else:
         a, b = results[Dialect.ED1], results[Dialect.ED2]
         if not _same(a, b):
@@ -113,6 +121,16 @@ def decode_payload_rules(
     if tracer is not None or bins is not None:  # decode again, traced, under the rules found
         tensors = decode_payload(data, start, end, h, replace(ctx, ed1=d == Dialect.ED1), r)
     return _mark(tensors, d, why)
+
+
+def _hint(e: NNRError) -> NNRError:
+    """A profile-0 entry-point mismatch: say what is known to write such streams."""
+    if e.element == "cabac_entry_point_list":
+        e.reason += ("; NNCodec 0.3.1 writes wrong entry points for an NNR_PT_BLOCK with scan_order > 0 and several "
+                     "block rows (docs/deviations.rst): Decoder(verify_entry_points=False) / "
+                     "--no-verify-entry-points decodes such a stream sequentially")
+    e.args = (e._message(),)
+    return e
 
 
 def _mark(tensors: list[CodedTensor], d: Dialect, why: str) -> list[CodedTensor]:
@@ -137,3 +155,29 @@ def _same(a: list[CodedTensor], b: list[CodedTensor]) -> bool:
         if x.raw is not None and y.raw is not None and x.raw.tobytes() != y.raw.tobytes():
             return False
     return True
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def add_dialect_argument(p: argparse.ArgumentParser) -> None:
+    """``--dialect auto|ed1|ed2`` of the decoding subcommands."""
+    p.add_argument("--dialect", choices=[d.value for d in Dialect], default=Dialect.AUTO.value,
+                   help="coding rules of general_profile_idc 0 streams: ed1 = the edition-1 reference software "
+                        "(NNCodec 0.3.1), ed2 = NNCodec 2.1.3, auto (default) = whichever alone decodes each unit")
+
+
+def dialect_lines(stream: DecodedStream) -> str:
+    """``nnr trace``'s closing comment lines: the coding rules of each profile-0 NDU, and why."""
+    out = []
+    for u in _units(stream.units):
+        t = next((t for t in u.tensors if t.dialect is not None), None)
+        if t is not None:
+            out.append(f"# unit {u.index}: coding rules {t.dialect} ({Dialect(t.dialect).label}): {t.dialect_reason}\n")
+    return "".join(out)
+
+
+def _units(units: list[DecodedUnit]) -> Iterator[DecodedUnit]:
+    for u in units:
+        yield u
+        yield from _units(u.children)

@@ -18,6 +18,7 @@ import numpy as np
 from nnr.checkpoint import MAX_SHARD_BYTES, write_checkpoint
 from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, write_tensors
 from nnr.decoder import Decoder
+from nnr.dialect import add_dialect_argument
 from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS
 from nnr.errors import NNRError, NNRUsageError
 
@@ -61,6 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pg.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--no-verify-entry-points", action="store_true",
                    help="decode sequentially without checking cabac_entry_point_list against the decoding state")
+    add_dialect_argument(p)
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="decode the NDUs of each stream on N processes (0: one per core; default 1)")
 
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         raise NNRUsageError("--max-shard-size sizes the shards of a Hugging Face folder: add --format hf")
     if args.only and len(args.inputs) > 1:
         raise NNRUsageError("--only works on one stream")
-    session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
+    session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs, dialect=args.dialect)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     out = args.output
     if folder:
@@ -130,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
             if args.only:
                 from nnr.lazy import open_stream
 
-                with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
+                with open_stream(path, verify_entry_points=not args.no_verify_entry_points,
+                                 dialect=args.dialect) as lazy:
                     missing = [n for n in args.only if n not in lazy]
                     if missing:
                         raise NNRUsageError(f"{path}: no tensor {missing[0]!r} (the stream has {len(lazy)}; "
