@@ -8,10 +8,10 @@ does neither.  ``general_profile_idc`` does not say which program wrote a stream
 decoder either follows the rules it is told (:class:`Dialect`) or, by default, decodes each
 profile-0 NDU under both and keeps only what one of them decodes without error (terminating
 bin, stop pattern, payload consumed exactly, entry points); where both succeed with different
-tensors it raises :class:`AmbiguousDialectError` rather than guess.  Profile-1 streams follow
+tensors it raises :class:`nnr.AmbiguousDialectError` rather than guess.  Profile-1 streams follow
 NNCodec 2.1.3's rules, the only ones defined for them.
 
-The rules themselves are decided in :mod:`nnr.cabac.contexts` only (``ed1``).
+The rules themselves are decided in ``nnr.cabac.contexts`` only (``ed1``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nnr.bitstream import BitReader
-from nnr.errors import NNRError, NNRUsageError
+from nnr.errors import AmbiguousDialectError, NNRError, NNRUsageError
 from nnr.payload import CodedTensor, PayloadContext, decode_payload
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 
@@ -52,11 +52,6 @@ DIALECT_LABEL = {
 }
 
 
-class AmbiguousDialectError(NNRError):
-    """Both rule sets decode an NDU without error, to different tensors: the caller must say
-    which one the stream follows (``Decoder(dialect=...)``, ``nnr decode --dialect``)."""
-
-
 def as_dialect(value: object, name: str = "dialect") -> Dialect:
     """A :class:`Dialect` from itself or its value ("auto", "ed1", "ed2")."""
     if isinstance(value, Dialect):
@@ -73,7 +68,7 @@ def decode_payload_rules(
     data: bytes, start: int, end: int, h: CompressedDataUnitHeader, ctx: PayloadContext, r: BitReader,
     dialect: Dialect,
 ) -> list[CodedTensor]:
-    """:func:`nnr.payload.decode_payload` under the rules ``dialect`` selects (module docstring);
+    """``nnr.payload.decode_payload`` under the rules ``dialect`` selects (module docstring);
     every tensor records the rules used and why (``CodedTensor.dialect`` / ``dialect_reason``)."""
     if ctx.general_profile_idc != 0:
         return decode_payload(data, start, end, h, ctx, r)

@@ -59,9 +59,10 @@ def test_hand_derived_bins() -> None:
     data, _, _ = encode({"k": np.array(HAND_LEVELS, dtype=np.int32)}, HAND_SETTINGS)
     events, _ = read_bins(data)
     # deepcabac.md §6.3: one flag (0: set 0) for each of SIG[0..2], SIGN[0..2], GTX[0..21],
-    # REM[0..30]: 59 flags, each a bin of the one ECO_FLAG model, no bypass bins
-    flags = events[:59]
-    assert [e.element for e in flags] == [f"prob_est_param_flag[{m}]" for m in range(59)]
+    # REM[0..30], and (general_profile_idc 0 writes the edition-1 reference software's rules,
+    # §10) REM[31]: 60 flags, each a bin of the one ECO_FLAG model, no bypass bins
+    flags = events[:60]
+    assert [e.element for e in flags] == [f"prob_est_param_flag[{m}]" for m in range(60)]
     assert {(e.model, e.bin) for e in flags} == {("ECO_FLAG", 0)}
     # §2.2: the first bin sees range 510 and the first 9 bits of the codeword; its model starts
     # at P = 0 (MPS 1), so bin 0 is the LPS: RLPS[(510 & 0xE0) + 0] = 228, renormalised by one
@@ -83,7 +84,7 @@ def test_hand_derived_bins() -> None:
         (4, "abs_level_greater_x[2]", "GTX[4]", 1), (4, "abs_level_greater_x[3]", "GTX[6]", 1),
         (4, "abs_level_greater_x[4]", "GTX[8]", 0),
     ]
-    got = [(e.position, e.element, e.model, e.bin) for e in events[59:-1]]
+    got = [(e.position, e.element, e.model, e.bin) for e in events[60:-1]]
     assert got == expect
     assert [e.level for e in events[59:-1]] == [HAND_LEVELS[p] for p, *_ in expect]
     last = events[-1]
