@@ -16,7 +16,6 @@ The rules themselves are decided in ``nnr.cabac.contexts`` only (``ed1``).
 
 from __future__ import annotations
 
-import argparse
 import enum
 from collections.abc import Iterator
 from dataclasses import replace
@@ -30,6 +29,8 @@ from nnr.payload import CodedTensor, PayloadContext, decode_payload
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 
 if TYPE_CHECKING:
+    import argparse
+
     from nnr.decoder import DecodedStream, DecodedUnit
 
 

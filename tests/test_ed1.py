@@ -84,11 +84,11 @@ def test_the_wrong_rules_fail_with_a_located_error() -> None:
 def test_ambiguous_stream_is_refused_under_auto() -> None:
     """A stream both rule sets decode without error, to different tensors (found by search among
     small tensors nnr wrote with the edition-1 rules; NNCodec 0.3.1 decodes it as expected_0)."""
-    data = _stream("ED1_AMBIGUOUS_A")
+    data = _stream("NEG_ED1_AMBIGUOUS_A")
     with pytest.raises(AmbiguousDialectError) as e:
         nnr.decode(data)
     assert e.value.element == "nnr_compressed_data_unit_payload" and e.value.unit_index is not None
-    exp = _expected("ED1_AMBIGUOUS_A")
+    exp = _expected("NEG_ED1_AMBIGUOUS_A")
     assert _same(nnr.decode(data, dialect="ed1"), exp)
     assert not _same(nnr.decode(data, dialect="ed2"), exp)
 
@@ -97,12 +97,12 @@ def test_block_with_wrong_entry_points() -> None:
     """NNCodec 0.3.1 writes wrong entry points for a block with scan_order > 0 and several block
     rows (it cannot decode the stream itself): refused when entry points are checked; decoded
     sequentially without them, to exactly what 0.3.1's encoder coded."""
-    data = _stream("ED1_NEG_BLOCK_ENTRY_POINTS_A")
+    data = _stream("NEG_ED1_BLOCK_ENTRY_POINTS_A")
     with pytest.raises(MalformedStreamError) as e:
         nnr.decode(data)
     assert e.value.element == "cabac_entry_point_list" and "verify_entry_points=False" in str(e.value)
     got = nnr.Decoder(verify_entry_points=False).decode(data)
-    exp = _expected("ED1_NEG_BLOCK_ENTRY_POINTS_A")  # in the encoder's order, not the stream's
+    exp = _expected("NEG_ED1_BLOCK_ENTRY_POINTS_A")  # in the encoder's order, not the stream's
     assert _same({k: got[k] for k in exp}, exp) and sorted(got) == sorted(exp)
 
 

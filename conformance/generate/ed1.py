@@ -187,7 +187,7 @@ NAMED: dict[str, tuple[dict, dict, dict]] = {
     "ED1_MULTI_NDU_A": ({"fc0.weight": ((128, 64), "normal"), "fc0.bias": ((128,), "normal"),
                          "fc1.weight": ((64, 128), "laplace"), "fc1.bias": ((64,), "normal"),
                          "emb": ((100, 16), "normal")}, dict(scan_order=3), {}),
-    "ED1_NEG_BLOCK_ENTRY_POINTS_A": ({"c.weight": ((20, 30), "normal"), "c.bias": ((20,), "normal")},
+    "NEG_ED1_BLOCK_ENTRY_POINTS_A": ({"c.weight": ((20, 30), "normal"), "c.bias": ((20,), "normal")},
                                      dict(scan_order=1, block_id_and_param_type=dict(zip(
                                          ("block_identifier", "parameter_type"), _block("c", 20, ("bias",))))), {}),
 }
@@ -236,7 +236,7 @@ def make(out: str, name: str, inputs: dict, kw: dict, note: str, seed: object, i
     except BaseException as e:  # noqa: BLE001  (0.3.1 asserts / exits on its own bad streams)
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else ""
         dec, err = None, f"{type(e).__name__}: {msg[:200]}"
-    folder = os.path.join(out, name) if err is None or name.startswith("ED1_NEG") else \
+    folder = os.path.join(out, name) if err is None or name.startswith("NEG_ED1") else \
         os.path.join(out, "undecodable", name)
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "stream_0.nnc"), "wb") as f:
@@ -250,7 +250,7 @@ def make(out: str, name: str, inputs: dict, kw: dict, note: str, seed: object, i
         "description": f"NNCodec 0.3.1 (edition-1 reference software) stream, general_profile_idc 0: {note}; "
                        f"settings {json.dumps({k: v for k, v in settings.items() if k != 'block_id_and_param_type'})}"
                        + (f"; encoder: {' / '.join(msgs)}" if msgs else ""),
-        "generator": {"tool": "nncodec", "version": "0.3.1", "script": "conformance/generate/ed1.py",
+        "generator": {"tool": "nncodec-0.3.1", "version": "0.3.1", "script": "conformance/generate/ed1.py",
                       "call": "nnc.compression.compress", "args": settings, "seed": [seed, idx] if seed != "name" else "bytes of the case name",
                       "input": "input.npz"},
         "decode_call": {"call": "nnc.compression.decompress (NNCodec 0.3.1)", "args": dargs},
@@ -293,10 +293,10 @@ def make(out: str, name: str, inputs: dict, kw: dict, note: str, seed: object, i
 def derived(out: str, bitstreams: str, ambiguous: str) -> None:
     """The cases where the two dialects disagree (docs/deviations.rst, nnr.dialect):
 
-    * ED1_NEG_AS_ED2_A: a 0.3.1 stream decoded under NNCodec 2.1.3's rules must fail;
-    * ED1_NEG_GPI0_213_AS_ED1_A: a profile-0 stream of 2.1.3's internals (GPI0_DQ_SCAN2_A) decoded
+    * NEG_ED1_AS_ED2_A: a 0.3.1 stream decoded under NNCodec 2.1.3's rules must fail;
+    * NEG_ED1_GPI0_213_AS_ED1_A: a profile-0 stream of 2.1.3's internals (GPI0_DQ_SCAN2_A) decoded
       under 0.3.1's rules must fail;
-    * ED1_AMBIGUOUS_A: ``ambiguous`` (a stream nnr wrote with the edition-1 rules that both rule sets
+    * NEG_ED1_AMBIGUOUS_A: ``ambiguous`` (a stream nnr wrote with the edition-1 rules that both rule sets
       decode without error, to different tensors): a decoder that guesses must not return tensors
       (AmbiguousDialectError in nnr's default); its expected_0.npz is 0.3.1's decode;
     * ED1_AMBIGUOUS_ED1_A: the same stream under the edition-1 rules: 0.3.1's tensors.
@@ -328,14 +328,14 @@ def derived(out: str, bitstreams: str, ambiguous: str) -> None:
                 for k, v in d.items()}
 
     ed1_src = os.path.join(bitstreams, "ED1_SCAN1_SINGLE_ROW_A", "stream_0.nnc")
-    gen = {"tool": "nncodec", "version": "0.3.1", "script": "conformance/generate/ed1.py --derived"}
-    case("ED1_NEG_AS_ED2_A", ed1_src, {
+    gen = {"tool": "nncodec-0.3.1", "version": "0.3.1", "script": "conformance/generate/ed1.py --derived"}
+    case("NEG_ED1_AS_ED2_A", ed1_src, {
         "kind": "negative", "generator": {**gen, "from": "ED1_SCAN1_SINGLE_ROW_A"},
         "description": "The stream of ED1_SCAN1_SINGLE_ROW_A (NNCodec 0.3.1) decoded under NNCodec 2.1.3's "
                        "profile-0 rules (decode_call.args.dialect 'ed2'): must fail, not return tensors.",
         "decode_call": {"call": "nnr.Decoder(dialect='ed2')", "args": {"dialect": "ed2"}},
         "expected_error": {"class": "NNRError", "stream": "stream_0.nnc", "unit_index": 3, "element": None}}, None)
-    case("ED1_NEG_GPI0_213_AS_ED1_A", os.path.join(bitstreams, "GPI0_DQ_SCAN2_A", "stream_0.nnc"), {
+    case("NEG_ED1_GPI0_213_AS_ED1_A", os.path.join(bitstreams, "GPI0_DQ_SCAN2_A", "stream_0.nnc"), {
         "kind": "negative", "generator": {"tool": "nncodec", "version": "2.1.3", "from": "GPI0_DQ_SCAN2_A"},
         "description": "The profile-0 stream of GPI0_DQ_SCAN2_A (NNCodec 2.1.3's internals) decoded under the "
                        "edition-1 reference software's rules (decode_call.args.dialect 'ed1'): must fail.",
@@ -344,7 +344,7 @@ def derived(out: str, bitstreams: str, ambiguous: str) -> None:
     exp = dec(ambiguous)
     about = ("written by nnr with the edition-1 rules (general_profile_idc 0) and decoded by NNCodec 0.3.1 "
              "to expected_0.npz; NNCodec 2.1.3's rules decode it without error to other tensors")
-    case("ED1_AMBIGUOUS_A", ambiguous, {
+    case("NEG_ED1_AMBIGUOUS_A", ambiguous, {
         "kind": "negative", "generator": {"tool": "nnr", "note": about},
         "description": "A profile-0 stream both rule sets decode without error, to different tensors (" + about +
                        "): a decoder that must guess the rules may not return tensors.",
@@ -352,7 +352,7 @@ def derived(out: str, bitstreams: str, ambiguous: str) -> None:
                            "element": "nnr_compressed_data_unit_payload"}}, exp)
     case("ED1_AMBIGUOUS_ED1_A", ambiguous, {
         "kind": "positive", "generator": {"tool": "nnr", "note": about},
-        "description": "The stream of ED1_AMBIGUOUS_A decoded under the edition-1 rules (decode_call.args.dialect "
+        "description": "The stream of NEG_ED1_AMBIGUOUS_A decoded under the edition-1 rules (decode_call.args.dialect "
                        "'ed1'): NNCodec 0.3.1's tensors.",
         "decode_call": {"call": "nnc.compression.decompress (NNCodec 0.3.1)", "args": {"dialect": "ed1"}}}, exp)
 

@@ -23,39 +23,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import sys
-import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from nncodec_decoder import _case_info, _write_npz  # noqa: E402  (as the 2.1.3 wrapper does)
 
 
 def _usage() -> int:
     print("usage: nncodec03_decoder.py OUTPUT_DIR STREAM [STREAM ...]", file=sys.stderr)
     return 2
-
-
-def _case_args(first_stream: str) -> dict:
-    p = os.path.join(os.path.dirname(os.path.abspath(first_stream)), "case.json")
-    try:
-        with open(p, encoding="utf-8") as f:
-            meta = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    args = (meta.get("decode_call") or {}).get("args") if isinstance(meta, dict) else None
-    return args if isinstance(args, dict) else {}
-
-
-def _write_npz(path: str, tensors: dict) -> None:
-    """Like numpy.savez, but any tensor name and the dict's order are kept."""
-    import numpy as np
-
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        for name, value in tensors.items():
-            arr = np.asarray(value)
-            if arr.dtype == np.float64:
-                arr = arr.astype(np.float32)
-            with z.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, arr, allow_pickle=False)
 
 
 def main(argv: list[str]) -> int:
@@ -69,7 +46,9 @@ def main(argv: list[str]) -> int:
         print("nncodec03_decoder: NNCodec 0.3.1 has no incremental decoding (a sequence of streams)",
               file=sys.stderr)
         return 1
-    args = _case_args(streams[0])
+    args = (_case_info(streams[0]).get("decode_call") or {}).get("args") or {}
+    if not isinstance(args, dict):
+        args = {}
     opts = {k: bool(args.get(k)) for k in ("reconstruct_lsa", "reconstruct_bnf")}
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # NNCodec prints progress
@@ -91,7 +70,10 @@ def main(argv: list[str]) -> int:
         print(f"nncodec03_decoder: {os.path.basename(path)}: NNCodec 0.3.1 failed: {type(e).__name__}: {msg}",
               file=sys.stderr)
         return 1
-    _write_npz(os.path.join(out_dir, name + ".npz"), dict(params))
+    import numpy as np
+
+    arrays = {k: np.asarray(v).astype(np.float32) if np.asarray(v).dtype == np.float64 else v for k, v in params.items()}
+    _write_npz(os.path.join(out_dir, name + ".npz"), arrays)
     return 0
 
 
