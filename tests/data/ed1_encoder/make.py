@@ -6,7 +6,7 @@ and records the sha256 of each tensor it returns (float32 / int32 bytes; its flo
 tensors cast to float32, exactly).  Stage 3 (nnr's python) writes ``cases.json`` (settings, the
 sha256 of nnr's stream, 0.3.1's tensor hashes) and ``inputs.npz`` for the cases both agree on::
 
-    python tests/data/ed1_encoder/make.py encode WORK [COUNT] [SEED]
+    python tests/data/ed1_encoder/make.py encode WORK [COUNT] [SEED]   (60 11, then 20 12)
     /work/peers/nnc03-venv/bin/python tests/data/ed1_encoder/make.py decode WORK
     python tests/data/ed1_encoder/make.py write WORK
 """
@@ -37,10 +37,32 @@ def _sha(a: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
+def draw_block(rng: np.random.Generator) -> tuple[dict, dict]:
+    """A PT_BLOCK (weight + bias, + local scaling or batch-norm) with a block scan, one or several
+    block rows (NNCodec 0.3.1's own encoder writes wrong entry points for the latter; its decoder
+    reads nnr's)."""
+    scan = int(rng.choice([1, 2, 3, 4]))
+    c, w = int(rng.integers(2, 3 * (4 << scan))), int(rng.integers(2, 60))
+    inputs = {"c.weight": rng.normal(0, 0.05, (c, w)).astype(np.float32)}
+    bid, pt = {"c.weight": "c"}, {"c.weight": "weight"}
+    extra = {"ls": [("c.weight_scaling", "weight.ls")],
+             "bn": [("bn.weight", "bn.gamma"), ("bn.bias", "bn.beta"), ("bn.running_mean", "bn.mean"),
+                    ("bn.running_var", "bn.var")], "bias": []}[str(rng.choice(["bias", "bn", "ls"]))]
+    for nm, t in extra + [("c.bias", "bias")]:
+        inputs[nm] = (1 + np.abs(rng.normal(0, 0.1, c))).astype(np.float32)
+        bid[nm], pt[nm] = "c", t
+    kw = dict(general_profile_idc=0, scan_order=scan, use_dq=bool(rng.random() < 0.5),
+              param_opt=bool(rng.random() < 0.5), block_id_and_param_type={"block_identifier": bid, "parameter_type": pt})
+    return kw, inputs
+
+
 def draw(seed: int, i: int) -> tuple[dict, dict]:
     """Settings and tensors of case ``i``: URQ / DQ, param_opt on / off, scan orders 0-4 with one
-    and several block rows, codebooks, int tensors, unary lengths, QP densities, RDOQ."""
+    and several block rows, codebooks, int tensors, unary lengths, QP densities, RDOQ; with seed
+    12, blocks (:func:`draw_block`)."""
     rng = np.random.default_rng([seed, i])
+    if seed == 12:
+        return draw_block(rng)
     qpd = int(rng.choice([0, 1, 2, 2, 3, 5]))
     qp = int(rng.integers(-30, -4) * (1 << qpd) // 2)
     scan = int(rng.choice([0, 1, 2, 3, 4]))
@@ -74,6 +96,9 @@ def encode(work: str, count: int, seed: int) -> None:
 
     os.makedirs(work, exist_ok=True)
     cases = []
+    if os.path.exists(os.path.join(work, "cases.json")):  # several seeds: appended
+        with open(os.path.join(work, "cases.json")) as f:
+            cases = json.load(f)
     for i in range(count):
         kw, inputs = draw(seed, i)
         name = f"ENC_{seed}_{i:03d}"
