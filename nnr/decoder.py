@@ -29,7 +29,7 @@ from nnr.errors import (
 )
 from nnr import parallel
 from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
-from nnr.dialect import Dialect, as_dialect, decode_payload_rules
+from nnr.dialect import Dialect, as_dialect, decode_payload_rules, resolve_stream
 from nnr.payload import EXPANSION_PER_BYTE, CodedTensor, PayloadContext, tensor_layout
 from nnr.usage import check_bool, check_int, out_of_band_table
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
@@ -522,6 +522,7 @@ class Decoder:
     # -- reconstruction --------------------------------------------------------------------------
 
     def _reconstruct(self, coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> list[OutputTensor]:
+        resolve_stream(coded)  # profile-0 NDUs both dialects decode differently (nnr.dialect)
         outputs: list[OutputTensor] = []
         pending_g: tuple[CodedTensor, npt.NDArray[np.generic], int] | None = None
         for unit_index, h, tensors in coded:

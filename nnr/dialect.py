@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from nnr.decoder import DecodedStream, DecodedUnit
 
 
+ONLY = "auto: only these rules decode the NDU"
+AMBIGUOUS = "ambiguous"  # CodedTensor.dialect of an NDU both rule sets decode differently, until settled
+
+
 class Dialect(enum.Enum):
     """Which reference software's coding rules a general_profile_idc 0 stream follows."""
 
@@ -103,20 +107,55 @@ def decode_payload_rules(
         (d, tensors), = results.items()
         lost = Dialect.ED2 if d == Dialect.ED1 else Dialect.ED1
         err = errors[lost]
-        why = f"auto: only these rules decode the NDU (the {lost.value} rules fail at bit {err.bit_offset}: {err.reason})"
+        why = f"{ONLY} (the {lost.value} rules fail at bit {err.bit_offset}: {err.reason})"
     else:
         a, b = results[Dialect.ED1], results[Dialect.ED2]
-        if not _same(a, b):
-            raise AmbiguousDialectError(
-                "general_profile_idc 0: this NDU decodes without error under both the edition-1 reference "
-                "software's rules (NNCodec 0.3.1) and NNCodec 2.1.3's, to different tensors; say which "
-                "rules the stream follows: Decoder(dialect='ed1' or 'ed2'), nnr decode --dialect",
-                element="nnr_compressed_data_unit_payload", bit_offset=8 * start)
+        if not _same(a, b):  # left to the stream's other NDUs (resolve_stream)
+            if tracer is not None or bins is not None:  # traced as the ed1 reading
+                a = decode_payload(data, start, end, h, replace(ctx, ed1=True), r)
+            for x, y in zip(a, b):
+                x.dialect_alternative = y
+                x.dialect, x.dialect_reason = AMBIGUOUS, AMBIGUOUS
+            return a
         d, tensors = Dialect.ED1, a
         why = "auto: both rule sets decode the NDU, to the same tensors"
     if tracer is not None or bins is not None:  # decode again, traced, under the rules found
         tensors = decode_payload(data, start, end, h, replace(ctx, ed1=d == Dialect.ED1), r)
     return _mark(tensors, d, why)
+
+
+def resolve_stream(coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
+    """Settle the NDUs of a stream that both rule sets decode, to different tensors: by the rules
+    that alone decode the stream's other NDUs (a stream has one writer), if they all agree; else
+    :class:`nnr.AmbiguousDialectError`.  Profile 0 has no TCA or HDSP, so an NDU's reading does
+    not change how another NDU decodes; the chosen levels are copied into the arrays the
+    session already keeps."""
+    ambiguous = [(ui, ts) for ui, _, ts in coded if ts and ts[0].dialect == AMBIGUOUS]
+    if not ambiguous:
+        return
+    settled = {ts[0].dialect for _, _, ts in coded if ts and (ts[0].dialect_reason or "").startswith(ONLY)}
+    by = [ui for ui, _, ts in coded if ts and (ts[0].dialect_reason or "").startswith(ONLY)]
+    if len(settled) != 1:
+        ui, ts = ambiguous[0]
+        others = "no other NDU of the stream settles it" if not settled else \
+            "the stream's other NDUs disagree"
+        raise AmbiguousDialectError(
+            "general_profile_idc 0: this NDU decodes without error under both the edition-1 reference software's "
+            f"rules (NNCodec 0.3.1) and NNCodec 2.1.3's, to different tensors, and {others}; say which rules the "
+            "stream follows: Decoder(dialect='ed1' or 'ed2'), nnr decode --dialect",
+            unit_index=ui, unit_type="NNR_NDU", element="nnr_compressed_data_unit_payload", bit_offset=ts[0].bit_offset)
+    d = settled.pop()
+    assert d is not None
+    for _, ts in ambiguous:
+        for t in ts:
+            alt = t.dialect_alternative
+            if d == Dialect.ED2.value and alt is not None and t.levels is not None and alt.levels is not None:
+                np.copyto(t.levels, alt.levels.reshape(t.levels.shape))  # also the session's copy
+                t.side = alt.side
+            t.dialect_alternative = None
+            t.dialect = d
+            t.dialect_reason = (f"auto: both rule sets decode the NDU, to different tensors; the {d} rules, which "
+                                f"alone decode unit(s) {', '.join(map(str, by))} of the stream")
 
 
 def _hint(e: NNRError) -> NNRError:

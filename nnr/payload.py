@@ -51,6 +51,7 @@ class CodedTensor:
     bit_offset: int | None = None  # where the tensor's coded data starts (for later errors)
     dialect: str | None = None  # general_profile_idc 0: the coding rules used (nnr.dialect), and why
     dialect_reason: str | None = None
+    dialect_alternative: CodedTensor | None = None  # the ed2 reading of an ambiguous NDU, until settled
 
     @property
     def size(self) -> int:

@@ -93,6 +93,24 @@ def test_ambiguous_stream_is_refused_under_auto() -> None:
     assert not _same(nnr.decode(data, dialect="ed2"), exp)
 
 
+def test_ambiguous_unit_settled_by_the_stream() -> None:
+    """A 0.3.1 stream whose unit 6 both rule sets decode without error, to different tensors:
+    its other NDUs decode only under the edition-1 rules, which settle it; decoded alone (nnr.open),
+    nothing settles it."""
+    case = "ED1_AMBIGUOUS_UNIT_SETTLED_BY_STREAM_A"
+    ds = nnr.Decoder().decode_stream(_stream(case))
+    assert _same(ds.arrays(), _expected(case))
+    reasons = {u.index: u.tensors[0].dialect_reason for u in ds.units if u.tensors}
+    assert reasons[6] == ("auto: both rule sets decode the NDU, to different tensors; the ed1 rules, which alone "
+                          "decode unit(s) 3, 4, 5 of the stream")
+    with nnr.open(_stream(case)) as lazy:
+        name = ds.units[6].tensors[0].name
+        with pytest.raises(AmbiguousDialectError):
+            lazy.get_tensor(name)
+    with nnr.open(_stream(case), dialect="ed1") as lazy:
+        assert lazy.get_tensor(name).tobytes() == _expected(case)[name].tobytes()
+
+
 def test_block_with_wrong_entry_points() -> None:
     """NNCodec 0.3.1 writes wrong entry points for a block with scan_order > 0 and several block
     rows (it cannot decode the stream itself): refused when entry points are checked; decoded
