@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import nnr
+from nnr.cabac import levels as _levels
 from nnr.conformance.cases import decoder_options, load_case
 from nnr.dialect import Dialect
 from nnr.errors import AmbiguousDialectError, MalformedStreamError, NNRError, NNRUsageError
@@ -161,7 +162,9 @@ def _golden() -> list[dict]:
 def test_encoder_golden_vectors_read_by_nncodec_0_3_1() -> None:
     """nnr's bytes are as recorded, and nnr's decoder returns what NNCodec 0.3.1 decoded from them."""
     cases = _golden()
-    assert len(cases) >= 50
+    assert len(cases) >= 80
+    if _levels.__file__.endswith(".py"):  # uncompiled (source-tree run): every 8th case; CI runs all
+        cases = cases[::8]
     with np.load(GOLDEN / "inputs.npz") as z:
         inputs = {k: z[k] for k in z.files}
     for c in cases:
