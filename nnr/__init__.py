@@ -17,7 +17,9 @@ from nnr.decoder import DecodedStream, Decoder, decode
 from nnr.encoder import Encoder, encode
 from nnr.lazy import LazyStream
 from nnr.lazy import open_stream as open  # noqa: A001  (safetensors' safe_open, by analogy)
+from nnr.dialect import Dialect
 from nnr.errors import (
+    AmbiguousDialectError,
     LimitExceededError,
     MalformedStreamError,
     MissingReferenceError,
@@ -31,6 +33,8 @@ from nnr.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousDialectError",
+    "Dialect",
     "Decoder",
     "DecodedStream",
     "Encoder",

@@ -29,7 +29,8 @@ from nnr.errors import (
 )
 from nnr import parallel
 from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
-from nnr.payload import EXPANSION_PER_BYTE, CodedTensor, PayloadContext, decode_payload, tensor_layout
+from nnr.dialect import Dialect, as_dialect, decode_payload_rules, resolve_stream
+from nnr.payload import EXPANSION_PER_BYTE, CodedTensor, PayloadContext, tensor_layout
 from nnr.usage import check_bool, check_int, out_of_band_table
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
 from nnr.reconstruction.post_processing import apply_local_scaling, recompose
@@ -229,6 +230,7 @@ class Decoder:
         reconstruct_bnf: bool = False,
         recompose_decomposition: bool = False,
         workers: int = 1,
+        dialect: Dialect | str = Dialect.AUTO,
     ) -> None:
         """Options:
 
@@ -244,6 +246,9 @@ class Decoder:
         * ``recompose_decomposition``: output W = G·H instead of G and H.
         * ``workers``: decode the NDUs of a stream on this many processes (0: one per core);
           the output and the session state are the same as with 1.
+        * ``dialect``: the coding rules of general_profile_idc 0 streams (:class:`nnr.dialect.Dialect`):
+          "ed1" those of the edition-1 reference software (NNCodec 0.3.1), "ed2" NNCodec 2.1.3's,
+          "auto" (default) decodes each NDU under both and accepts only an unambiguous result.
         """
         self.workers = parallel.resolve_workers(workers)
         self.row_workers = 1  # block rows of a unit decoded here on this many processes (nnr.payload_rows)
@@ -255,6 +260,7 @@ class Decoder:
         self.recompose_decomposition = check_bool("recompose_decomposition", recompose_decomposition)
         self.reconstruct_lsa = check_bool("reconstruct_lsa", reconstruct_lsa)
         self.reconstruct_bnf = check_bool("reconstruct_bnf", reconstruct_bnf)
+        self.dialect = as_dialect(dialect)
         self.ctx = UnitContext()  # general_profile_idc, MPS / LPS in force, REFLIST
         self.state = IncrementalState()  # per tensor: PUT node, TCA base, HDSP history
         self._mps_unit: bytes | None = None  # the MPS in force, as coded (for state_record)
@@ -446,10 +452,10 @@ class Decoder:
         ctx = PayloadContext(gpi, qp_density, qp, self.state.tca_bases(), self.state.histories(),
                              self.verify_entry_points, self.max_tensor_elements, self.max_expansion,
                              self.row_workers)
-        job = _PayloadJob(buf, r.pos // 8, pos + size, h, ctx, r, u)
+        job = _PayloadJob(buf, r.pos // 8, pos + size, h, ctx, r, u, self.dialect)
         if self._pending is None:
             with r.structure("nnr_compressed_data_unit_payload"):
-                tensors = decode_payload(buf, job.start, job.end, h, ctx, r)
+                tensors = decode_payload_rules(buf, job.start, job.end, h, ctx, r, self.dialect)
             self._finish_ndu(job, tensors, coded)
             return
         try:
@@ -501,7 +507,8 @@ class Decoder:
                     tensors = _attach_levels(res)
                 else:  # failed on a worker: decode here for the exact error (or a lost worker's result)
                     with job.r.structure("nnr_unit"), job.r.structure("nnr_compressed_data_unit_payload"):
-                        tensors = decode_payload(job.buf, job.start, job.end, job.header, job.ctx, job.r)
+                        tensors = decode_payload_rules(job.buf, job.start, job.end, job.header, job.ctx, job.r,
+                                                       job.dialect)
                 with job.r.structure("nnr_unit"):
                     self._finish_ndu(job, tensors, coded)
             except NNRError as e:
@@ -526,6 +533,7 @@ class Decoder:
     # -- reconstruction --------------------------------------------------------------------------
 
     def _reconstruct(self, coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> list[OutputTensor]:
+        resolve_stream(coded)  # profile-0 NDUs both dialects decode differently (nnr.dialect)
         outputs: list[OutputTensor] = []
         pending_g: tuple[CodedTensor, npt.NDArray[np.generic], int] | None = None
         for unit_index, h, tensors in coded:
@@ -660,12 +668,13 @@ class _PayloadJob:
     ctx: PayloadContext
     r: BitReader
     unit: DecodedUnit
+    dialect: Dialect
     names: set[str] = field(default_factory=set)
 
 
 def _run_payload_job(job: _PayloadJob) -> parallel.Job[tuple[list[CodedTensor], list[bool]]]:
     """On a worker: decode one payload; the levels travel as int32 arrays, not in the pickle."""
-    tensors = decode_payload(job.buf, job.start, job.end, job.header, job.ctx, job.r)
+    tensors = decode_payload_rules(job.buf, job.start, job.end, job.header, job.ctx, job.r, job.dialect)
     arrays = [t.levels for t in tensors if t.levels is not None]
     has = [t.levels is not None for t in tensors]
     for t in tensors:
@@ -694,12 +703,14 @@ def _dequantize(t: CodedTensor) -> npt.NDArray[np.generic]:
     return dequantize_uniform(t.levels, t.qp, t.qp_density)
 
 
-def decode(data: StreamInput, *, workers: int = 1, dtype: object = None) -> dict[str, npt.NDArray[np.generic]]:
+def decode(data: StreamInput, *, workers: int = 1, dtype: object = None,
+           dialect: Dialect | str = Dialect.AUTO) -> dict[str, npt.NDArray[np.generic]]:
     """Decode one NNR bitstream: tensor name -> array (float32 or int32), in stream order.
 
     ``workers``: decode the stream's NDUs on this many processes (0: one per core).
     ``dtype="original"`` returns each tensor in the dtype recorded by the encoder (float16,
     bfloat16, int64, ...; see :mod:`nnr.dtypes`); another dtype casts the float tensors.
+    ``dialect``: the coding rules of general_profile_idc 0 streams (:class:`Decoder`).
     """
-    return Decoder(workers=workers).decode(data, dtype=dtype)
+    return Decoder(workers=workers, dialect=dialect).decode(data, dtype=dtype)
 

@@ -103,3 +103,9 @@ class MissingReferenceError(NNRError):
 
 class UnsupportedFeatureError(NNRError):
     """Valid syntax whose decoding process is not defined by the available specification."""
+
+
+class AmbiguousDialectError(NNRError):
+    """A general_profile_idc 0 unit decodes without error under both reference programs' coding
+    rules (NNCodec 0.3.1's and 2.1.3's, :mod:`nnr.dialect`) to different tensors: the caller must
+    say which the stream follows (``Decoder(dialect=...)``, ``--dialect``)."""

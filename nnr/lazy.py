@@ -55,7 +55,8 @@ class _Entry:
 class LazyStream:
     """An NNR stream opened for per-tensor decoding (see the module docstring)."""
 
-    def __init__(self, source: object, *, verify_entry_points: bool = True, max_tensor_elements: int = 1 << 28) -> None:
+    def __init__(self, source: object, *, verify_entry_points: bool = True, max_tensor_elements: int = 1 << 28,
+                 dialect: object = "auto") -> None:
         self._file: Any = None
         self._map: mmap.mmap | None = None
         if isinstance(source, (str, os.PathLike)):
@@ -74,7 +75,8 @@ class LazyStream:
             self._buf: Any = self._map
         else:
             self._buf = read_input(source)
-        self._options = {"verify_entry_points": verify_entry_points, "max_tensor_elements": max_tensor_elements}
+        self._options = {"verify_entry_points": verify_entry_points, "max_tensor_elements": max_tensor_elements,
+                         "dialect": dialect}  # dialect: profile-0 coding rules (nnr.dialect)
         self._entries: dict[str, _Entry] = {}
         self._record: dict[str, TensorInfo] = {}  # nnr's tensor-info record: dtype and shape
         self.dtypes: dict[str, str] = {}

@@ -50,6 +50,9 @@ class CodedTensor:
     side: TensorSideInfo = field(default_factory=TensorSideInfo)
     tca: bool = False
     bit_offset: int | None = None  # where the tensor's coded data starts (for later errors)
+    dialect: str | None = None  # general_profile_idc 0: the coding rules used (nnr.dialect), and why
+    dialect_reason: str | None = None
+    dialect_alternative: CodedTensor | None = None  # the ed2 reading of an ambiguous NDU, until settled
 
     @property
     def size(self) -> int:
@@ -69,6 +72,7 @@ class PayloadContext:
     max_elements: int = 1 << 28
     max_expansion: int = EXPANSION_PER_BYTE
     workers: int = 1  # block rows of a tensor with entry points decoded on this many processes
+    ed1: bool = False  # the edition-1 reference software's coding rules (nnr.dialect)
 
 
 def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, list[int]]]:
@@ -266,8 +270,9 @@ def decode_payload(
         out = LevelBuffer()
         scan = h.scan_order if len(t.shape) >= 2 else 0
         eps = _entry_points_for(h, t.role, t.shape)
-        by_rows = row_decodable(height, width, scan, eps, cb_size, base, history, ctx.verify_entry_points,
-                                bins is not None or r.tracer is not None)
+        # the row decoder reads each tensor's preamble by NNCodec 2.1.3's rules only
+        by_rows = not ctx.ed1 and row_decodable(height, width, scan, eps, cb_size, base, history,
+                                                ctx.verify_entry_points, bins is not None or r.tracer is not None)
         try:
             if by_rows:  # block rows apart, from their entry points (nnr.payload_rows): the same levels
                 t.levels = decode_rows(dec, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
@@ -278,7 +283,7 @@ def decode_payload(
                     dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
                     bool(h.parent_node_id_present_flag), cb_size, cb_zero, base, history,
                     eps, ctx.verify_entry_points, t.side,
-                    -1 if cb_size == 1 else max_bins,
+                    -1 if cb_size == 1 else max_bins, False, ctx.ed1,
                 )
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")

@@ -300,14 +300,14 @@ def decode_tensors(stream: object, sink: Callable[[str, npt.NDArray[Any]], None]
 
 def decode_to_checkpoint(stream: str, target: str, *, folder: bool, dtype: str = "original", workers: int = 1,
                          max_shard_bytes: int = MAX_SHARD_BYTES, only: list[str] | None = None,
-                         verify_entry_points: bool = True,
+                         verify_entry_points: bool = True, dialect: str = "auto",
                          progress: Progress | None = None) -> tuple[list[str], int]:
     """Decode the stream at path ``stream`` into the ``.safetensors`` file ``target`` (or, with
     ``folder``, a Hugging Face folder), one tensor at a time (module doc); the files written and
     the number of tensors.  ``only``: these tensors alone."""
     from nnr.lazy import open_stream
 
-    with open_stream(stream, verify_entry_points=verify_entry_points) as lazy:
+    with open_stream(stream, verify_entry_points=verify_entry_points, dialect=dialect) as lazy:
         names = [n for n in lazy.keys() if only is None or n in only]
         shapes, kinds = _layout(lazy, names, dtype)
         nbytes = {n: int(np.prod(shapes[n], dtype=np.int64)) * _itemsize(kinds[n]) for n in names}

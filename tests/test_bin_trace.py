@@ -59,9 +59,10 @@ def test_hand_derived_bins() -> None:
     data, _, _ = encode({"k": np.array(HAND_LEVELS, dtype=np.int32)}, HAND_SETTINGS)
     events, _ = read_bins(data)
     # deepcabac.md §6.3: one flag (0: set 0) for each of SIG[0..2], SIGN[0..2], GTX[0..21],
-    # REM[0..30]: 59 flags, each a bin of the one ECO_FLAG model, no bypass bins
-    flags = events[:59]
-    assert [e.element for e in flags] == [f"prob_est_param_flag[{m}]" for m in range(59)]
+    # REM[0..30], and (general_profile_idc 0 writes the edition-1 reference software's rules,
+    # §10) REM[31]: 60 flags, each a bin of the one ECO_FLAG model, no bypass bins
+    flags = events[:60]
+    assert [e.element for e in flags] == [f"prob_est_param_flag[{m}]" for m in range(60)]
     assert {(e.model, e.bin) for e in flags} == {("ECO_FLAG", 0)}
     # §2.2: the first bin sees range 510 and the first 9 bits of the codeword; its model starts
     # at P = 0 (MPS 1), so bin 0 is the LPS: RLPS[(510 & 0xE0) + 0] = 228, renormalised by one
@@ -83,14 +84,14 @@ def test_hand_derived_bins() -> None:
         (4, "abs_level_greater_x[2]", "GTX[4]", 1), (4, "abs_level_greater_x[3]", "GTX[6]", 1),
         (4, "abs_level_greater_x[4]", "GTX[8]", 0),
     ]
-    got = [(e.position, e.element, e.model, e.bin) for e in events[59:-1]]
+    got = [(e.position, e.element, e.model, e.bin) for e in events[60:-1]]
     assert got == expect
-    assert [e.level for e in events[59:-1]] == [HAND_LEVELS[p] for p, *_ in expect]
+    assert [e.level for e in events[60:-1]] == [HAND_LEVELS[p] for p, *_ in expect]
     last = events[-1]
     assert (last.element, last.context, last.bin, last.tensor, last.position) == ("terminate_bin", TERMINATE, 1, "", None)
     # the flat context index is the numbering of deepcabac.md §3.4 as nnr orders it: SIG 0..23,
     # SIGN 24..26, GTX from 27, and ECO_FLAG after the 27 + 22 + 31 + 24 + 2 + 22 level models
-    assert [e.context for e in events[59:63]] == [0, 0, 24, 27]
+    assert [e.context for e in events[60:64]] == [0, 0, 24, 27]
     assert first.context == 27 + 22 + 31 + 24 + 2 + 22
 
 
@@ -101,20 +102,20 @@ def test_hand_stream_cli_lines(tmp_path) -> None:  # type: ignore[no-untyped-def
     path.write_bytes(data)
     events, _ = read_bins(data)
     bit0 = events[0].bit_offset
-    p = run_cli("trace", str(path), "--bins", "--max-bins", "62")
+    p = run_cli("trace", str(path), "--bins", "--max-bins", "63")
     assert p.returncode == 0, p.stderr
     lines = bin_lines(p.stdout)
-    assert len(lines) == 62
+    assert len(lines) == 63
     assert lines[0] == f"{bit0:>10}  bin {'prob_est_param_flag[0]':<32} {'ECO_FLAG (128)':<20} 0   510 " \
                        f"{events[0].offset:>6}  u3 k"
-    assert [ln.split()[2:5] + ln.split()[-3:] for ln in lines[59:]] == [
+    assert [ln.split()[2:5] + ln.split()[-3:] for ln in lines[60:]] == [
         ["sig_flag", "SIG[0]", "(0)", "u3", "k[0]", "0"],
         ["sig_flag", "SIG[0]", "(0)", "u3", "k[1]", "1"],
         ["sign_flag", "SIGN[0]", "(24)", "u3", "k[1]", "1"],
     ]
-    assert p.stdout.splitlines()[-1] == "# bin trace stopped after 62 bins (--max-bins; 0 shows all)"
+    assert p.stdout.splitlines()[-1] == "# bin trace stopped after 63 bins (--max-bins; 0 shows all)"
     full = run_cli("trace", str(path), "--bins")
-    assert len(bin_lines(full.stdout)) == 59 + 16 + 1
+    assert len(bin_lines(full.stdout)) == 60 + 16 + 1
     assert "stopped" not in full.stdout
 
 

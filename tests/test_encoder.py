@@ -211,7 +211,8 @@ def test_nnr_encode_converts_dtypes_like_nncodec_tensor_api() -> None:
 
 
 def test_nnr_encode_gpi0_and_out_of_band() -> None:
-    assert nnr.encode(inputs("GPI0_NODQ_4D_A"), qp=-42, use_dq=False, general_profile_idc=0) == \
+    # the case was written by NNCodec 2.1.3's internals: its profile-0 rules (dialect "ed2")
+    assert nnr.encode(inputs("GPI0_NODQ_4D_A"), qp=-42, use_dq=False, general_profile_idc=0, dialect="ed2") == \
         stream("GPI0_NODQ_4D_A")
     assert nnr.encode(inputs("OOB_DIMS_CUL_A"), qp=-38, cabac_unary_length_minus1=4, out_of_band=True) == \
         stream("OOB_DIMS_CUL_A")

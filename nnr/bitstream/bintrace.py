@@ -104,7 +104,7 @@ class BinTracer:
         from nnr.cabac.contexts import context_name, num_level_contexts
 
         self._begin(unit, tensor, base_bit, engine)
-        self._names = [context_name(ci, num_gtx) for ci in range(num_level_contexts(num_gtx) + 2)]
+        self._names = [context_name(ci, num_gtx) for ci in range(num_level_contexts(num_gtx) + 3)]
         return self
 
     def begin_end(self, unit: int | None, base_bit: int, engine: _Engine) -> BinTracer | None:

@@ -76,6 +76,22 @@ def num_level_contexts(num_gtx: i64) -> i64:
     return gtx_tca0(num_gtx) + 2 * num_gtx
 
 
+# -- the edition-1 reference software's rules (deepcabac.md §10) ------------------------------
+#
+# Profile-0 streams come in two dialects that differ in exactly two rules of a tensor's
+# arithmetic-coded data; ``ed1`` = True selects those of NNCodec 0.3.1 (the edition-1 reference
+# software), False those of NNCodec 2.1.3.  Both rules are decided here only, for decoder and
+# encoder alike: :func:`signalled_contexts` (a 32nd remainder-prefix model's parameter set is
+# signalled) and :class:`BlockScan` (``range_reset``: the range is also reset at the start of a
+# block scan with one block row).
+
+
+def rem_extra(num_gtx: i64) -> i64:
+    """The 32nd remainder-prefix model REM[31], whose parameter set only the edition-1 rules
+    signal; no level bin uses it (its prefix bin would need a level beyond int32)."""
+    return num_level_contexts(num_gtx) + 2
+
+
 @final
 class ContextSet:
     """All context models of one tensor, grouped as in deepcabac.md §3.4.
@@ -97,7 +113,7 @@ class ContextSet:
 
     def __init__(self, num_gtx: i64) -> None:
         n = num_level_contexts(num_gtx)
-        every = [ContextModel() for _ in range(n + 2)]
+        every = [ContextModel() for _ in range(n + 3)]
         self.every = every
         self.sig = every[SIG0:SIGN0]
         self.sign = every[SIGN0:GTX0]
@@ -109,7 +125,7 @@ class ContextSet:
         self.gtx_tca = every[gtx_tca0(num_gtx) : n]
         self.eco_flag = every[n]
         self.row_skip = every[n + 1]
-        for i in range(n + 2):
+        for i in range(n + 3):  # (n + 2: REM[31], edition-1 rules only)
             every[i].ctx_id = i  # names the model in a bin trace (context_name)
         # the next bin's model after a 1 (deepcabac.md §6.1): abs_level_greater_x[j] -> [j + 1] of
         # the same sign, the last -> the first remainder prefix bin, prefix bin k -> k + 1 (the
@@ -132,8 +148,10 @@ def context_name(ci: i64, num_gtx: i64) -> tuple[str, str]:
     ("abs_level_greater_x[1]", "GTX[3]"): what a bin trace shows (nnr.bitstream.bintrace).
     Group names are those of deepcabac.md §3.4; indices count within the group."""
     n = num_level_contexts(num_gtx)
-    if ci < 0 or ci > n + 1:
+    if ci < 0 or ci > n + 2:
         return "?", f"#{ci}"
+    if ci == n + 2:
+        return "abs_level_greater_x2[31]", f"REM[{NUM_REM_CONTEXTS}]"
     if ci == n:
         return "prob_est_param_flag", "ECO_FLAG"
     if ci == n + 1:
@@ -225,9 +243,10 @@ def sign_coded(cb_size: i64, cb_zero: i64) -> bool:
 
 
 def signalled_contexts(
-    dq: bool, use_tca: bool, use_hdsp: bool, num_gtx: i64, cb_size: i64, cb_zero: i64
+    dq: bool, use_tca: bool, use_hdsp: bool, num_gtx: i64, cb_size: i64, cb_zero: i64, ed1: bool = False
 ) -> list[int]:
-    """Flat indices of the models whose parameter set is signalled, in signalling order."""
+    """Flat indices of the models whose parameter set is signalled, in signalling order
+    (``ed1``: the edition-1 reference software's rules add REM[31] last)."""
     ids: list[int] = []
     nstates: i64 = NUM_DQ_STATES if dq else 1
     if cb_size != 1:
@@ -258,6 +277,8 @@ def signalled_contexts(
         level += i64(1) << a
         if max_abs == -1 or level < max_abs:
             ids.append(int(rem0(num_gtx) + a))
+    if ed1:
+        ids.append(int(rem_extra(num_gtx)))
     return ids
 
 
@@ -371,7 +392,8 @@ class BlockScan:
 
     Row-major (one block row) or, with scan order 1..4 in force, square blocks block row by
     block row, each block row by row.  A new block row (``multi``) resets the context models and
-    the range, and has an entry point.
+    the range, and has an entry point; under the edition-1 rules (``ed1``) the range is reset at
+    the start of a block scan with one block row too (``range_reset``).
     """
 
     scan_order: i64  # in force
@@ -379,16 +401,19 @@ class BlockScan:
     block_width: i64
     block_rows: i64
     multi: bool  # more than one block row of a block scan
+    range_reset: bool  # the range is reset at the start of every block row (multi, or ed1 rules)
     width: i64
     height: i64
 
-    def __init__(self, height: i64, width: i64, scan_order: i64) -> None:
+    def __init__(self, height: i64, width: i64, scan_order: i64, ed1: bool = False) -> None:
         so, bh, bw, nbr = scan_geometry(height, width, scan_order)
         self.scan_order = so
         self.block_height = bh
         self.block_width = bw
         self.block_rows = nbr
         self.multi = so > 0 and nbr > 1
+        # edition-1 reference software: a block scan in force resets the range even with one block row
+        self.range_reset = so > 0 and (nbr > 1 or ed1)
         self.height = height
         self.width = width
 

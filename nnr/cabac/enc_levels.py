@@ -318,8 +318,10 @@ def encode_tensor_levels(
     parameter_set_ids: list[int] | None,
     info: TensorEncodeInfo,
     general: bool = False,
+    ed1: bool = False,
 ) -> None:
-    """Encode the levels of one tensor (inverse of ``decode_tensor_levels``).
+    """Encode the levels of one tensor (inverse of ``decode_tensor_levels``; ``ed1``: the
+    edition-1 reference software's rules, deepcabac.md §10).
 
     ``levels`` (length height*width, row-major) are plain levels, or DQ reconstruction indices
     when ``dq``.  ``base`` (TCA) and ``history`` (HDSP) are position-aligned or None, with the
@@ -370,7 +372,7 @@ def encode_tensor_levels(
     hist: list[int] = history if history is not None else []
     if hist_on and len(hist) != n:
         raise NNRUsageError("the HDSP history does not match the tensor size")
-    order = signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero)
+    order = signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, ed1)
     if parameter_set_ids is None:
         ids = [0] * len(order)
     else:
@@ -422,7 +424,7 @@ def encode_tensor_levels(
     info.bit_levels = enc.bit_position()
 
     # -- levels -------------------------------------------------------------------------------
-    scan = BlockScan(height, width, scan_order)
+    scan = BlockScan(height, width, scan_order, ed1)
     info.scan_order_used = scan.scan_order
     info.block_rows = scan.block_rows
 
@@ -435,7 +437,7 @@ def encode_tensor_levels(
     prev: i64 = 0
     mismatches: i64 = 0
     for br in range(scan.block_rows):
-        if scan.multi:
+        if scan.range_reset:
             if br > 0:
                 ctxs.reset()
                 prev = 0
@@ -924,18 +926,19 @@ def trial_pass(
 def choose_parameter_sets(
     levels: list[int], height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64, num_gtx: i64,
     parent_node_id_present: bool, cb_size: i64, cb_zero: i64, base: list[int] | None,
-    history: list[int] | None, hdsp_flag: i64, row_skip_flags: list[int] | None,
+    history: list[int] | None, hdsp_flag: i64, row_skip_flags: list[int] | None, ed1: bool = False,
 ) -> list[int]:
     """The parameter-set ids NNCodec's encoder signals (param_opt_flag on), in signalling order;
-    the arguments are those of :func:`encode_tensor_levels`."""
+    the arguments are those of :func:`encode_tensor_levels`.  REM[31] (``ed1``) codes no bin:
+    set 0, as every set scores zero bits for it."""
     hdsp: i64 = 0
     skip_flags: list[int] | None = None
     if preamble_coded(height, width, gpi, cb_size):
         if parent_node_id_present and hdsp_flag:
             hdsp = 1
         skip_flags = row_skip_flags
-    order = signalled_contexts(dq, base is not None, hdsp == 1, num_gtx, cb_size, cb_zero)
+    order = signalled_contexts(dq, base is not None, hdsp == 1, num_gtx, cb_size, cb_zero, ed1)
     if not order:
         return []
     models = trial_pass(levels, height, width, dq, scan_order, num_gtx, base, history, hdsp, skip_flags)
-    return [int(models[ci].best()) for ci in order]
+    return [int(models[ci].best()) if ci < len(models) else 0 for ci in order]

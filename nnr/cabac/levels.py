@@ -120,12 +120,13 @@ def decode_parameter_sets(
     cb_size: i64,
     cb_zero: i64,
     ids: list[int],
+    ed1: bool = False,
 ) -> None:
     """Probability-estimator parameter-set signalling (deepcabac.md §6.3): a flag, then 3 bypass
     bins for a set other than 0, for each signalled model; the others keep set 0."""
     every = ctxs.every
     m: i64 = 0  # index of the signalled model (names its bins in a bin trace)
-    for ci in signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero):
+    for ci in signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, ed1):
         idx: i64 = 0
         if dec.decode_bin(ctxs.eco_flag):
             if dec.traced and dec.tracer is not None:
@@ -370,9 +371,13 @@ def decode_tensor_levels(
     dec: ArithmeticDecoder, out: LevelBuffer, height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64,
     num_gtx: i64, parent_node_id_present: bool, cb_size: i64, cb_zero: i64, base: list[int] | None,
     history: list[int] | None, entry_points: list[int], verify_entry_points: bool, info: TensorSideInfo,
-    max_coded: i64 = -1, general: bool = False,
+    max_coded: i64 = -1, general: bool = False, ed1: bool = False,
 ) -> None:
     """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (height*width levels).
+
+    ``ed1``: the edition-1 reference software's rules (deepcabac.md §10; profile-0 streams of
+    NNCodec 0.3.1), as :func:`nnr.cabac.contexts.signalled_contexts` and
+    :class:`nnr.cabac.contexts.BlockScan` decide them.
 
     ``out`` is sized (all zero levels) only after the preamble has shown how many elements the
     codeword must code, which may not exceed ``max_coded`` (if >= 0) — so a stream cannot make
@@ -430,13 +435,14 @@ def decode_tensor_levels(
     use_tca = base is not None
     use_hdsp = hdsp_flag == 1
     info.bit_params = dec.bit_position()
-    decode_parameter_sets(dec, ctxs, dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, info.parameter_set_ids)
+    decode_parameter_sets(dec, ctxs, dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, info.parameter_set_ids, ed1)
     info.bit_levels = dec.bit_position()
 
-    scan = BlockScan(height, width, scan_order)
+    scan = BlockScan(height, width, scan_order, ed1)
     nbr = scan.block_rows
     info.scan_order_used = scan.scan_order
     multi = scan.multi
+    range_reset = scan.range_reset
     info.block_rows = nbr
     if multi and verify_entry_points and len(entry_points) != 3 * (nbr - 1):
         raise MalformedStreamError(
@@ -456,7 +462,7 @@ def decode_tensor_levels(
     prev: i64 = 0
     t_expected: i64 = 0
     for br in range(nbr):
-        if multi:
+        if range_reset:
             if br > 0:
                 ctxs.reset()
                 prev = 0

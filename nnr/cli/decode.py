@@ -19,6 +19,7 @@ import numpy as np
 from nnr.checkpoint import MAX_SHARD_BYTES, write_checkpoint
 from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, write_tensors
 from nnr.decoder import Decoder
+from nnr.dialect import add_dialect_argument
 from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS
 from nnr.errors import NNRError, NNRUsageError
 
@@ -62,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     pg.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--no-verify-entry-points", action="store_true",
                    help="decode sequentially without checking cabac_entry_point_list against the decoding state")
+    add_dialect_argument(p)
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="decode the NDUs of each stream on N processes (0: one per core; default 1)")
 
@@ -123,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         raise NNRUsageError("--only works on one stream")
     if len(args.inputs) == 1 and fmt in ("hf", "safetensors", "npz") and _standalone(args):
         return _run_streaming(args, fmt, folder)
-    session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
+    session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs, dialect=args.dialect)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     out = args.output
     if folder:
@@ -133,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
             if args.only:
                 from nnr.lazy import open_stream
 
-                with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
+                with open_stream(path, verify_entry_points=not args.no_verify_entry_points,
+                                 dialect=args.dialect) as lazy:
                     _check_only(path, args.only, lazy)
                     arrays = {n: lazy.get_tensor(n) for n in args.only}
                     original = {n: lazy.dtypes[n] for n in args.only if n in lazy.dtypes}
@@ -171,7 +174,8 @@ def _standalone(args: argparse.Namespace) -> bool:
     from nnr.lazy import open_stream
 
     try:
-        with open_stream(args.inputs[0], verify_entry_points=not args.no_verify_entry_points) as lazy:
+        with open_stream(args.inputs[0], verify_entry_points=not args.no_verify_entry_points,
+                         dialect=args.dialect) as lazy:
             return lazy.standalone()
     except (NNRError, NNRUsageError):
         return False  # the session decodes it, or reports it located
@@ -236,7 +240,8 @@ def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
     bar = ProgressBar(sys.stderr, f"decoding {os.path.basename(path)}", bool(show))
     try:
         if args.only or fmt == "npz":
-            with open_stream(path, verify_entry_points=not args.no_verify_entry_points) as lazy:
+            with open_stream(path, verify_entry_points=not args.no_verify_entry_points,
+                             dialect=args.dialect) as lazy:
                 if args.only:
                     _check_only(path, args.only, lazy)
                 if fmt == "npz":
@@ -247,7 +252,7 @@ def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
             files, count = decode_to_checkpoint(path, out, folder=fmt == "hf", dtype=args.dtype, workers=workers,
                                                 max_shard_bytes=args.max_shard_size or MAX_SHARD_BYTES,
                                                 only=args.only, verify_entry_points=not args.no_verify_entry_points,
-                                                progress=bar)
+                                                dialect=args.dialect, progress=bar)
     except NNRError as e:
         e.args = (f"{path}: {e}",)
         raise

@@ -11,6 +11,7 @@ import numpy as np
 
 from nnr.cli.common import Subcommand
 from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
+from nnr.dialect import add_dialect_argument
 from nnr.units.types import CompressedParameterTypes, PayloadType
 
 HELP = "units, tensors, tools and sizes of a stream"
@@ -20,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="input",
                    help=".nnc stream; several: a base then its updates, decoded in order by one session")
     p.add_argument("--json", action="store_true", help="machine-readable output (with the file name)")
+    add_dialect_argument(p)
     p.add_argument("-k", "--filter", metavar="PATTERN",
                    help="only tensors whose name contains PATTERN (or matches it as a glob: 'layers.*.weight')")
 
@@ -72,6 +74,9 @@ def info_dict(stream: DecodedStream, size: int) -> dict[str, Any]:
             h = u.ndu
             d["header_bytes"] = h.header_bits // 8
             d["tools"] = _tools(u)
+            rules = next((t for t in u.tensors if t.dialect is not None), None)
+            if rules is not None:  # general_profile_idc 0: the coding rules followed, and why
+                d["dialect"] = {"rules": rules.dialect, "reason": rules.dialect_reason}
             if h.node_id_present_flag:
                 d["node"] = {"device_id": h.device_id, "parameter_id": h.parameter_id, "put_node_depth": h.put_node_depth}
             d["tensors"] = [
@@ -158,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     from nnr.cli.common import check_stream_path
     from nnr.errors import NNRError
 
-    session = Decoder()
+    session = Decoder(dialect=args.dialect)
     reports = []
     for path in args.inputs:
         check_stream_path(path)
@@ -185,6 +190,8 @@ def _print(d: dict[str, Any]) -> None:
         if "tools" in u:
             line += "  " + ", ".join(u["tools"])
         print(line)
+        if "dialect" in u:
+            print(f"         coding rules {u['dialect']['rules']}: {u['dialect']['reason']}")
         for t in u.get("tensors", []):
             qp = f" qp {t['qp']}" if t["qp"] is not None else ""
             print(f"         {t['name']} [{t['role']}] {'x'.join(map(str, t['shape']))}{qp}, {t['nonzero']} non-zero")

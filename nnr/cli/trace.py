@@ -11,6 +11,7 @@ from nnr.bitstream import TraceEvent
 from nnr.bitstream.bintrace import BinEvent, BinTracer
 from nnr.cli.common import Subcommand
 from nnr.decoder import Decoder, read_input
+from nnr.dialect import add_dialect_argument, dialect_lines
 
 HELP = "every syntax element with bit offset, descriptor and value (--bins: every arithmetic-coded bin)"
 DEFAULT_MAX_BINS = 10000
@@ -40,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="input",
                    help=".nnc stream; several: a base then its updates, traced in order by one decoder session")
     p.add_argument("-o", "--output", help="write the trace to a file instead of stdout")
+    add_dialect_argument(p)
     p.add_argument("--bins", action="store_true", help="also trace every bin of the arithmetic-coded payloads")
     p.add_argument("--unit", type=_non_negative, action="append", metavar="N",
                    help="trace the bins of NNR unit N only (as numbered in the trace and in errors; repeatable)")
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         out = sys.stdout
     try:
-        session = Decoder()
+        session = Decoder(dialect=args.dialect)
 
         def tracer(e: TraceEvent) -> None:
             out.write(format_event(e) + "\n")
@@ -113,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
             if bins is not None:
                 out.write(BIN_HEADER + "\n")
             try:
-                session.decode_stream(read_input(path), tracer=tracer, bins=bins)
+                ds = session.decode_stream(read_input(path), tracer=tracer, bins=bins)
+                out.write(dialect_lines(ds))
             except NNRError as e:
                 e.args = (f"{path}: {e}",)
                 raise

@@ -211,7 +211,8 @@ def decoder_options(case: Case, stream_index: int = 0) -> dict[str, Any]:
 
     ``reconstruct_lsa`` / ``reconstruct_bnf`` are passed through; ``oob_dict`` (NNCodec's
     out-of-band dict: per tensor name ``tensor_dimensions``, ``cabac_unary_length_minus1``,
-    ``compressed_parameter_types``) becomes ``out_of_band``.  Decomposed weights are expected as
+    ``compressed_parameter_types``) becomes ``out_of_band``; ``dialect`` ("ed1" / "ed2") the
+    coding rules of a general_profile_idc 0 stream.  Decomposed weights are expected as
     G and H (NNCodec's core decoder; its ``decompress`` cannot recompose them) unless the args say
     ``"recompose": true``.
     """
@@ -223,6 +224,8 @@ def decoder_options(case: Case, stream_index: int = 0) -> dict[str, Any]:
     oob = args.get("oob_dict")
     if isinstance(oob, dict) and oob:
         opts["out_of_band"] = {str(k): OutOfBandParameters.from_dict(v) for k, v in oob.items() if isinstance(v, dict)}
+    if args.get("dialect") in ("auto", "ed1", "ed2"):  # profile-0 coding rules (nnr.dialect)
+        opts["dialect"] = args["dialect"]
     if args.get("recompose") is True:  # the expected output holds W = G·H, not G and H
         opts["recompose_decomposition"] = True
     return opts

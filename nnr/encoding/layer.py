@@ -43,12 +43,14 @@ def encode_layer(
     base: list[int] | None = None,
     history: list[int] | None = None,
     hdsp: bool = False,
+    ed1: bool = False,
 ) -> TensorEncodeInfo:
     """Code one tensor as NNCodec's ``encodeLayer`` (``encodeLayer2`` with a TCA ``base``).
 
     ``row_skip``: row_skip_enabled_flag = 1 with the all-zero rows skipped (edition 2, tensors
     with two or more dimensions).  ``hdsp``: hist_dep_sig_prob_enabled_flag = 1 with ``history``
     (only written when a parent node id is present; NNCodec's TCA path always writes it).
+    ``ed1``: the edition-1 reference software's coding rules (nnr.dialect).
     """
     h, w = matrix_shape(tuple(levels.shape))
     flat: list[int] = levels.reshape(-1).tolist()
@@ -60,10 +62,10 @@ def encode_layer(
     ids = None
     if param_opt and (cb_size != 1 or gpi == 0):
         ids = choose_parameter_sets(flat, h, w, dq, scan_order, gpi, num_gtx, pnp, cb_size, cb_zero, base,
-                                    history, hflag, skip)
+                                    history, hflag, skip, ed1)
     info = TensorEncodeInfo()
     encode_tensor_levels(enc, flat, h, w, dq, scan_order, gpi, num_gtx, pnp, cb_size, cb_zero, base, history,
-                         hflag, skip, ids, info)
+                         hflag, skip, ids, info, False, ed1)
     return info
 
 

@@ -39,6 +39,7 @@ class EncodeSettings:
     device_id: int = 0
     int_quant_bw: int | None = None
     general_profile_idc: int = 1
+    dialect: Any = None  # profile 0: coding rules (nnr.dialect.Dialect); None: the edition-1 rules
     out_of_band: bool = False
     block_id_and_param_type: Mapping[str, Any] | None = None
     # nnr's own (not NNCodec's): split float tensors of at least this many elements into block
@@ -59,6 +60,14 @@ class EncodeSettings:
         """QPs that ``iae(6 + qp_density)`` can signal (mps_quantization_parameter is 0)."""
         half = 1 << (5 + self.qp_density)
         return -half, half - 1
+
+    @property
+    def ed1(self) -> bool:
+        """Whether the payloads follow the edition-1 reference software's coding rules (profile 0
+        unless ``dialect="ed2"`` asks for NNCodec 2.1.3's profile-0 bytes; nnr.dialect)."""
+        from nnr.dialect import Dialect
+
+        return self.general_profile_idc == 0 and self.dialect != Dialect.ED2
 
     @property
     def mps_parent_signalling_enabled_flag(self) -> int:
@@ -107,6 +116,15 @@ class EncodeSettings:
         self.scan_order = integer("scan_order", self.scan_order, 0, 4)
         self.cabac_unary_length_minus1 = integer("cabac_unary_length_minus1", self.cabac_unary_length_minus1, 0, 255)
         self.general_profile_idc = integer("general_profile_idc", self.general_profile_idc, 0, 1)
+        if self.dialect is not None:
+            from nnr.dialect import Dialect, as_dialect
+
+            d = as_dialect(self.dialect)
+            if d == Dialect.AUTO:
+                raise NNRUsageError("dialect 'auto' is for decoding; the encoder writes 'ed1' or 'ed2' rules")
+            if d == Dialect.ED1 and self.general_profile_idc != 0:
+                raise NNRUsageError("dialect 'ed1' (NNCodec 0.3.1's rules) needs general_profile_idc 0")
+            self.dialect = d
         self.device_id = integer("device_id", self.device_id, 0, (1 << 31) - 1)
         self.split_min_elements = integer("split_min_elements", self.split_min_elements, 0, 1 << 62)
         self.lambda_scale = check_number("lambda_scale", 0.0 if self.lambda_scale is None else self.lambda_scale, 0.0)

@@ -205,7 +205,7 @@ def split_tensors(a: Any, s: Any, session: bool, workers: int = 1, tick: Any = N
 
     if (not s.split_min_elements or session or s.codebook_mode or s.lambda_scale > 0 or s.int_quant_bw
             or s.row_skipping or s.bnf or s.block_id_and_param_type is not None or s.out_of_band
-            or s.scan_order not in (0, SPLIT_SCAN_ORDER)):
+            or s.scan_order not in (0, SPLIT_SCAN_ORDER) or s.ed1):  # rows are coded by 2.1.3's rules
         return frozenset()
     lo, hi = s.qp_limits
     names = []

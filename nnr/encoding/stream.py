@@ -243,7 +243,7 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
             enc, q.values, dq=bool(q.dq), scan_order=h.scan_order, gpi=gpi,
             parent_node_id_present=bool(h.parent_node_id_present_flag), num_gtx=s.cabac_unary_length_minus1 + 1,
             param_opt=s.param_opt, row_skip=bool(s.row_skipping) and gpi == 1, cb_size=cb_size, cb_zero=cb_zero,
-            base=tca_base, history=history, hdsp=hdsp_on,
+            base=tca_base, history=history, hdsp=hdsp_on, ed1=s.ed1,
         )
         infos.append(info)
         if trace is not None:
@@ -281,7 +281,7 @@ def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedD
             harr = state.history(n)
             if harr is not None:
                 history[n] = harr.astype(np.int64).tolist()
-    ctx = PayloadContext(gpi, a.qp_density, 0, base, history, True, 1 << 62, 1 << 62)
+    ctx = PayloadContext(gpi, a.qp_density, 0, base, history, True, 1 << 62, 1 << 62, s.ed1)
     tensors = decode_payload(payload, 0, len(payload), h, ctx, BitReader(payload))
     return {t.name: t.levels for t in tensors if t.levels is not None and a.out[t.name].method != QuantMethod.RAW}
 

@@ -419,6 +419,7 @@ def compress(
         cabac_unary_length_minus1=cabac_unary_length_minus1, opt_qp=opt_qp, bnf=bnf, row_skipping=row_skipping,
         tca=tca, pre_signalling=pre_signalling, compress_differences=compress_differences, device_id=device_id,
         int_quant_bw=int_quant_bw if int_quant_bw else None, general_profile_idc=general_profile_idc,
+        dialect="ed2" if general_profile_idc == 0 else None,  # NNCodec 2.1.3's own profile-0 bytes
         out_of_band=out_of_band_signaling, block_id_and_param_type=block_id_and_param_type))
     tensors = prepare_tensors(parameter_dict)
     if block_id_and_param_type is not None and not block_spec_ok(block_id_and_param_type, tensors):
