@@ -242,3 +242,20 @@ def test_decoder_sink_gets_tensors_one_at_a_time() -> None:
     got: dict[str, np.ndarray] = {}
     decode_tensors(data, lambda n, a: got.__setitem__(n, a), workers=2)
     assert all(np.array_equal(got[k], ref[k]) for k in ref)
+
+
+def test_edition1_rules_never_split() -> None:
+    """Merge reproducer: the row coders write the tensor preamble by NNCodec 2.1.3's rules, so a
+    general_profile_idc 0 stream (NNCodec 0.3.1's rules by default) is coded whole, and decodes
+    under the edition-1 rules to what the unsplit encoder writes."""
+    from nnr.dialect import Dialect
+
+    got = nnr.encode(TENSORS, split_min_elements=1000, general_profile_idc=0, use_dq=True)
+    assert got == nnr.encode(TENSORS, split_min_elements=0, general_profile_idc=0, use_dq=True)
+    assert _ndu(got).scan_order == 0
+    out = nnr.decode(got, dialect=Dialect.ED1)
+    assert all(np.array_equal(out[k], nnr.decode(got)[k]) for k in TENSORS)
+    # the 2.1.3-style profile-0 bytes still split
+    ed2 = nnr.encode(TENSORS, split_min_elements=1000, general_profile_idc=0, use_dq=True, dialect="ed2")
+    assert ed2 != nnr.encode(TENSORS, split_min_elements=0, general_profile_idc=0, use_dq=True, dialect="ed2")
+    assert _ndu(ed2).scan_order == SPLIT_SCAN_ORDER
