@@ -1,0 +1,269 @@
+"""Writes the hand-unrolled hot loops of nnr from one statement of each rule.
+
+mypyc keeps native fields and locals apart only when they are spelled out one by one, so two hot
+loops are unrolled in the source: :class:`nnr.cabac.enc_levels.TrialModel` (the nine parameter
+sets of the probability estimator side by side) and the butterflies of
+:func:`nnr.quantization.trellis.dq_no_rate` (the eight DQ states).  This script states each rule
+once — one chain or butterfly template, instantiated from the tables the engine and the DQ state
+machine define (``PARAMETER_SETS``, ``BRANCHES``) — and writes the result between the
+``# BEGIN GENERATED <name>`` / ``# END GENERATED <name>`` lines of the module.
+
+    python tools/gen_hot_loops.py          # rewrite the generated regions
+    python tools/gen_hot_loops.py --check  # exit 1 if a checked-in region differs
+
+tests/test_generated_code.py holds the checked-in text to what this writes; the general paths
+(``next_state``, ``dq_with_rate``) stay beside the unrolled code, held to it by the tests of
+tests/test_cabac_encoder.py and tests/test_quantization.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if __name__ == "__main__":  # the rules of this checkout, not of an installed nnr
+    sys.path.insert(0, str(ROOT))
+
+from nnr.cabac.engine import PARAMETER_SETS  # noqa: E402
+from nnr.quantization.trellis import BRANCHES, NUM_SLOTS  # noqa: E402
+
+STEP_ROW = 32  # STEP[(sh - 4) * 32 + 16 + k] = CURVE[16 + k] >> sh (nnr.cabac.engine._step_table)
+NUM_DQ_STATES = len(BRANCHES)
+
+
+def _step_row(sh: int) -> int:
+    """Offset of the zero step of shift ``sh`` in STEP."""
+    return (sh - 4) * STEP_ROW + 16
+
+
+# ---------------------------------------------------------------------------------------------
+# TrialModel: one estimator chain, instantiated per parameter set
+
+_TRIAL_CHAIN = """\
+        p = self.p{i}
+        s = self.s{i}
+        j = 6 * (p >> 3) + e
+        k = i64(est[j]) | (i64(est[j + 1]) << 8) | (i64(est[j + 2]) << 16)
+        self.k{i} = k
+        self.c{i} += k
+        t = sign * i64(step[{row1} + ((sign * (p - 16 * s)) >> 7)])  # S1's step
+        k = sign * i64(step[{row0} + ((sign * s) >> 3)])  # S0's step
+        moved |= t | k
+        self.s{i} = s + k
+        self.p{i} = p + t + 16 * k
+"""
+
+_TRIAL_HEAD = '''\
+@final
+class TrialModel:
+    """NNCodec's trial estimate for one context model: the model run with all nine parameter
+    sets side by side over the bins it would see, each set's estimated bits summed (15-bit fixed
+    point, :data:`EST_BITS`).  One pass scores every set; ``best()`` picks the one to signal.
+
+    The sets' estimator updates are :func:`~nnr.cabac.engine.next_state` with the STEP rows of
+    ``PARAMETER_SETS``, written out per set (tools/gen_hot_loops.py) so the nine estimators are
+    plain native fields the C compiler can keep apart.
+    """
+
+'''
+
+_TRIAL_INIT = """
+    def __init__(self) -> None:
+        # every field assigned here, one by one: mypyc then knows them always defined and
+        # drops its per-access "undefined attribute" checks from the hot method
+"""
+
+_TRIAL_RESET = '''
+    def reset(self) -> None:
+        """Every set back to its initial state (block-row start); the sums are kept."""
+        self.fixed = -1
+'''
+
+_TRIAL_CODE = '''
+    def code(self, b: i64) -> None:
+        """One bin ``b`` under every set: add its estimated bits, then update the estimator.
+
+        Each set is :func:`~nnr.cabac.engine.next_state` in its branch-free form
+        (``s += sign * STEP[row + 16 + (sign * s >> k)]``, the estimator steps toward the bin),
+        written out so that the nine run as independent chains without calls;
+        tests/test_cabac_encoder.py holds every set to ``next_state`` and :data:`EST_BITS`.
+        Once a bin leaves all nine states unchanged (saturated estimators), the same bin
+        again only adds the same costs: long runs in skewed models cost one branch a bin.
+        """
+        self.bins += 1
+        if b == self.fixed:
+{fixed}            return
+        est = EST_BITS3
+        step = STEP
+        sign: i64 = 1 if b else -1
+        e = 3 * b + 3072  # EST_BITS3 offset of bin b at P = 0
+        j: i64
+        moved: i64 = 0
+        p: i64
+        s: i64
+        t: i64
+        k: i64
+{chains}\
+        fixed: i64 = -1  # (a conditional expression mixing a literal and an i64 would box)
+        if moved == 0:
+            fixed = b
+        self.fixed = fixed
+'''
+
+_TRIAL_TAIL = '''
+    def costs(self) -> list[int]:
+        """Estimated bits per parameter set 0..8 (15-bit fixed point)."""
+        return [{costs}]
+
+    def best(self) -> i64:
+        """NNCodec's choice: argmin over the sets of (estimated bits + 3 bits if not set 0), ties
+        to the lowest id; set 0 for a model that saw no bin."""
+        if self.bins == 0:
+            return 0
+        costs = self.costs()
+        best: i64 = 0
+        best_bits = costs[0]
+        for idx in range(1, NUM_PARAMETER_SETS):
+            bits = costs[idx] + PARAMETER_SET_PENALTY
+            if bits < best_bits:
+                best = idx
+                best_bits = bits
+        return best
+'''
+
+
+def trial_model() -> str:
+    """The class TrialModel of nnr/cabac/enc_levels.py."""
+    sets = range(len(PARAMETER_SETS))
+    out = [_TRIAL_HEAD]
+    for f in "psck":
+        for i in sets:
+            note = "  # the costs of the last bin, per set" if f == "k" and i == 0 else ""
+            out.append(f"    {f}{i}: i64{note}\n")
+    out.append("    fixed: i64  # a bin value that leaves every set's state unchanged, or -1\n")
+    out.append("    bins: i64\n")
+    out.append(_TRIAL_INIT)
+    for i in sets:
+        _, _, p, s0 = PARAMETER_SETS[i]
+        out.append(f"        self.p{i} = {p}\n        self.s{i} = {s0}\n")
+    for f in "ck":
+        out.extend(f"        self.{f}{i} = 0\n" for i in sets)
+    out.append("        self.fixed = -1\n        self.bins = 0\n")
+    out.append(_TRIAL_RESET)
+    for i in sets:
+        _, _, p, s0 = PARAMETER_SETS[i]
+        out.append(f"        self.p{i}, self.s{i} = {p}, {s0}\n")
+    fixed = "".join(f"            self.c{i} += self.k{i}\n" for i in sets)
+    chains = "".join(
+        _TRIAL_CHAIN.format(i=i, row0=_step_row(sh0), row1=_step_row(sh1))
+        for i, (sh0, sh1, _, _) in enumerate(PARAMETER_SETS)
+    )
+    out.append(_TRIAL_CODE.format(fixed=fixed, chains=chains))
+    costs = ", ".join(f"int(self.c{i})" for i in sets)
+    # the line as black would wrap it at 120 columns
+    cut = costs.index("int(self.c6)")
+    out.append(_TRIAL_TAIL.format(costs=costs[:cut].rstrip() + "\n                " + costs[cut:]))
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# dq_no_rate: one butterfly, instantiated per DQ state
+
+
+def _slot(slot: int) -> str:
+    return "zero" if slot == NUM_SLOTS else f"slot {slot}"
+
+
+def _dist(slot: int) -> str:
+    return "dz" if slot == NUM_SLOTS else f"d{slot}"
+
+
+def dq_butterflies() -> str:
+    """The loop of nnr/quantization/trellis.py's dq_no_rate, without rate."""
+    out = [
+        "    c0 = 0.0\n",
+        *(f"    c{s} = HALF_DBL_MAX\n" for s in range(1, NUM_DQ_STATES)),
+        "    for i in range(n):\n",
+        "        v = w[i]\n",
+        "        u = qscale * v\n",
+        "        if v < 0.0:\n",
+        "            u = -u\n",
+        "        m = _min_qidx(u)\n",
+        "        dz = u * u\n",
+        "        fm = float(m)\n",
+        "        t = u - fm\n",
+        "        e0 = t * t\n",
+    ]
+    for q in range(1, NUM_SLOTS):
+        out.append(f"        t = u - (fm + {q}.0)\n        e{q} = t * t\n")
+    # candidate m + q lies in slot (m + q) mod 4
+    out.append("        r = m & 3\n")
+    for r in range(NUM_SLOTS):
+        head = "if r == 0" if r == 0 else "else" if r == NUM_SLOTS - 1 else f"elif r == {r}"
+        out.append(f"        {head}:\n")
+        out.extend(f"            d{(r + q) % NUM_SLOTS} = e{q}\n" for q in range(NUM_SLOTS))
+    for c, br in enumerate(BRANCHES):
+        ins = [(br[2 * j], br[2 * j + 1]) for j in range(3)]
+        out.append(f"        # state {c}: " + ", ".join(f"({p}, {_slot(sl)})" for p, sl in ins) + "\n")
+        p, sl = ins[0]
+        out.append(f"        n{c} = c{p} + {_dist(sl)}\n        b{c}: i64 = 0\n")
+        for j, (p, sl) in enumerate(ins[1:], 1):
+            out.append(f"        x = c{p} + {_dist(sl)}\n        if x < n{c}:\n            n{c} = x\n            b{c} = {j}\n")
+    for half in range(2):
+        terms = [f"b{4 * half + s}" if s == 0 else f"(b{4 * half + s} << {2 * s})" for s in range(4)]
+        out.append(f"        dec[2 * i{' + 1' if half else ''}] = " + " | ".join(terms) + "\n")
+    out.extend(f"        c{s} = n{s}\n" for s in range(NUM_DQ_STATES))
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# the regions and their splicing
+
+REGIONS = (
+    ("nnr/cabac/enc_levels.py", "trial-model", trial_model),
+    ("nnr/quantization/trellis.py", "dq-butterflies", dq_butterflies),
+)
+
+
+def _bounds(lines: list[str], name: str) -> tuple[int, int]:
+    """Indices of the BEGIN and END lines of region ``name``."""
+    begin = [i for i, ln in enumerate(lines) if ln.strip().startswith(f"# BEGIN GENERATED {name} ")]
+    end = [i for i, ln in enumerate(lines) if ln.strip() == f"# END GENERATED {name}"]
+    if len(begin) != 1 or len(end) != 1 or end[0] < begin[0]:
+        raise SystemExit(f"region {name}: expected one BEGIN GENERATED line followed by one END GENERATED line")
+    return begin[0], end[0]
+
+
+def checked_in(source: str, name: str) -> str:
+    """The text of region ``name`` in ``source`` (between its marker lines)."""
+    lines = source.splitlines(keepends=True)
+    b, e = _bounds(lines, name)
+    return "".join(lines[b + 1 : e])
+
+
+def splice(source: str, name: str, text: str) -> str:
+    """``source`` with region ``name`` replaced by ``text``."""
+    lines = source.splitlines(keepends=True)
+    b, e = _bounds(lines, name)
+    return "".join(lines[: b + 1]) + text + "".join(lines[e:])
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for rel, name, make in REGIONS:
+        path = ROOT / rel
+        source = path.read_text()
+        text = make()
+        if checked_in(source, name) != text:
+            stale.append(f"{rel}: {name}")
+            if not check:
+                path.write_text(splice(source, name, text))
+    for s in stale:
+        print(("stale " if check else "rewrote ") + s)
+    return 1 if check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
