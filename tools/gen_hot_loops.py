@@ -1,12 +1,24 @@
 """Writes the hand-unrolled hot loops of nnr from one statement of each rule.
 
-mypyc keeps native fields and locals apart only when they are spelled out one by one, so two hot
-loops are unrolled in the source: :class:`nnr.cabac.enc_levels.TrialModel` (the nine parameter
-sets of the probability estimator side by side) and the butterflies of
-:func:`nnr.quantization.trellis.dq_no_rate` (the eight DQ states).  This script states each rule
-once — one chain or butterfly template, instantiated from the tables the engine and the DQ state
-machine define (``PARAMETER_SETS``, ``BRANCHES``) — and writes the result between the
-``# BEGIN GENERATED <name>`` / ``# END GENERATED <name>`` lines of the module.
+mypyc keeps native fields and locals apart only when they are spelled out one by one, and a call
+per bin costs the decoder's fast loop measurably, so some hot code is unrolled or inlined in the
+source:
+
+* :class:`nnr.cabac.enc_levels.TrialModel`: the nine parameter sets of the probability
+  estimator side by side (one chain template, instantiated from ``PARAMETER_SETS``);
+* the butterflies of :func:`nnr.quantization.trellis.dq_no_rate`: the eight DQ states (one
+  butterfly template, instantiated from ``BRANCHES``, which the DQ state machine defines);
+* the context-coded bin of the arithmetic decoder: the LPS sub-range, the bin decision with its
+  renormalization and the two-rate estimator update, stated once here and written both into
+  the engine (:func:`nnr.cabac.engine.lps_range`, ``ArithmeticDecoder.decode_bin``,
+  :func:`nnr.cabac.engine.next_state`) and into the inlined copy of the level decoder's fast
+  loop (engine state in locals there);
+* the context-coded bin of the arithmetic encoder, likewise into
+  ``ArithmeticEncoder.encode_bin`` and the level encoder's fast loop (which calls the engine's
+  ``lps_range`` and ``next_state``).
+
+This script writes each between the ``# BEGIN GENERATED <name>`` / ``# END GENERATED <name>``
+lines of its module.
 
     python tools/gen_hot_loops.py          # rewrite the generated regions
     python tools/gen_hot_loops.py --check  # exit 1 if a checked-in region differs
@@ -218,11 +230,107 @@ def dq_butterflies() -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# the arithmetic decoder's bin: ArithmeticDecoder.decode_bin and the inlined copy in the level
+# decoder's fast loop (engine state in locals there)
+
+_ESTIMATOR = """\
+{k} = {x} >> {shift}
+if {k} < 0:
+    {s} {op}= i64({step}[{row} + 16 + {k}])
+elif {k} < 15:
+    {s} {op}= {agree}
+"""
+
+
+def estimator_update(indent: int, p: str, k: str, step: str, t: tuple[str, str], agree: tuple[str, str]) -> str:
+    """The two-rate estimator update after bin ``b`` (deepcabac.md §3.3): S0 (shift 3) and S1
+    (shift 7) each step toward the bin, by the STEP row of its set while it disagrees (k < 0),
+    by CURVE[16..30] >> sh = ``agree`` while it agrees, not at all once saturated (k = 15)."""
+    out = [f"s1 = {p} - 16 * s0\n"]
+    for head, op in (("if b:", "+"), ("else:", "-")):  # toward 1, toward 0
+        out.append(head + "\n")
+        for s, shift, row, a in (("s0", 3, t[0], agree[0]), ("s1", 7, t[1], agree[1])):
+            x = s if op == "+" else f"(-{s})"
+            block = _ESTIMATOR.format(k=k, x=x, s=s, shift=shift, row=row, step=step, agree=a, op=op)
+            out.extend("    " + ln for ln in block.splitlines(keepends=True))
+    return "".join(" " * indent + ln for ln in out)
+
+
+def lps_range(indent: int, p: str, rlps: str, table: str) -> str:
+    """The LPS sub-range for state P and the range: RLPS[(range & 0xE0) + |P >> 7|]
+    (deepcabac.md §2.2); ``rlps`` is where it goes (an assignment or a return)."""
+    lines = [f"q = {p} >> 7\n", "if q < 0:\n", "    q = -q\n", f"{rlps}i64({table}[(rng & 0xE0) + q])\n"]
+    return "".join(" " * indent + ln for ln in lines)
+
+
+_DECISION = """\
+b: i64 = 0
+n: i64 = 0
+if value < scaled:
+    if {p} >= 0:
+        b = 1
+    if rmps < 256:
+        n = 1
+    {rng} = rmps << n
+    value <<= n
+else:
+    if {p} < 0:
+        b = 1
+    n = i64({renorm}[rlps])
+    {rng} = rlps << n
+    value = (value - scaled) << n
+"""
+
+
+def decode_decision(indent: int, p: str, rng: str, renorm: str) -> str:
+    """A context-coded bin from the offset: MPS (sign of P) while value < (range - rLPS) << 7,
+    then the renormalization of the chosen sub-range (deepcabac.md §2.2)."""
+    text = _DECISION.format(p=p, rng=rng, renorm=renorm)
+    return "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
+
+
+_ENCODE = """\
+if b == {mps}:
+    if rmps < 256:
+        {rng} = rmps << 1
+        {low} <<= 1
+        {window} += 1
+    else:
+        {rng} = rmps
+else:
+    n = i64({renorm}[rlps])
+    {rng} = rlps << n
+    {low} = ({low} + rmps) << n
+    {window} += n
+"""
+
+
+def encode_decision(indent: int, mps: str, rng: str, low: str, window: str, renorm: str) -> str:
+    """A context-coded bin ``b`` into the engine (the inverse of :func:`decode_decision`): the
+    MPS keeps the lower sub-range, the LPS adds it to ``low``; each renormalizes, ``window``
+    counting the bits shifted into ``low``."""
+    text = _ENCODE.format(mps=mps, rng=rng, low=low, window=window, renorm=renorm)
+    return "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
+
+
+# ---------------------------------------------------------------------------------------------
 # the regions and their splicing
 
 REGIONS = (
     ("nnr/cabac/enc_levels.py", "trial-model", trial_model),
     ("nnr/quantization/trellis.py", "dq-butterflies", dq_butterflies),
+    ("nnr/cabac/engine.py", "estimator-update",
+     lambda: estimator_update(4, "p", "k", "STEP", ("t0", "t1"), ("4 >> (t0 >> 5)", "4 >> (t1 >> 5)"))),
+    ("nnr/cabac/levels.py", "estimator-update",
+     lambda: estimator_update(12, "cp", "t", "step", ("c.t0", "c.t1"), ("c.a0", "c.a1"))),
+    ("nnr/cabac/engine.py", "lps-range", lambda: lps_range(4, "p", "return ", "RLPS")),
+    ("nnr/cabac/levels.py", "lps-range", lambda: lps_range(12, "cp", "rlps = ", "rlps_table")),
+    ("nnr/cabac/engine.py", "decode-decision", lambda: decode_decision(8, "p", "self.range", "RENORM")),
+    ("nnr/cabac/levels.py", "decode-decision", lambda: decode_decision(12, "cp", "rng", "renorm")),
+    ("nnr/cabac/encoder.py", "encode-decision",
+     lambda: encode_decision(8, "mps", "self.range", "self.low", "self.window", "RENORM")),
+    ("nnr/cabac/enc_levels.py", "encode-decision",
+     lambda: encode_decision(12, "(1 if cp >= 0 else 0)", "rng", "low", "window", "renorm")),
 )
 
 

@@ -181,8 +181,7 @@ def _encode_level(
             a += i64(1) << k
             k += 1
         if k:
-            if enc.traced and enc.tracer is not None:
-                enc.tracer.name_bypass("abs_remainder")
+            enc.name_bypass("abs_remainder")
             enc.encode_bypass_bins(target - a, k)
 
 
@@ -232,6 +231,7 @@ def _encode_run_fast(
             cp = c.p
             rlps = lps_range(cp, rng)
             rmps = rng - rlps
+            # BEGIN GENERATED encode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
             if b == (1 if cp >= 0 else 0):
                 if rmps < 256:
                     rng = rmps << 1
@@ -244,6 +244,7 @@ def _encode_run_fast(
                 rng = rlps << n
                 low = (low + rmps) << n
                 window += n
+            # END GENERATED encode-decision
             if window >= EMIT_AT:
                 enc.low = low
                 enc.window = window
