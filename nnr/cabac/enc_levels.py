@@ -181,7 +181,8 @@ def _encode_level(
             a += i64(1) << k
             k += 1
         if k:
-            enc.name_bypass("abs_remainder")
+            if enc.traced and enc.tracer is not None:
+                enc.tracer.name_bypass("abs_remainder")
             enc.encode_bypass_bins(target - a, k)
 
 

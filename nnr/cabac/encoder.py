@@ -109,12 +109,6 @@ class ArithmeticEncoder:
         if self.window >= EMIT_AT:
             self.emit()
 
-    def name_bypass(self, element: str) -> None:
-        """Name the syntax element of the next bypass bins in the bin trace, if one is attached."""
-        t = self.tracer
-        if self.traced and t is not None:
-            t.name_bypass(element)
-
     def encode_bypass_bins(self, value: i64, n: i64) -> None:
         """The ``n`` low bits of ``value`` as bypass bins, most significant first."""
         if self.traced:  # one by one, each traced (the same code: L * 2^n + range * value)

@@ -281,12 +281,6 @@ class ArithmeticDecoder:
         self.value = value
         return 0
 
-    def name_bypass(self, element: str) -> None:
-        """Name the syntax element of the next bypass bins in the bin trace, if one is attached."""
-        t = self.tracer
-        if self.traced and t is not None:
-            t.name_bypass(element)
-
     def decode_bypass_bins(self, n: i64) -> i64:
         """``n`` bypass bins, the first one the most significant bit of the result."""
         v: i64 = 0

@@ -175,7 +175,8 @@ def _decode_level(
             a += i64(1) << k
             k += 1
         if k:
-            dec.name_bypass("abs_remainder")
+            if dec.traced and dec.tracer is not None:
+                dec.tracer.name_bypass("abs_remainder")
             a += dec.decode_bypass_bins(k)
     return -a if neg else a
 
