@@ -66,20 +66,6 @@ _TRIAL_CHAIN = """\
         self.p{i} = p + t + 16 * k
 """
 
-_TRIAL_HEAD = '''\
-@final
-class TrialModel:
-    """NNCodec's trial estimate for one context model: the model run with all nine parameter
-    sets side by side over the bins it would see, each set's estimated bits summed (15-bit fixed
-    point, :data:`EST_BITS`).  One pass scores every set; ``best()`` picks the one to signal.
-
-    The sets' estimator updates are :func:`~nnr.cabac.engine.next_state` with the STEP rows of
-    ``PARAMETER_SETS``, written out per set (tools/gen_hot_loops.py) so the nine estimators are
-    plain native fields the C compiler can keep apart.
-    """
-
-'''
-
 _TRIAL_INIT = """
     def __init__(self) -> None:
         # every field assigned here, one by one: mypyc then knows them always defined and
@@ -127,28 +113,13 @@ _TRIAL_TAIL = '''
     def costs(self) -> list[int]:
         """Estimated bits per parameter set 0..8 (15-bit fixed point)."""
         return [{costs}]
-
-    def best(self) -> i64:
-        """NNCodec's choice: argmin over the sets of (estimated bits + 3 bits if not set 0), ties
-        to the lowest id; set 0 for a model that saw no bin."""
-        if self.bins == 0:
-            return 0
-        costs = self.costs()
-        best: i64 = 0
-        best_bits = costs[0]
-        for idx in range(1, NUM_PARAMETER_SETS):
-            bits = costs[idx] + PARAMETER_SET_PENALTY
-            if bits < best_bits:
-                best = idx
-                best_bits = bits
-        return best
 '''
 
 
 def trial_model() -> str:
-    """The class TrialModel of nnr/cabac/enc_levels.py."""
+    """The fields and the unrolled methods of nnr/cabac/enc_levels.py's TrialModel."""
     sets = range(len(PARAMETER_SETS))
-    out = [_TRIAL_HEAD]
+    out = []
     for f in "psck":
         for i in sets:
             note = "  # the costs of the last bin, per set" if f == "k" and i == 0 else ""

@@ -509,7 +509,6 @@ def encode_codeword_end(enc: ArithmeticEncoder) -> bytes:
 # NNCodec's parameter-set choice (deepcabac.md §11)
 
 
-# BEGIN GENERATED trial-model by tools/gen_hot_loops.py (edit the generator, then run it)
 @final
 class TrialModel:
     """NNCodec's trial estimate for one context model: the model run with all nine parameter
@@ -521,6 +520,7 @@ class TrialModel:
     plain native fields the C compiler can keep apart.
     """
 
+    # BEGIN GENERATED trial-model by tools/gen_hot_loops.py (edit the generator, then run it)
     p0: i64
     p1: i64
     p2: i64
@@ -755,6 +755,7 @@ class TrialModel:
         """Estimated bits per parameter set 0..8 (15-bit fixed point)."""
         return [int(self.c0), int(self.c1), int(self.c2), int(self.c3), int(self.c4), int(self.c5),
                 int(self.c6), int(self.c7), int(self.c8)]
+    # END GENERATED trial-model
 
     def best(self) -> i64:
         """NNCodec's choice: argmin over the sets of (estimated bits + 3 bits if not set 0), ties
@@ -770,7 +771,6 @@ class TrialModel:
                 best = idx
                 best_bits = bits
         return best
-# END GENERATED trial-model
 
 
 def best_parameter_set(bins: bytes) -> i64:
