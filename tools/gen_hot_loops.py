@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":  # the rules of this checkout, not of an installed nnr
     sys.path.insert(0, str(ROOT))
 
-from nnr.cabac.engine import PARAMETER_SETS  # noqa: E402
+from nnr.cabac.engine import CURVE, PARAMETER_SETS  # noqa: E402
 from nnr.quantization.trellis import BRANCHES, NUM_SLOTS  # noqa: E402
 
-STEP_ROW = 32  # STEP[(sh - 4) * 32 + 16 + k] = CURVE[16 + k] >> sh (nnr.cabac.engine._step_table)
+STEP_ROW = len(CURVE)  # STEP[(sh - 4) * 32 + 16 + k] = CURVE[16 + k] >> sh (engine._step_table)
 NUM_DQ_STATES = len(BRANCHES)
 
 
