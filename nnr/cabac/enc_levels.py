@@ -31,7 +31,7 @@ from nnr.cabac.contexts import dq_index, dq_level, dq_next_state, gtx_context, n
 from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.cabac.encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
-from nnr.cabac.engine import NUM_PARAMETER_SETS, PARAMETER_SETS, RENORM, STEP, ContextModel, lps_range, next_state
+from nnr.cabac.engine import NUM_PARAMETER_SETS, RENORM, STEP, ContextModel, lps_range, next_state
 from nnr.cabac.levels import TensorSideInfo, trace_level
 from nnr.errors import NNRUsageError
 
@@ -232,6 +232,7 @@ def _encode_run_fast(
             cp = c.p
             rlps = lps_range(cp, rng)
             rmps = rng - rlps
+            # BEGIN GENERATED encode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
             if b == (1 if cp >= 0 else 0):
                 if rmps < 256:
                     rng = rmps << 1
@@ -244,6 +245,7 @@ def _encode_run_fast(
                 rng = rlps << n
                 low = (low + rmps) << n
                 window += n
+            # END GENERATED encode-decision
             if window >= EMIT_AT:
                 enc.low = low
                 enc.window = window
@@ -516,10 +518,11 @@ class TrialModel:
     point, :data:`EST_BITS`).  One pass scores every set; ``best()`` picks the one to signal.
 
     The sets' estimator updates are :func:`~nnr.cabac.engine.next_state` with the STEP rows of
-    ``PARAMETER_SETS`` (checked at import, :func:`_check_trial_rows`), written out per set so
-    the nine estimators are plain native fields the C compiler can keep apart.
+    ``PARAMETER_SETS``, written out per set (tools/gen_hot_loops.py) so the nine estimators are
+    plain native fields the C compiler can keep apart.
     """
 
+    # BEGIN GENERATED trial-model by tools/gen_hot_loops.py (edit the generator, then run it)
     p0: i64
     p1: i64
     p2: i64
@@ -754,6 +757,7 @@ class TrialModel:
         """Estimated bits per parameter set 0..8 (15-bit fixed point)."""
         return [int(self.c0), int(self.c1), int(self.c2), int(self.c3), int(self.c4), int(self.c5),
                 int(self.c6), int(self.c7), int(self.c8)]
+    # END GENERATED trial-model
 
     def best(self) -> i64:
         """NNCodec's choice: argmin over the sets of (estimated bits + 3 bits if not set 0), ties
@@ -769,21 +773,6 @@ class TrialModel:
                 best = idx
                 best_bits = bits
         return best
-
-
-def _check_trial_rows() -> None:
-    # TrialModel writes each set's initial state and STEP rows out; hold them to PARAMETER_SETS
-    rows = [(32, 0), (32, 0), (32, 0), (0, 32), (64, 64), (64, 64), (64, 64), (96, 32), (96, 32)]
-    t = TrialModel()
-    inits = [(t.p0, t.s0), (t.p1, t.s1), (t.p2, t.s2), (t.p3, t.s3), (t.p4, t.s4), (t.p5, t.s5),
-             (t.p6, t.s6), (t.p7, t.s7), (t.p8, t.s8)]
-    for idx in range(NUM_PARAMETER_SETS):
-        sh0, sh1, p, s0 = PARAMETER_SETS[idx]
-        if rows[idx] != ((sh0 - 4) * 32, (sh1 - 4) * 32) or inits[idx] != (p, s0):
-            raise AssertionError(f"TrialModel disagrees with parameter set {idx}")
-
-
-_check_trial_rows()
 
 
 def best_parameter_set(bins: bytes) -> i64:

@@ -77,6 +77,7 @@ class ArithmeticEncoder:
         mps: i64 = 0
         if p >= 0:
             mps = 1
+        # BEGIN GENERATED encode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
         if b == mps:
             if rmps < 256:
                 self.range = rmps << 1
@@ -89,6 +90,7 @@ class ArithmeticEncoder:
             self.range = rlps << n
             self.low = (self.low + rmps) << n
             self.window += n
+        # END GENERATED encode-decision
         if self.window >= EMIT_AT:
             self.emit()
         update(c, p, b)  # the decoder's two-rate estimator update (deepcabac.md §3.3)

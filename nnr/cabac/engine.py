@@ -126,12 +126,13 @@ def next_state(p: i64, s0: i64, b: i64, t0: i64, t1: i64) -> tuple[i64, i64]:
     """Two-rate estimator update after bin ``b`` (deepcabac.md §3.3): (P, S0) after it.
 
     ``p`` is P = S1 + 16 * S0 before the bin, ``t0`` / ``t1`` the STEP rows of the set's shifts.
-    This is the only statement of the update; every model (decoder, encoder, rate estimators)
-    goes through it, save the hand-inlined copy in the decoder's fast loop and the nine chains
-    of the encoder's trial model (each held to this function by tests).
+    Every model (decoder, encoder, rate estimators) goes through it, save the inlined copy in the
+    decoder's fast loop and the nine chains of the encoder's trial model: tools/gen_hot_loops.py
+    writes this body and those copies from one statement (tests hold them to this function).
     """
     # CURVE[16 + k] is 64 for k = 0..14 and 0 for k = 15: an estimator that agrees with the bin
     # (k >= 0) steps by 64 >> sh = 4 >> (t >> 5) without a table look-up.
+    # BEGIN GENERATED estimator-update by tools/gen_hot_loops.py (edit the generator, then run it)
     s1 = p - 16 * s0
     if b:
         k = s0 >> 3
@@ -155,6 +156,7 @@ def next_state(p: i64, s0: i64, b: i64, t0: i64, t1: i64) -> tuple[i64, i64]:
             s1 -= i64(STEP[t1 + 16 + k])
         elif k < 15:
             s1 -= 4 >> (t1 >> 5)
+    # END GENERATED estimator-update
     return s1 + 16 * s0, s0
 
 
@@ -165,10 +167,12 @@ def update(c: ContextModel, p: i64, b: i64) -> None:
 
 def lps_range(p: i64, rng: i64) -> i64:
     """LPS sub-range for combined state ``p`` and the current range (deepcabac.md §2.2)."""
+    # BEGIN GENERATED lps-range by tools/gen_hot_loops.py (edit the generator, then run it)
     q = p >> 7
     if q < 0:
         q = -q
     return i64(RLPS[(rng & 0xE0) + q])
+    # END GENERATED lps-range
 
 
 @final
@@ -234,6 +238,7 @@ class ArithmeticDecoder:
         rmps = rng - rlps
         scaled = rmps << 7
         value = self.value
+        # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
         b: i64 = 0
         n: i64 = 0
         if value < scaled:
@@ -249,6 +254,7 @@ class ArithmeticDecoder:
             n = i64(RENORM[rlps])
             self.range = rlps << n
             value = (value - scaled) << n
+        # END GENERATED decode-decision
         bn = self.bits_needed + n
         if bn >= 0:
             value += self.read_byte() << bn

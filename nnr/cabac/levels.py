@@ -237,12 +237,15 @@ def _decode_run_fast(
         while phase < 4:
             # -- inline decode_bin(c) --
             cp = c.p
+            # BEGIN GENERATED lps-range by tools/gen_hot_loops.py (edit the generator, then run it)
             q = cp >> 7
             if q < 0:
                 q = -q
             rlps = i64(rlps_table[(rng & 0xE0) + q])
+            # END GENERATED lps-range
             rmps = rng - rlps
             scaled = rmps << 7
+            # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
             b: i64 = 0
             n: i64 = 0
             if value < scaled:
@@ -258,6 +261,7 @@ def _decode_run_fast(
                 n = i64(renorm[rlps])
                 rng = rlps << n
                 value = (value - scaled) << n
+            # END GENERATED decode-decision
             bn += n
             if bn >= 0:
                 if ptr < end:
@@ -268,6 +272,7 @@ def _decode_run_fast(
                 bn -= 8
             # estimator update, as engine.update(c, cp, b) (inlined)
             s0 = c.s0
+            # BEGIN GENERATED estimator-update by tools/gen_hot_loops.py (edit the generator, then run it)
             s1 = cp - 16 * s0
             if b:
                 t = s0 >> 3
@@ -291,6 +296,7 @@ def _decode_run_fast(
                     s1 -= i64(step[c.t1 + 16 + t])
                 elif t < 15:
                     s1 -= c.a1
+            # END GENERATED estimator-update
             c.s0 = s0
             c.p = s1 + 16 * s0
             # -- binarization (deepcabac.md §6.1) --

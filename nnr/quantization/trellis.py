@@ -41,22 +41,33 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
+from nnr.cabac.contexts import NUM_DQ_STATES, dq_index, dq_next_state
 from nnr.quantization.rate import level_bits, new_store, update_level
 
 DBL_MAX: Final = 1.7976931348623157e308
 HALF_DBL_MAX: Final = 0.5 * 1.7976931348623157e308
 
-# (predecessor, slot) of the three incoming branches of every state, in NNCodec's order.
-BRANCHES: Final = (
-    (0, 0, 0, 4, 4, 2),
-    (2, 0, 2, 4, 6, 2),
-    (0, 2, 4, 0, 4, 4),
-    (2, 2, 6, 0, 6, 4),
-    (3, 1, 7, 3, 7, 4),
-    (1, 1, 5, 3, 5, 4),
-    (3, 3, 3, 4, 7, 1),
-    (1, 3, 1, 4, 5, 1),
-)
+# Candidate slots per weight: the index q is kept in slot q mod 4; slot 4 is the zero index.
+NUM_SLOTS: Final = 4
+
+
+def _branches() -> tuple[tuple[int, ...], ...]:
+    """(predecessor, slot) of the three incoming branches of every state, in NNCodec's order:
+    predecessors ascending, a predecessor's non-zero index before its zero.
+
+    From the DQ state machine: in state ``p`` the coded level ``l`` is the reconstruction index
+    ``dq_index(l, p)`` (kept in slot index mod 4) and leads to ``dq_next_state(p, l)``; levels 2
+    and 1 stand for the two non-zero slots (of even and odd level), 0 for the zero index.
+    """
+    incoming: list[list[int]] = [[] for _ in range(NUM_DQ_STATES)]
+    for p in range(NUM_DQ_STATES):
+        for level in (2, 0, 1):
+            slot = dq_index(level, p) % NUM_SLOTS if level else NUM_SLOTS
+            incoming[dq_next_state(p, level)] += [p, slot]
+    return tuple(tuple(br) for br in incoming)
+
+
+BRANCHES: Final = _branches()
 
 
 def _min_qidx(u: float) -> i64:
@@ -123,6 +134,7 @@ def dq_no_rate(w: list[float], qstep: float, end_state: i64 = -1) -> bytes:
     n: i64 = len(w)
     qscale = 1.0 / qstep
     dec: list[int] = [0] * (2 * n)
+    # BEGIN GENERATED dq-butterflies by tools/gen_hot_loops.py (edit the generator, then run it)
     c0 = 0.0
     c1 = HALF_DBL_MAX
     c2 = HALF_DBL_MAX
@@ -266,6 +278,7 @@ def dq_no_rate(w: list[float], qstep: float, end_state: i64 = -1) -> bytes:
         c5 = n5
         c6 = n6
         c7 = n7
+    # END GENERATED dq-butterflies
     best: i64 = 0
     mc = c0
     if c1 < mc:
