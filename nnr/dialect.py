@@ -31,7 +31,8 @@ from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 if TYPE_CHECKING:
     import argparse
 
-    from nnr.decoder import DecodedStream, DecodedUnit
+    import nnr.decoder
+    from nnr.decoder import DecodedUnit
 
 
 ONLY = "auto: only these rules decode the NDU"
@@ -202,7 +203,7 @@ def add_dialect_argument(p: argparse.ArgumentParser) -> None:
                         "(NNCodec 0.3.1), ed2 = NNCodec 2.1.3, auto (default) = whichever alone decodes each unit")
 
 
-def dialect_lines(stream: DecodedStream) -> str:
+def dialect_lines(stream: nnr.decoder.DecodedStream) -> str:
     """``nnr trace``'s closing comment lines: the coding rules of each profile-0 NDU, and why."""
     out = []
     for u in _units(stream.units):
