@@ -236,6 +236,55 @@ def test_late_and_missing_clients_are_caught_up() -> None:
     assert out["accuracy"][-1] > 0.8
 
 
+# -- nodes and servers that lost their state ------------------------------------------------------
+
+
+def test_node_that_lost_its_state_is_resynchronised(caplog: Any) -> None:
+    """Node 1's ``context.state`` is wiped before round 4 (a SuperNode restart, a new machine):
+    its round-4 reply says so and is left out of aggregation, its next message carries every
+    downstream stream from 0 (counted), and from then on its replies decode again."""
+
+    def wipe(msg: Message, context: Context, call_next: Any) -> Message:
+        if (msg.metadata.message_type == "train" and int(context.node_config["partition-id"]) == 1
+                and int(msg.content["config"]["server-round"]) == 4):
+            for key in list(context.state.keys()):
+                del context.state[key]
+        return call_next(msg, context)
+
+    with caplog.at_level(logging.WARNING, logger="flwr"):
+        out, strat, grid = run_local(6, app=client_app.make(outer_mods=[wipe]))
+    lost = grid.node_ids[1]
+    assert strat.failures == [] and strat.resynced == [(4, lost)]
+    assert any(f"node {lost} lost its state" in r.getMessage() for r in caplog.records)
+    keys = [k for nid, k in grid.sent_keys if nid == lost]
+    assert keys[3] == ["nnr.down.3"] and keys[4] == [f"nnr.down.{i}" for i in range(5)] and keys[5] == ["nnr.down.5"]
+    # round 5 sends node 0 the new stream and node 1 every stream: all counted
+    assert out["communication"][4]["down_bytes"] == len(strat.streams[4]) + sum(len(s) for s in strat.streams[:5])
+    # round 4 aggregated node 0's reply only: the float32 reference counts one reply
+    c4 = out["communication"][3]
+    assert c4["float32_up_bytes"] == c4["float32_down_bytes"] // 2
+    final = out["models"][5]
+    for nid in grid.node_ids:
+        assert digest(model_of(grid.contexts[nid].state.array_records["nnr.model"])) == digest(final)
+
+
+def test_restarted_server_starts_the_nodes_afresh() -> None:
+    """A new NNCStrategy (a server restarted without nnr state) on nodes that hold a previous
+    link's state: the nodes see another link and start afresh instead of skipping stream 0."""
+    random.seed(0)
+    grid = LocalGrid(client_app.make(), 2)
+    initial = ArrayRecord({k: Array(v) for k, v in task.init_model().items()})
+    models: list[dict[str, np.ndarray]] = []
+    for _ in range(2):
+        strat = nnr.fl.NNCStrategy(FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=2))
+        strat.start(grid=grid, initial_arrays=initial, num_rounds=3,
+                    evaluate_fn=lambda rnd, arrays: models.append(model_of(arrays)))
+        assert strat.failures == [] and strat.resynced == []
+    for nid in grid.node_ids:  # the model sent in round 3 (streams 0-2 of the second server)
+        assert digest(model_of(grid.contexts[nid].state.array_records["nnr.model"])) == digest(models[-2])
+        assert grid.contexts[nid].state.config_records["nnr.client"]["down_seen"] == 3
+
+
 # -- corrupt replies -------------------------------------------------------------------------------
 
 
