@@ -14,10 +14,11 @@ coded, so a stream costs about the same number of bits per parameter whatever th
   rounds move the model most and are not left for later.
 * Tensors of fewer than two dimensions (biases, norms, BatchNorm statistics) are few: they are
   coded densely, at a step of an eighth of their RMS.
-* **Whole-model streams** (the initial model): weights at a step of a quarter of their standard
-  deviation (about 4 bits per parameter); 1-D tensors at an eighth of their RMS.  Every client
-  holds the same reconstruction, and the server continues from it, so this is a different but
-  equally good starting point, not an error to be fed back.
+* **Whole-model streams** (the initial model): weights at a step of half their standard
+  deviation (about 2 bits per parameter); 1-D tensors at an eighth of their RMS.  Every client
+  holds the same reconstruction, and the server continues from it, so for a randomly initialised
+  model this is a different but equally good starting point, not an error to be fed back.  (A
+  pretrained starting point deserves a fine ``qp``: set it.)
 
 The result is an explicit ``qp_per_tensor``: the streams are what NNCodec writes with those
 QPs.  Setting ``qp`` / ``diff_qp`` (NNCodec's names) overrides the rule with fixed QPs.
@@ -37,8 +38,9 @@ from nnr.encoding.approx import qp_from_stepsize
 __all__ = ["DENSITY", "WHOLE_WEIGHT_STEP", "DENSE_STEP", "density_for", "update_qps", "whole_model_qps"]
 
 DENSITY = 0.03  # share of a weight tensor's update entries coded nonzero (per stream)
-WHOLE_WEIGHT_STEP = 1 / 4  # initial model: step relative to each weight tensor's std
+WHOLE_WEIGHT_STEP = 1 / 2  # initial model: step relative to each weight tensor's std
 DENSE_STEP = 1 / 8  # tensors below 2 dimensions: step relative to their RMS
+MIN_NONZEROS = 256  # a small weight tensor still gets about this many nonzero entries per stream
 
 
 def density_for(density: float, n: int) -> float:
@@ -81,9 +83,9 @@ def update_qps(update: Mapping[str, npt.NDArray[Any]], qp_density: int, density:
     included)."""
     out: dict[str, int] = {}
     lim = _limits(qp_density)
-    share = density_for(density, n)
     for name, v in update.items():
         a = np.abs(np.asarray(v, dtype=np.float64))
+        share = max(density_for(density, n), min(1.0, MIN_NONZEROS / max(a.size, 1)))
         if a.ndim >= 2 and share < 1.0:
             flat = a.reshape(-1)
             k = min(flat.size - 1, max(0, int(round((1.0 - share) * flat.size))))

@@ -53,7 +53,7 @@ def records(region: int, n: int, seed: int) -> np.ndarray:
     peak = np.cos(2 * np.pi * (hour - busy) / HOURS)
     load = np.clip(np.round(2.5 + 2.0 * peak + r.normal(0, 0.8, n)), 0, LOAD - 1).astype(int)
     ping = (9.0 - 2.5 * tech - 0.55 * rsrp - 0.35 * sinr + 0.9 * load + backhaul
-            + (cell % 3 == 0) * 1.5 + r.normal(0, 0.9, n))
+            + (cell % 3 == 0) * 1.5 + r.normal(0, 0.6, n))
     ping = np.clip(np.round(ping), 0, PING - 1).astype(int)
     cols = [np.full(n, region), hour, tech, cell, rsrp, sinr, load, ping]
     out = np.zeros((n, SEQ), dtype=np.int64)
@@ -139,7 +139,7 @@ def init_model(seed: int = 0) -> TinyLlama:
     return TinyLlama()
 
 
-def train(model: TinyLlama, data: np.ndarray, *, steps: int = 20, batch_size: int = 32, lr: float = 3e-3,
+def train(model: TinyLlama, data: np.ndarray, *, steps: int = 20, batch_size: int = 32, lr: float = 2e-3,
           seed: int = 0) -> float:
     """``steps`` AdamW steps on next-token cross-entropy (a fresh optimizer each round); returns
     the mean loss."""
