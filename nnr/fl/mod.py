@@ -109,8 +109,8 @@ class _ClientState:
                         del st[key]
                 else:
                     st[key] = R.to_record(getattr(s, p))
-        counters = {"down_seen": self.down_seen, "base_count": self.base.count,
-                    "pending_count": self.pending.count if self.pending else -1}
+        counters: dict[str, Any] = {"down_seen": self.down_seen, "base_count": self.base.count,
+                                    "pending_count": self.pending.count if self.pending else -1}
         if self.link is not None:
             counters["link"] = self.link
         st[R.CLIENT_CONFIG] = ConfigRecord(counters)

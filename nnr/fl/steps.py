@@ -7,11 +7,14 @@ rounds late).  The rule here sets each tensor's step from the statistics of the 
 coded, so a stream costs about the same number of bits per parameter whatever the scale:
 
 * **Difference streams** (updates; error feedback's residual included): a weight tensor's step is
-  twice the ``1 - density`` quantile of its magnitudes, so about a ``density`` share of its
-  entries quantize to a nonzero level and the rest wait in the residual (error feedback).  The
-  largest entries are coded with many levels, i.e. finely.  ``density`` is larger for the first
-  streams (``density * (1 + 3 * 2**-(n - 1))`` for the ``n``-th update of the link): the first
-  rounds move the model most and are not left for later.
+  twice the ``1 - share`` quantile of its magnitudes, so about a ``share`` of its entries
+  quantize to a nonzero level and the rest wait in the residual (error feedback).  The largest
+  entries are coded with many levels, i.e. finely.  The share is what carries ``ENERGY`` (22 %)
+  of the update's sum of squares, kept between ``update_density`` (3 %) and twice that: an SGD
+  update is heavy-tailed and its largest 3 % carry a third of its energy; Adam's sign-like
+  steps are flat and need about 5 %.  A small tensor gets at least ``MIN_NONZEROS`` entries.
+  Both bounds are larger for the first streams (``x (1 + 3 * 2**-(n - 1))`` for the ``n``-th
+  update of the link): the first rounds move the model most and are not left for later.
 * Tensors of fewer than two dimensions (biases, norms, BatchNorm statistics) are few: they are
   coded densely, at a step of an eighth of their RMS.
 * **Whole-model streams** (the initial model): weights at a step of half their standard
@@ -35,9 +38,12 @@ import numpy.typing as npt
 
 from nnr.encoding.approx import qp_from_stepsize
 
-__all__ = ["DENSITY", "WHOLE_WEIGHT_STEP", "DENSE_STEP", "density_for", "update_qps", "whole_model_qps"]
+__all__ = ["DENSITY", "MAX_DENSITY", "ENERGY", "WHOLE_WEIGHT_STEP", "DENSE_STEP", "MIN_NONZEROS", "density_for",
+           "energy_share", "update_qps", "whole_model_qps"]
 
-DENSITY = 0.03  # share of a weight tensor's update entries coded nonzero (per stream)
+DENSITY = 0.03  # least share of a weight tensor's update entries coded nonzero (per stream)
+MAX_DENSITY = 0.06  # most share, unless the update's energy is ...
+ENERGY = 0.22  # ... this share of the update's energy (sum of squares) is reached first
 WHOLE_WEIGHT_STEP = 1 / 2  # initial model: step relative to each weight tensor's std
 DENSE_STEP = 1 / 8  # tensors below 2 dimensions: step relative to their RMS
 MIN_NONZEROS = 256  # a small weight tensor still gets about this many nonzero entries per stream
@@ -46,6 +52,15 @@ MIN_NONZEROS = 256  # a small weight tensor still gets about this many nonzero e
 def density_for(density: float, n: int) -> float:
     """Nonzero share for the ``n``-th update stream of a link (from 1): more precision early."""
     return min(1.0, density * (1.0 + 3.0 * 2.0 ** -(max(n, 1) - 1)))
+
+
+def energy_share(mags: npt.NDArray[np.float64]) -> float:
+    """The least share of entries, largest first, that carries ``ENERGY`` of the sum of squares:
+    small for a heavy-tailed update (SGD), larger for a flat one (Adam's sign-like steps)."""
+    e = np.sort(mags * mags)[::-1].cumsum()
+    if e.size == 0 or e[-1] <= 0:
+        return 0.0
+    return float(np.searchsorted(e, ENERGY * e[-1]) + 1) / e.size
 
 
 def _qp(step: float, qp_density: int, limits: tuple[int, int]) -> int | None:
@@ -88,6 +103,7 @@ def update_qps(update: Mapping[str, npt.NDArray[Any]], qp_density: int, density:
         share = max(density_for(density, n), min(1.0, MIN_NONZEROS / max(a.size, 1)))
         if a.ndim >= 2 and share < 1.0:
             flat = a.reshape(-1)
+            share = max(share, min(energy_share(flat), density_for(density * MAX_DENSITY / DENSITY, n)))
             k = min(flat.size - 1, max(0, int(round((1.0 - share) * flat.size))))
             tau = float(np.partition(flat, k)[k])
             if tau == 0:
