@@ -135,7 +135,7 @@ class LinkSender:
 
 
 def adaptive_qps(coded: Mapping[str, npt.NDArray[Any]], s: FLSettings, whole: bool, n: int) -> dict[str, int] | None:
-    """The rule's QPs per tensor (:mod:`nnr.fl.steps`), or ``None`` where a fixed QP is set.  ``n``:
+    """The rule's QPs per tensor (``nnr.fl.steps``), or ``None`` where a fixed QP is set.  ``n``:
     the number of this update stream on its link (downstream stream 0 is the initial model)."""
     if whole:
         return whole_model_qps(coded, s.qp_density) if s.qp is None else None

@@ -1,7 +1,7 @@
 """Settings of compressed federated learning, under NNCodec's FL names (``nncodec.fl.nncargs``).
 
 The defaults are nnr's own, chosen to be *transparent* (docs/fl.rst gives the measurements):
-step sizes that follow each tensor's update (:mod:`nnr.fl.steps`), dependent quantization,
+step sizes that follow each tensor's update (``nnr.fl.steps``), dependent quantization,
 error accumulation on both links, no mean/std sparsification.
 """
 
@@ -26,9 +26,9 @@ class FLSettings:
 
     * ``qp``: QP of streams that carry a whole model (the initial broadcast, and every stream when
       ``compress_differences`` is off); ``None`` (default): per tensor from its spread
-      (:func:`nnr.fl.steps.whole_model_qps`).
+      (``nnr.fl.steps.whole_model_qps``).
     * ``diff_qp``: QP of the difference streams (model updates); ``None`` (default): per tensor
-      and stream from the update (:func:`nnr.fl.steps.update_qps`).
+      and stream from the update (``nnr.fl.steps.update_qps``).
     * ``update_density``: with ``diff_qp`` ``None``, the share of a weight tensor's update
       entries coded nonzero per stream (more in a link's first streams).
     * ``nonweight_qp``: QP of tensors that are not weights (biases, norms); ``None``: the
