@@ -9,10 +9,10 @@ coded, so a stream costs about the same number of bits per parameter whatever th
 * **Difference streams** (updates; error feedback's residual included): a weight tensor's step is
   twice the ``1 - share`` quantile of its magnitudes, so about a ``share`` of its entries
   quantize to a nonzero level and the rest wait in the residual (error feedback).  The largest
-  entries are coded with many levels, i.e. finely.  The share is what carries ``ENERGY`` (22 %)
-  of the update's sum of squares, kept between ``update_density`` (3 %) and twice that: an SGD
-  update is heavy-tailed and its largest 3 % carry a third of its energy; Adam's sign-like
-  steps are flat and need about 5 %.  A small tensor gets at least ``MIN_NONZEROS`` entries.
+  entries are coded with many levels, i.e. finely.  The share is what carries ``ENERGY`` (28 %)
+  of the update's sum of squares, kept between ``update_density`` (3 %) and 5/3 of it (5 %): an
+  SGD update is heavy-tailed and its largest 3 % carry about a third of its energy; AdamW's
+  sign-like steps are flat (3 % carry 15 %, 5 % carry 23 %) and get 5 %.  A small tensor gets at least ``MIN_NONZEROS`` entries.
   Both bounds are larger for the first streams (``x (1 + 3 * 2**-(n - 1))`` for the ``n``-th
   update of the link): the first rounds move the model most and are not left for later.
 * Tensors of fewer than two dimensions (biases, norms, BatchNorm statistics) are few: they are
@@ -42,8 +42,8 @@ __all__ = ["DENSITY", "MAX_DENSITY", "ENERGY", "WHOLE_WEIGHT_STEP", "DENSE_STEP"
            "energy_share", "update_qps", "whole_model_qps"]
 
 DENSITY = 0.03  # least share of a weight tensor's update entries coded nonzero (per stream)
-MAX_DENSITY = 0.06  # most share, unless the update's energy is ...
-ENERGY = 0.22  # ... this share of the update's energy (sum of squares) is reached first
+MAX_DENSITY = 0.05  # most share, unless the update's energy is ...
+ENERGY = 0.28  # ... this share of the update's energy (sum of squares) is reached first
 WHOLE_WEIGHT_STEP = 1 / 2  # initial model: step relative to each weight tensor's std
 DENSE_STEP = 1 / 8  # tensors below 2 dimensions: step relative to their RMS
 MIN_NONZEROS = 256  # a small weight tensor still gets about this many nonzero entries per stream
