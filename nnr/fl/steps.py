@@ -10,9 +10,10 @@ coded, so a stream costs about the same number of bits per parameter whatever th
   twice the ``1 - share`` quantile of its magnitudes, so about a ``share`` of its entries
   quantize to a nonzero level and the rest wait in the residual (error feedback).  The largest
   entries are coded with many levels, i.e. finely.  The share is what carries ``ENERGY`` (28 %)
-  of the update's sum of squares, kept between ``update_density`` (3 %) and 5/3 of it (5 %): an
-  SGD update is heavy-tailed and its largest 3 % carry about a third of its energy; AdamW's
-  sign-like steps are flat (3 % carry 15 %, 5 % carry 23 %) and get 5 %.  A small tensor gets at least ``MIN_NONZEROS`` entries.
+  of the update's sum of squares, kept between ``update_density`` (2.7 %) and ``MAX_DENSITY``
+  (5 %, or ``update_density`` if larger): an SGD update is heavy-tailed and its largest 3 %
+  carry about a third of its energy; AdamW's sign-like steps are flat (3 % carry 15 %, 5 %
+  carry 23 %) and get 5 %.  A small tensor gets at least ``MIN_NONZEROS`` entries.
   Both bounds are larger for the first streams (``x (1 + 3 * 2**-(n - 1))`` for the ``n``-th
   update of the link): the first rounds move the model most and are not left for later.
 * Tensors of fewer than two dimensions (biases, norms, BatchNorm statistics) are few: they are
@@ -41,7 +42,7 @@ from nnr.encoding.approx import qp_from_stepsize
 __all__ = ["DENSITY", "MAX_DENSITY", "ENERGY", "WHOLE_WEIGHT_STEP", "DENSE_STEP", "MIN_NONZEROS", "density_for",
            "energy_share", "update_qps", "whole_model_qps"]
 
-DENSITY = 0.03  # least share of a weight tensor's update entries coded nonzero (per stream)
+DENSITY = 0.027  # least share of a weight tensor's update entries coded nonzero (per stream)
 MAX_DENSITY = 0.05  # most share, unless the update's energy is ...
 ENERGY = 0.28  # ... this share of the update's energy (sum of squares) is reached first
 WHOLE_WEIGHT_STEP = 1 / 2  # initial model: step relative to each weight tensor's std
@@ -103,7 +104,7 @@ def update_qps(update: Mapping[str, npt.NDArray[Any]], qp_density: int, density:
         share = max(density_for(density, n), min(1.0, MIN_NONZEROS / max(a.size, 1)))
         if a.ndim >= 2 and share < 1.0:
             flat = a.reshape(-1)
-            share = max(share, min(energy_share(flat), density_for(density * MAX_DENSITY / DENSITY, n)))
+            share = max(share, min(energy_share(flat), density_for(max(MAX_DENSITY, density), n)))
             k = min(flat.size - 1, max(0, int(round((1.0 - share) * flat.size))))
             tau = float(np.partition(flat, k)[k])
             if tau == 0:
