@@ -1,12 +1,17 @@
 """nnr.fl against float32 FedAvg on Flower's simulation engine: per-round bytes and accuracy.
 
-Runs the digits app of ``examples/fl_digits`` (numpy MLP, 2 clients) twice, float32 FedAvg and
-FedAvg wrapped in ``nnr.fl.NNCStrategy``, and writes JSON: per round the server-side accuracy,
-up / down bytes of both, and the client-side time spent in nnr (decode + sparsify + encode,
-summed over the round's clients); plus totals and ratios (initial model included).
+Runs an example app twice, float32 FedAvg and FedAvg wrapped in ``nnr.fl.NNCStrategy``, and
+writes JSON: per round the server-side accuracy (and perplexity for the language model), up /
+down bytes of both, and the client-side time spent in nnr (decode + encode, summed over the
+round's clients); plus totals and ratios (initial model included).
+
+* ``--task digits`` (default): ``examples/fl_digits``, a numpy MLP 64-H-10, 2 clients.
+* ``--task llm``: ``examples/fl_llm``, the tiny Llama-style model (0.44M parameters, PyTorch),
+  five non-IID regions, ``--steps`` local AdamW steps per round.
 
     python benchmarks/bench_fl.py --rounds 20 --out fl.json
     python benchmarks/bench_fl.py --settings '{"diff_qp": -16}' --hidden 128
+    python benchmarks/bench_fl.py --task llm --out fl_llm.json
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_digits"))
+sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_llm"))
 
 BACKEND = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
 
@@ -52,6 +58,8 @@ def totals(comm: list[dict[str, Any]]) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", choices=("digits", "llm"), default="digits")
+    p.add_argument("--steps", type=int, default=20, help="llm: local AdamW steps per round")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--lr", type=float, default=0.1)
@@ -62,12 +70,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="", help="write the JSON here (default: stdout)")
     a = p.parse_args(argv)
     settings = json.loads(a.settings)
-    common = dict(rounds=a.rounds, hidden=a.hidden, lr=a.lr, epochs=a.epochs, fraction_evaluate=a.fraction_evaluate)
-    res: dict[str, Any] = {"task": {"dataset": "sklearn digits", "model": f"MLP 64-{a.hidden}-10 (numpy)",
-                                    "clients": 2, **common}, "settings": settings}
-    if not a.skip_float32:
-        res["float32"] = simulate(compress=False, settings=None, **common)  # type: ignore[arg-type]
-    res["nnr"] = simulate(compress=True, settings=settings, **common)  # type: ignore[arg-type]
+    if a.task == "llm":
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("fl_llm_run", os.path.join(HERE, "..", "examples", "fl_llm", "run.py"))
+        assert spec is not None and spec.loader is not None
+        llm_run = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(llm_run)
+        simulate_llm = llm_run.simulate
+
+        res: dict[str, Any] = {"task": {"dataset": "synthetic mobile-network records, 5 regions (non-IID)",
+                                        "model": "tiny Llama (RMSNorm, rotary attention, SwiGLU; 0.44M, PyTorch)",
+                                        "clients": 5, "rounds": a.rounds, "local_steps": a.steps}, "settings": settings}
+        if not a.skip_float32:
+            res["float32"] = simulate_llm(compress=False, rounds=a.rounds, steps=a.steps)
+        res["nnr"] = simulate_llm(compress=True, rounds=a.rounds, steps=a.steps, settings=settings)
+    else:
+        common = dict(rounds=a.rounds, hidden=a.hidden, lr=a.lr, epochs=a.epochs, fraction_evaluate=a.fraction_evaluate)
+        res = {"task": {"dataset": "sklearn digits", "model": f"MLP 64-{a.hidden}-10 (numpy)", "clients": 2, **common},
+               "settings": settings}
+        if not a.skip_float32:
+            res["float32"] = simulate(compress=False, settings=None, **common)  # type: ignore[arg-type]
+        res["nnr"] = simulate(compress=True, settings=settings, **common)  # type: ignore[arg-type]
     t = totals(res["nnr"]["communication"])
     nnr_total = t["up_bytes"] + t["down_bytes"]
     f32_total = t["float32_up_bytes"] + t["float32_down_bytes"]
@@ -79,8 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         "nnr_final_accuracy": res["nnr"]["accuracy"][-1],
         "client_seconds_per_round": sum(c["client_seconds"] for c in res["nnr"]["communication"]) / a.rounds,
     }
+    if "perplexity" in res["nnr"]:
+        res["summary"]["nnr_final_perplexity"] = res["nnr"]["perplexity"][-1]
     if "float32" in res:
         res["summary"]["float32_final_accuracy"] = res["float32"]["accuracy"][-1]
+        if "perplexity" in res["float32"]:
+            res["summary"]["float32_final_perplexity"] = res["float32"]["perplexity"][-1]
+            res["summary"]["perplexity_ratio"] = res["nnr"]["perplexity"][-1] / res["float32"]["perplexity"][-1]
         res["summary"]["accuracy_delta_points"] = 100 * (res["nnr"]["accuracy"][-1] - res["float32"]["accuracy"][-1])
     text = json.dumps(res, indent=1)
     if a.out:

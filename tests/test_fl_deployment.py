@@ -4,7 +4,9 @@ The test starts ``flower-superlink`` (insecure, no runtime dependency installati
 the package index) and two ``flower-supernode`` processes, submits examples/fl_digits with
 ``flwr run`` and compares what the ServerApp wrote with the in-process run of the same app:
 same accuracies, same bytes.  ClientApps run in a fresh process per message here, so this also
-proves the client state survives in ``context.state``.  Every process is stopped, always.
+proves the client state survives in ``context.state``.  After round 2 the test stops one
+SuperNode and starts it again (its state is gone; the SuperLink gives it a new node id): round 3
+brings it back with every downstream stream, counted.  Every process is stopped, always.
 """
 
 from __future__ import annotations
@@ -29,6 +31,30 @@ from test_fl import run_local  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DEADLINE = 300.0  # seconds for the whole federation
+
+# the example's ServerApp, pausing after round 2 until the test has restarted a SuperNode
+RESTART_SERVER = """
+import json, os, time
+from flwr.serverapp import ServerApp
+from digits_app import server_app
+
+app = ServerApp()
+
+
+@app.main()
+def main(grid, context):
+    marks = str(context.run_config["marks"])
+
+    def on_round(r):
+        open(os.path.join(marks, f"round{r}"), "w").close()
+        until = time.monotonic() + 120
+        while r == 2 and not os.path.exists(os.path.join(marks, "resume")) and time.monotonic() < until:
+            time.sleep(0.2)
+
+    out = server_app.run(grid, num_rounds=3, on_round=on_round)
+    with open(str(context.run_config["result-path"]), "w") as f:
+        json.dump(out, f)
+"""
 
 
 def _program(name: str) -> str:
@@ -76,6 +102,12 @@ def test_deployment_engine(tmp_path: Path) -> None:
         "insecure = true\n")
     app = tmp_path / "app"
     shutil.copytree(EXAMPLE, app, ignore=shutil.ignore_patterns("__pycache__", "*.png", "*.json"))
+    (app / "digits_app" / "restart_server.py").write_text(RESTART_SERVER)
+    toml = app / "pyproject.toml"
+    toml.write_text(toml.read_text().replace("digits_app.server_app:app", "digits_app.restart_server:app")
+                    + 'marks = ""\n')
+    marks = tmp_path / "marks"
+    marks.mkdir()
     result = tmp_path / "result.json"
     procs: list[subprocess.Popen[Any]] = []
     logs = []
@@ -91,24 +123,37 @@ def test_deployment_engine(tmp_path: Path) -> None:
         start("superlink", [superlink, "--insecure", "--disable-runtime-dependency-installation",
                             "--host", "127.0.0.1", "--port", str(link_port)])
         _wait_port(link_port, min(until, time.monotonic() + 60), procs[0])
+        def supernode_(i: int, name: str) -> None:
+            start(name, [supernode, "--insecure", "--superlink", f"127.0.0.1:{link_port}", "--port", str(_free_port()),
+                         "--node-config", f"partition-id={i} num-partitions=2"])
+
         for i in range(2):
-            start(f"supernode{i}", [supernode, "--insecure", "--superlink", f"127.0.0.1:{link_port}",
-                                    "--port", str(_free_port()),
-                                    "--node-config", f"partition-id={i} num-partitions=2"])
-        run = subprocess.run(
-            [flwr_cli, "run", str(app), "nnr-local", "--stream",
-             "--run-config", f"num-server-rounds=2 result-path='{result}'"],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=max(10.0, until - time.monotonic()))
+            supernode_(i, f"supernode{i}")
+        run = subprocess.Popen(
+            [flwr_cli, "run", str(app), "nnr-local", "--stream", "--run-config", f"result-path='{result}' marks='{marks}'"],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        procs.append(run)
+        while not (marks / "round2").exists() and time.monotonic() < until and run.poll() is None:
+            time.sleep(0.3)
+        assert (marks / "round2").exists(), "the federation did not reach round 2"
+        _stop([procs[2]])  # SuperNode 1 goes away with its state ...
+        supernode_(1, "supernode1-restarted")  # ... and comes back
+        (marks / "resume").touch()
         while not result.exists() and time.monotonic() < until:
             time.sleep(0.5)
-        assert result.exists(), "the ServerApp wrote no result\n" + run.stdout[-3000:] + run.stderr[-3000:] + \
+        assert result.exists(), "the ServerApp wrote no result\n" + \
             "".join(f"\n--- {n}\n" + p.read_text(errors="replace")[-3000:] for n, p in logs)
     finally:
         _stop(procs)
     assert all(p.poll() is not None for p in procs)
     got = json.loads(result.read_text())
-    ref, _, _ = run_local(2, fraction_evaluate=0.0)
+    ref, strat, _ = run_local(3, fraction_evaluate=0.0)
     assert got["failures"] == []
-    assert got["accuracy"] == ref["accuracy"]
+    assert got["accuracy"][:2] == ref["accuracy"][:2]
     strip = lambda c: {k: v for k, v in c.items() if k != "client_seconds"}  # noqa: E731
-    assert [strip(c) for c in got["communication"]] == [strip(c) for c in ref["communication"]]
+    assert [strip(c) for c in got["communication"][:2]] == [strip(c) for c in ref["communication"][:2]]
+    # round 3: the node that kept its state gets stream 2, the restarted one streams 0-2
+    s = [len(b) for b in strat.streams]
+    assert got["streams"][:3] == s[:3]
+    assert got["communication"][2]["down_bytes"] == s[2] + s[0] + s[1] + s[2]
+    assert got["accuracy"][2] > 0.5

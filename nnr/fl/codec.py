@@ -28,7 +28,8 @@ from nnr.decoder import Decoder
 from nnr.encoder import Encoder, OmittedTensorWarning
 from nnr.encoding import sparsify
 from nnr.errors import NNRError, NNRUsageError
-from nnr.fl.settings import FLSettings
+from nnr.fl.settings import FALLBACK_QP, FLSettings
+from nnr.fl.steps import update_qps, whole_model_qps
 
 __all__ = ["Arrays", "LinkReceiver", "LinkSender", "coded_names", "float32_bytes", "crc32"]
 
@@ -64,7 +65,8 @@ def sparsified(update: Arrays, s: FLSettings) -> Arrays:
     """NNCodec's unstructured and structured sparsification of an update (numpy)."""
     out = update
     if s.sparsity > 0:
-        out = sparsify.unstructured(s.diff_qp, out, target_sparsity=float(s.sparsity), qp_density=s.qp_density)
+        qp = FALLBACK_QP if s.diff_qp is None else s.diff_qp
+        out = sparsify.unstructured(qp, out, target_sparsity=float(s.sparsity), qp_density=s.qp_density)
     if s.struct_spars_factor > 0:
         out = sparsify.structured(out, gain=float(s.struct_spars_factor))
     return out
@@ -110,15 +112,18 @@ class LinkSender:
         enc = _load(Encoder(device_id=self.device_id, **s.encoder_settings(s.qp)), self.state.encoder)
         assert isinstance(enc, Encoder)
         qp = s.qp if whole else s.diff_qp
+        per_tensor = adaptive_qps(coded, s, whole, self.state.count + (0 if self.device_id == 0 else 1))
         with warnings.catch_warnings():  # an all-zero update is expected here: the receiver keeps its copy
             warnings.simplefilter("ignore", OmittedTensorWarning)
-            data = enc.encode(coded, qp=qp, compress_differences=not whole or self.state.count > 0)
+            data = enc.encode(coded, qp=FALLBACK_QP if qp is None else qp, qp_per_tensor=per_tensor,
+                              compress_differences=not whole or self.state.count > 0)
         mirror = _load(Decoder(), self.state.mirror)
         assert isinstance(mirror, Decoder)
         decoded = mirror.decode(data)
         recon = reconstruct(model, base, decoded, whole)
         residual: Arrays = {}
-        if s.err_accumulation:
+        # a whole model coded by the rule is a new common starting point, not an error to feed back
+        if s.err_accumulation and not (whole and s.qp is None):
             # error feedback: what quantization and sparsification left out of this stream
             # (the target, residual included, minus what the receiver decodes)
             residual = {k: (target[k] - decoded[k].astype(np.float32) if k in decoded else target[k]).astype(np.float32)
@@ -127,6 +132,14 @@ class LinkSender:
                                  residual=residual, count=self.state.count + 1)
         self.seconds += time.perf_counter() - t0
         return data, recon
+
+
+def adaptive_qps(coded: Mapping[str, npt.NDArray[Any]], s: FLSettings, whole: bool, n: int) -> dict[str, int] | None:
+    """The rule's QPs per tensor (``nnr.fl.steps``), or ``None`` where a fixed QP is set.  ``n``:
+    the number of this update stream on its link (downstream stream 0 is the initial model)."""
+    if whole:
+        return whole_model_qps(coded, s.qp_density) if s.qp is None else None
+    return update_qps(coded, s.qp_density, float(s.update_density), n) if s.diff_qp is None else None
 
 
 def reconstruct(model_like: Mapping[str, npt.NDArray[Any]], base: Mapping[str, npt.NDArray[Any]] | None,

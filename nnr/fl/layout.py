@@ -49,9 +49,20 @@ class Layout:
             raise NNRError(f"{what} do not have the model's tensor names and shapes")
 
     def conform(self, arrays: Mapping[str, npt.NDArray[Any]], what: str) -> dict[str, npt.NDArray[Any]]:
-        """``arrays`` in the model's dtypes (a strategy may aggregate in float64)."""
-        self.check(arrays, what)
-        return {k: np.asarray(arrays[k]).astype(np.dtype(t), copy=False) for k, t in zip(self.names, self.dtypes)}
+        """``arrays`` in the model's dtypes and shapes: a strategy may aggregate in float64, and
+        turn a 0-d integer buffer (BatchNorm's ``num_batches_tracked``) into a float of shape
+        (1,); integers are rounded back."""
+        out: dict[str, npt.NDArray[Any]] = {}
+        for k, s, t in zip(self.names, self.shapes, self.dtypes):
+            v = np.asarray(arrays[k]) if k in arrays else None
+            if v is not None and v.shape != s and v.size == int(np.prod(s, dtype=np.int64)):
+                v = v.reshape(s)
+            if v is not None and np.dtype(t).kind in "iub" and v.dtype.kind == "f":
+                v = np.rint(v)
+            if v is not None:
+                out[k] = v
+        self.check(out if len(out) == len(arrays) else arrays, what)
+        return {k: out[k].astype(np.dtype(t), copy=False) for k, t in zip(self.names, self.dtypes)}
 
     def to_config(self) -> dict[str, Any]:
         return {CONFIG_PREFIX + "names": list(self.names),

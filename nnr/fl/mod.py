@@ -26,7 +26,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from logging import WARNING
+
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MessageType, RecordDict
+from flwr.common.logger import log
 
 from nnr.errors import NNRError
 from nnr.fl import records as R
@@ -48,13 +51,22 @@ def _find_config(content: RecordDict) -> ConfigRecord | None:
     return None
 
 
+class StateLost(NNRError):
+    """This node's nnr state does not continue the server's links (lost, or from another run)."""
+
+
 class _ClientState:
     """The node's nnr state, read from and written to ``context.state``."""
 
-    def __init__(self, state: RecordDict) -> None:
+    def __init__(self, state: RecordDict, link: int | None = None) -> None:
         self.state = state
         c = state.config_records.get(R.CLIENT_CONFIG)
         counters: Mapping[str, Any] = c if c is not None else {}
+        if link is not None and int(counters.get("link", link)) != link:
+            # a server that started afresh (a new strategy, a restarted server): start afresh too
+            self.clear()
+            counters = {}
+        self.link = link
         self.down_seen = int(counters.get("down_seen", 0))
         self.pending_count = int(counters.get("pending_count", -1))
         model = state.array_records.get(STATE_MODEL)
@@ -71,12 +83,16 @@ class _ClientState:
             parts[p] = R.from_record(rec) if rec is not None else {}
         return SenderState(encoder=parts["encoder"], mirror=parts["mirror"], residual=parts["residual"], count=count)
 
+    def clear(self) -> None:
+        for key in [k for k in self.state if k.startswith("nnr.")]:
+            del self.state[key]
+
     def acknowledge(self, up_acked: int) -> None:
         """Adopt the pending upstream session if the server decoded it, else forget it."""
         if self.pending is not None and up_acked == self.pending.count:
             self.base = self.pending
         elif up_acked != self.base.count:
-            raise NNRError(f"the server acknowledges {up_acked} upstream streams, this node sent "
+            raise StateLost(f"the server acknowledges {up_acked} upstream streams, this node sent "
                            f"{self.base.count} (+{1 if self.pending else 0} pending): node state lost")
         self.pending = None
 
@@ -93,8 +109,11 @@ class _ClientState:
                         del st[key]
                 else:
                     st[key] = R.to_record(getattr(s, p))
-        st[R.CLIENT_CONFIG] = ConfigRecord({"down_seen": self.down_seen, "base_count": self.base.count,
-                                            "pending_count": self.pending.count if self.pending else -1})
+        counters: dict[str, Any] = {"down_seen": self.down_seen, "base_count": self.base.count,
+                                    "pending_count": self.pending.count if self.pending else -1}
+        if self.link is not None:
+            counters["link"] = self.link
+        st[R.CLIENT_CONFIG] = ConfigRecord(counters)
 
 
 def _decode_downstream(cs: _ClientState, payload: ArrayRecord, config: ConfigRecord, layout: Layout,
@@ -113,7 +132,7 @@ def _decode_downstream(cs: _ClientState, payload: ArrayRecord, config: ConfigRec
         if i < cs.down_seen:
             continue  # already decoded (the server had not heard back yet)
         if i > cs.down_seen:
-            raise NNRError(f"downstream stream {i} arrived, this node has decoded {cs.down_seen} "
+            raise StateLost(f"downstream stream {i} arrived, this node has decoded {cs.down_seen} "
                            f"(message starts at {first}): node state lost")
         whole = i == 0 or not s.compress_differences
         cs.model = receiver.decode(R.stream_bytes(payload[key]), like, None if whole else cs.model, whole)
@@ -121,7 +140,7 @@ def _decode_downstream(cs: _ClientState, payload: ArrayRecord, config: ConfigRec
     cs.down_decoder = receiver.decoder_record
     seconds += receiver.seconds
     if cs.model is None:
-        raise NNRError("no model received yet and the message carries no stream 0")
+        raise StateLost("no model received yet and the message carries no stream 0")
     raw = {k: payload[k].numpy() for k in layout.names if k in payload}
     return {k: (cs.model[k] if k in cs.model else raw[k]) for k in layout.names}, seconds
 
@@ -136,7 +155,21 @@ def nnc_mod(msg: Message, context: Context, call_next: Callable[[Message, Contex
     t0 = time.perf_counter()
     s = FLSettings.from_config(config)
     layout = Layout.from_config(config)
-    cs = _ClientState(context.state)
+    link = config.get(CONFIG_PREFIX + "link")
+    cs = _ClientState(context.state, None if link is None else int(link))  # type: ignore[arg-type]
+    try:
+        return _handle(msg, context, call_next, config, s, layout, cs, t0)
+    except StateLost as e:
+        # the node's state is gone (a restarted SuperNode, a new machine): say so instead of
+        # failing; the server drops this reply and brings the node back with the streams from 0
+        log(WARNING, "nnr.fl: %s; asking the server to resynchronise this node", e)
+        cs.clear()
+        reply = Message(RecordDict({R.REPLY_CONFIG: ConfigRecord({"resync": 1, "down_seen": 0})}), reply_to=msg)
+        return reply
+
+
+def _handle(msg: Message, context: Context, call_next: Callable[[Message, Context], Message], config: ConfigRecord,
+            s: FLSettings, layout: Layout, cs: _ClientState, t0: float) -> Message:
     is_train = msg.metadata.message_type == MessageType.TRAIN
 
     content = RecordDict()

@@ -50,7 +50,8 @@ def stream_bytes(a: Array) -> bytes:
 
 
 def to_record(arrays: Mapping[str, npt.NDArray[Any]]) -> ArrayRecord:
-    return ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in arrays.items()})
+    # not np.ascontiguousarray: it turns a 0-d array (num_batches_tracked) into shape (1,)
+    return ArrayRecord({k: Array(np.asarray(v, order="C")) for k, v in arrays.items()})
 
 
 def from_record(rec: ArrayRecord) -> dict[str, npt.NDArray[Any]]:

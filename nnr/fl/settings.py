@@ -1,10 +1,8 @@
 """Settings of compressed federated learning, under NNCodec's FL names (``nncodec.fl.nncargs``).
 
 The defaults are nnr's own, chosen to be *transparent* (docs/fl.rst gives the measurements):
-dependent quantization, error accumulation on the upstream link, no sparsification.  The
-downstream link needs no error accumulation: the server codes each new global model against the
-model the clients reconstructed, so the previous round's quantization error is part of the next
-difference by construction.
+step sizes that follow each tensor's update (``nnr.fl.steps``), dependent quantization,
+error accumulation on both links, no mean/std sparsification.
 """
 
 from __future__ import annotations
@@ -14,9 +12,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from nnr.errors import NNRUsageError
+from nnr.fl.steps import DENSITY
 
 __all__ = ["FLSettings", "CONFIG_PREFIX"]
 
+FALLBACK_QP = -24  # QP of tensors no rule gives a QP (all-zero tensors, which are not coded)
 CONFIG_PREFIX = "nnr."  # settings travel in the train message's ConfigRecord under this prefix
 
 
@@ -25,8 +25,12 @@ class FLSettings:
     """What :class:`nnr.fl.NNCStrategy` and :func:`nnr.fl.nnc_mod` code with.
 
     * ``qp``: QP of streams that carry a whole model (the initial broadcast, and every stream when
-      ``compress_differences`` is off).
-    * ``diff_qp``: QP of the difference streams (model updates).
+      ``compress_differences`` is off); ``None`` (default): per tensor from its spread
+      (``nnr.fl.steps.whole_model_qps``).
+    * ``diff_qp``: QP of the difference streams (model updates); ``None`` (default): per tensor
+      and stream from the update (``nnr.fl.steps.update_qps``).
+    * ``update_density``: with ``diff_qp`` ``None``, the share of a weight tensor's update
+      entries coded nonzero per stream (more in a link's first streams).
     * ``nonweight_qp``: QP of tensors that are not weights (biases, norms); ``None``: the
       stream's QP minus a quarter octave step as NNCodec's ``compress`` does.
     * ``qp_density``, ``use_dq``, ``tca``, ``param_opt``, ``opt_qp``, ``row_skipping``,
@@ -40,8 +44,9 @@ class FLSettings:
     * ``compress_differences``: code updates against the last common model (off: whole models).
     """
 
-    qp: int = -24
-    diff_qp: int = -14
+    qp: int | None = None
+    diff_qp: int | None = None
+    update_density: float = DENSITY
     nonweight_qp: int | None = None
     qp_density: int = 2
     use_dq: bool = True
@@ -77,6 +82,9 @@ class FLSettings:
     def validate(self) -> None:
         if self.approx_method not in ("uniform", "codebook"):
             raise NNRUsageError(f"approx_method must be 'uniform' or 'codebook', got {self.approx_method!r}")
+        d = self.update_density
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0.0 < float(d) <= 1.0:
+            raise NNRUsageError(f"update_density must be a number > 0 and <= 1, got {d!r}")
         for name, hi in (("sparsity", 1.0), ("struct_spars_factor", float("inf"))):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) < hi:
@@ -87,9 +95,10 @@ class FLSettings:
         EncodeSettings.from_kwargs(self.encoder_settings(self.qp))
         EncodeSettings.from_kwargs(self.encoder_settings(self.diff_qp))
 
-    def encoder_settings(self, qp: int) -> dict[str, Any]:
-        """Keyword arguments of :class:`nnr.Encoder` for a stream coded at ``qp``."""
-        return {"qp": qp, "nonweight_qp": self.nonweight_qp, "qp_density": self.qp_density,
+    def encoder_settings(self, qp: int | None) -> dict[str, Any]:
+        """Keyword arguments of :class:`nnr.Encoder` for a stream coded at ``qp`` (``None``: the
+        adaptive rule's QPs come per tensor, ``qp`` is a placeholder for tensors it leaves out)."""
+        return {"qp": FALLBACK_QP if qp is None else qp, "nonweight_qp": self.nonweight_qp, "qp_density": self.qp_density,
                 "use_dq": self.use_dq, "tca": self.tca, "param_opt": self.param_opt, "opt_qp": self.opt_qp,
                 "row_skipping": self.row_skipping, "int_quant_bw": self.bitdepth,
                 "codebook_mode": 2 if self.approx_method == "codebook" else 0}

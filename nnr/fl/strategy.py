@@ -25,10 +25,11 @@ the same figures.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from logging import ERROR, INFO
+from logging import ERROR, INFO, WARNING
 from typing import Any
 
 import numpy as np
@@ -91,6 +92,8 @@ class NNCStrategy(Strategy):
         self._nodes: dict[int, _Node] = {}
         self._metrics: MetricRecord | None = None
         self.server_seconds = 0.0
+        self.resynced: list[tuple[int, int]] = []  # (round, node) of every node brought back
+        self.link = secrets.randbits(31)  # tells the clients' state of another (or restarted) server apart
 
     # -- Strategy interface -----------------------------------------------------------------------
 
@@ -119,6 +122,8 @@ class NNCStrategy(Strategy):
         rec = self._round(server_round)
         kept: list[Message] = []
         for msg in replies:
+            if self._resync(server_round, msg):
+                continue
             if not msg.has_error():
                 rec["up_bytes"] += sum(R.payload_bytes(a) for a in msg.content.array_records.values())
                 assert self._layout is not None
@@ -144,6 +149,8 @@ class NNCStrategy(Strategy):
         rec = self._round(server_round)
         kept: list[Message] = []
         for msg in replies:
+            if self._resync(server_round, msg):
+                continue
             if not msg.has_error():
                 conf = msg.content.config_records.get(R.REPLY_CONFIG)
                 if conf is not None:
@@ -152,6 +159,22 @@ class NNCStrategy(Strategy):
             kept.append(msg)
         self._update_metrics(rec)
         return self.strategy.aggregate_evaluate(server_round, kept)
+
+    def _resync(self, server_round: int, msg: Message) -> bool:
+        """A node that lost its state says so (``resync``): its reply is left out, and its links
+        start again, so its next message carries every downstream stream from 0 (counted)."""
+        if msg.has_error() or not msg.has_content():
+            return False
+        conf = msg.content.config_records.get(R.REPLY_CONFIG)
+        if conf is None or not int(conf.get("resync", 0)):  # type: ignore[arg-type]
+            return False
+        node_id = msg.metadata.src_node_id
+        node = self._node(node_id)
+        node.down_seen, node.up_count, node.up_decoder = 0, 0, {}
+        self.resynced.append((server_round, node_id))
+        log(WARNING, "nnr.fl: round %s: node %s lost its state; it gets the model again with its next message",
+            server_round, node_id)
+        return True
 
     # -- the downstream link ----------------------------------------------------------------------
 
@@ -233,6 +256,7 @@ class NNCStrategy(Strategy):
         out[CONFIG_PREFIX + "down_first"] = node.down_seen
         out[CONFIG_PREFIX + "up_acked"] = node.up_count
         out[CONFIG_PREFIX + "device_id"] = node.device_id
+        out[CONFIG_PREFIX + "link"] = self.link
         return out
 
     # -- the upstream link ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flwr.app import Array, ArrayRecord, Context, MetricRecord
@@ -14,8 +15,10 @@ from digits_app import task
 
 
 def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, hidden: int = 64,
-        fraction_evaluate: float = 0.0, settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run the federation; returns per-round accuracy and traffic."""
+        fraction_evaluate: float = 0.0, settings: dict[str, Any] | None = None,
+        on_round: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run the federation; returns per-round accuracy and traffic.  ``on_round(r)`` is called
+    after round ``r``'s model was evaluated."""
     strategy: Any = FedAvg(fraction_train=1.0, fraction_evaluate=fraction_evaluate, min_available_nodes=2)
     if compress:
         strategy = nnr.fl.NNCStrategy(strategy, **(settings or {}))
@@ -23,6 +26,8 @@ def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, hidden: int 
 
     def evaluate(server_round: int, arrays: ArrayRecord) -> MetricRecord:
         model = {k: a.numpy() for k, a in arrays.items()}
+        if on_round is not None and server_round > 0:
+            on_round(server_round)
         return MetricRecord({"accuracy": task.accuracy(model, x, y)})
 
     initial = ArrayRecord({k: Array(v) for k, v in task.init_model(hidden).items()})
@@ -38,7 +43,8 @@ def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, hidden: int 
             comm.append({"round": r, "up_bytes": 2 * model_bytes, "down_bytes": (2 + n_eval) * model_bytes,
                          "float32_up_bytes": 2 * model_bytes, "float32_down_bytes": (2 + n_eval) * model_bytes,
                          "client_seconds": 0.0})
-    return {"accuracy": acc, "communication": comm, "failures": [str(e) for e in getattr(strategy, "failures", [])]}
+    return {"accuracy": acc, "communication": comm, "failures": [str(e) for e in getattr(strategy, "failures", [])],
+            "streams": [len(b) for b in getattr(strategy, "streams", [])]}
 
 
 app = ServerApp()

@@ -1,0 +1,36 @@
+"""ClientApp: a plain PyTorch train function (state_dict in, state_dict out); nnr.fl.nnc_mod
+codes the exchange."""
+
+from __future__ import annotations
+
+
+import torch
+from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.clientapp import ClientApp
+
+import nnr.fl
+from llm_app import task
+
+
+def make(steps: int | None = None, compress: bool = True) -> ClientApp:
+    """The ClientApp; ``steps`` (local AdamW steps per round) defaults to the run config's
+    ``local-steps``.  With ``compress`` off the app is plain Flower (the float32 reference)."""
+    app = ClientApp(mods=[nnr.fl.nnc_mod] if compress else [])
+
+    @app.train()
+    def train(msg: Message, context: Context) -> Message:
+        torch.set_num_threads(1)
+        model = task.TinyLlama()
+        model.load_state_dict(msg.content["arrays"].to_torch_state_dict())
+        region = int(context.node_config["partition-id"])
+        rnd = int(msg.content["config"]["server-round"])
+        n = steps if steps is not None else int(context.run_config.get("local-steps", 20))
+        data = task.partition(region)
+        loss = task.train(model, data, steps=n, seed=1000 * rnd + region)
+        metrics = MetricRecord({"train_loss": loss, "num-examples": len(data)})
+        return Message(RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics}), reply_to=msg)
+
+    return app
+
+
+app = make()
