@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 import nnr
 from nnr.encoding import EncodeSettings, compress
-from nnr.nncodec.nnc import _reconstruct
+from nnr.encoding.datadriven import reconstruct as _reconstruct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORACLE = os.path.join(HERE, "data", "encoder", "nncodec_oracle.py")
