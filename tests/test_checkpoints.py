@@ -203,20 +203,20 @@ def _hundred(n=100):
 
 
 def test_lazy_open_decodes_only_the_unit(monkeypatch):
-    from nnr import decoder as decoder_module
+    from nnr import dialect as dialect_module  # the decoder decodes payloads through nnr.dialect's rules
 
     tensors = _hundred()
     data = nnr.encode(tensors)
     full = nnr.decode(data)
     decoded = []
-    real = decoder_module.decode_payload
+    real = dialect_module.decode_payload
 
     def spy(buf, start, end, h, ctx, r):
         out = real(buf, start, end, h, ctx, r)
         decoded.extend(t.name for t in out)
         return out
 
-    monkeypatch.setattr(decoder_module, "decode_payload", spy)
+    monkeypatch.setattr(dialect_module, "decode_payload", spy)
     with nnr.open(data) as f:
         assert f.keys() == list(tensors)
         assert decoded == []  # opening decodes no payload
