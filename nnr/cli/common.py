@@ -34,17 +34,10 @@ def have_safetensors() -> bool:
 
 
 def write_npz(path: str, arrays: dict[str, npt.NDArray[np.generic]]) -> None:
-    """An .npz archive (what ``np.savez`` writes) with one member ``<name>.npy`` per tensor.
+    """An .npz archive with one member ``<name>.npy`` per tensor (:func:`nnr.checkpoint.write_npz`)."""
+    from nnr.checkpoint import write_npz as write
 
-    Members are written directly: ``np.savez(path, **arrays)`` would take tensors named
-    ``file`` or ``allow_pickle`` for its own keyword arguments.
-    """
-    import zipfile
-
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
-        for name, value in arrays.items():
-            with z.open(name + ".npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+    write(path, arrays)
 
 
 def write_tensors(path: str, arrays: dict[str, npt.NDArray[np.generic]], fmt: str) -> list[str]:
