@@ -482,6 +482,18 @@ def write_npz(path: str, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
 # -- any ---------------------------------------------------------------------------------------------
 
 
+def check_not_over_input(output: str, inputs: list[str]) -> None:
+    """Refuse an output that is one of the inputs (also through a symlink), or lies inside an
+    input folder: it would overwrite what is being read."""
+    out = os.path.realpath(output)
+    for i in inputs:
+        src = os.path.realpath(i)
+        inside = os.path.isdir(src) and os.path.commonpath([out, src]) == src
+        if out == src or inside:
+            raise NNRUsageError(f"-o {output!r} would overwrite the input {i!r}: give another output")
+
+
+
 def read_checkpoint(path: str) -> tuple[Arrays, dict[str, str]]:
     """Tensors (numpy; float32 where numpy lacks the dtype) and original dtypes of a checkpoint
     (.safetensors, Hugging Face folder, .npz, .pt / .pth)."""

@@ -337,6 +337,8 @@ class IncrementalState:
                 size = math.prod(shape)  # Python ints: a hostile shape cannot wrap around
                 if lp + size > levels_data.size:
                     raise NNRUsageError("state record: 'levels.data' is shorter than the shapes say")
+                if math.prod(d for d in shape if d) > 1 << 48:  # numpy cannot describe it (bytes overflow int64)
+                    raise NNRUsageError(f"state record: tensor {name!r} has shape {shape}")
                 levels = levels_data[lp:lp + size].reshape(shape).copy()
                 lp += size
             history = None
@@ -370,6 +372,11 @@ class _FlatView(Mapping[str, list[int]]):
             raise KeyError(name)
         out: list[int] = a.reshape(-1).astype(np.int64).tolist()
         return out
+
+    def size_of(self, name: str) -> int | None:
+        """Elements of ``name``'s array (None: it has none), without converting it."""
+        a = self._array(name)
+        return None if a is None else int(a.size)
 
     def __iter__(self) -> Iterator[str]:
         return (n for n in self._tensors if self._array(n) is not None)

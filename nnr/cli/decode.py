@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from nnr.checkpoint import MAX_SHARD_BYTES, write_checkpoint
-from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, write_tensors
+from nnr.checkpoint import MAX_SHARD_BYTES, check_not_over_input, write_checkpoint
+from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, overflowing, write_tensors
 from nnr.decoder import Decoder
 from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS
 from nnr.errors import NNRError, NNRUsageError
@@ -123,9 +123,11 @@ def run(args: argparse.Namespace) -> int:
     session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     out = args.output
+    check_not_over_input(out, list(args.inputs))
     if folder:
         os.makedirs(out, exist_ok=True)
-    for path in args.inputs:
+    stems = _stems(args.inputs)
+    for path, stem in zip(args.inputs, stems):
         try:
             if args.only:
                 from nnr.lazy import open_stream
@@ -146,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
             e.args = (f"{path}: {e}",)
             raise
         dtypes = _dtypes(original, arrays, args.dtype)
-        stem = os.path.splitext(os.path.basename(path))[0]
+        for name, n in overflowing(arrays, dtypes).items():
+            print(f"nnr: note: {path}: tensor {name!r}: {n} value(s) outside the finite range of {dtypes[name]} "
+                  "(written as infinity, or saturated)", file=sys.stderr)
         if fmt == "hf":
             target = os.path.join(out, stem) if len(args.inputs) > 1 else out
             files = write_checkpoint(target, arrays, dtypes, folder=True,
@@ -163,7 +167,24 @@ def run(args: argparse.Namespace) -> int:
                 files += write_checkpoint(os.path.splitext(target)[0] + ".safetensors", arrays, dtypes)
         for f in files:
             print(f"{path} -> {f} ({len(arrays)} tensors)")
+        if fmt == "hf" and not os.path.exists(os.path.join(target, "config.json")):
+            print(f"nnr: note: {target} holds the weights only: copy the model's config.json (and tokenizer files) "
+                  "into it before from_pretrained", file=sys.stderr)
     return 0
+
+
+def _stems(inputs: list[str]) -> list[str]:
+    """Output names per input (its file name without suffix); inputs with the same file name
+    (a/upd.nnc, b/upd.nnc) get -2, -3, ... so that no output overwrites another."""
+    out: list[str] = []
+    for path in inputs:
+        stem = base = os.path.splitext(os.path.basename(path))[0]
+        k = 1
+        while stem in out:
+            k += 1
+            stem = f"{base}-{k}"
+        out.append(stem)
+    return out
 
 
 COMMAND = Subcommand("decode", HELP, add_arguments, run)
