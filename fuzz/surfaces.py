@@ -239,7 +239,7 @@ def history_copied_per_update_ndu(tmp: str) -> int:
     enc = nnr.Encoder()
     base = enc.encode({"w": np.linspace(-1, 1, 1_000_000, dtype=np.float32)})
     one = split_units(nnr.Encoder(tca=False).encode({"w": np.ones(1, np.float32)}))
-    upd = b"".join(one[:2]) + one[2] * 2500
+    upd = b"".join(one[:-1]) + one[-1] * 2500
     d = nnr.Decoder()
     d.decode(base)
     d.decode(upd)

@@ -356,7 +356,7 @@ def read_torch(path: str) -> tuple[Arrays, dict[str, str]]:
     except OSError as e:
         raise NNRUsageError(f"cannot read {path!r}: {e.strerror or _one_line(e)}") from None
     except Exception as e:  # noqa: BLE001 -- torch.load raises anything on a foreign file
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
+        if "Unsupported global" in str(e) or "GLOBAL" in str(e):
             raise NNRUsageError(f"{path!r} holds pickled Python objects (a whole nn.Module?), not a state dict of "
                                 "tensors: save model.state_dict() instead (nnr never unpickles code)") from None
         raise NNRUsageError(f"cannot read {path!r}: not a torch checkpoint ({type(e).__name__}: "
