@@ -171,7 +171,7 @@ class Encoder:
         self._model = model_description(model)
         self.hdsp = bool(hdsp)
         self.record_dtypes = record_dtypes  # as nnr.encode's
-        self.state = IncrementalState()
+        self.state = IncrementalState(keep_parameter_ids=True)
         self.last: StreamResult | None = None
 
     def encode(self, tensors: Mapping[str, npt.NDArray[Any]], *, progress: Progress | None = None,
@@ -205,6 +205,7 @@ class Encoder:
     def load_state_record(self, rec: Mapping[str, npt.NDArray[np.generic]]) -> None:
         """Restore a state written by :meth:`state_record` (a malformed record: NNRUsageError)."""
         self.state, _ = IncrementalState.from_record(rec, SessionKind.ENCODER)
+        self.state.keep_parameter_ids = True
 
 
 def _check_progress(progress: Any) -> None:

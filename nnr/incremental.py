@@ -212,6 +212,9 @@ class IncrementalState:
     """The incremental-coding state of a session: :class:`TensorState` per tensor name."""
 
     tensors: dict[str, TensorState] = field(default_factory=dict)
+    # an nnr.Encoder session's state: a tensor keeps the parameter_id of its first unit (an update
+    # may carry fewer tensors); NNCodec's approx_param_base numbers them by position in each call
+    keep_parameter_ids: bool = False
 
     def get(self, name: str) -> TensorState | None:
         return self.tensors.get(name)
@@ -239,7 +242,7 @@ class IncrementalState:
         return _FlatView(self.tensors, True)
 
     def copy(self) -> IncrementalState:
-        return IncrementalState(dict(self.tensors))  # TensorState objects are never mutated
+        return IncrementalState(dict(self.tensors), self.keep_parameter_ids)  # TensorStates are never mutated
 
     # -- record ----------------------------------------------------------------------------------
 

@@ -174,7 +174,7 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: Incremental
         h.device_id = s.device_id
         # a tensor keeps the parameter_id of its first unit (an update may carry fewer tensors,
         # so its position in this stream's model is no id)
-        known = state.get(p.key) if state is not None else None
+        known = state.get(p.key) if state is not None and state.keep_parameter_ids else None
         h.parameter_id = known.parameter_id if known is not None and known.parameter_id is not None else p.parameter_id
         h.put_node_depth = 0 if state is None else child_depth(state.get(p.key))
         if s.parent_node_id_present_flag:
