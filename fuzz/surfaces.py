@@ -53,6 +53,13 @@ MEMORY_BASE = 256 << 20  # growth always allowed (buffers, imports made on first
 DOCUMENTED = {"ok", "nnr_error", "usage_error", "cli_error"}
 
 
+def _noise(n: int) -> bytes:
+    """Fixed garbage bytes (reproducers replay the same input every time)."""
+    import random
+
+    return random.Random(n).randbytes(n)
+
+
 class Lost(AssertionError):
     """A reproducer's result lost a tensor or wrote outside its target."""
 
@@ -391,7 +398,7 @@ def npz_bomb(tmp: str) -> int:
 def npz_garbage(tmp: str) -> int:
     p = os.path.join(tmp, "g.npz")
     with open(p, "wb") as f:
-        f.write(b"PK\x03\x04" + os.urandom(200))
+        f.write(b"PK\x03\x04" + _noise(200))
     _read(p)
     raise Lost("accepted")
 
@@ -451,7 +458,7 @@ def _torch_file(path: str, obj: Any) -> None:
 def pt_garbage(tmp: str) -> int:
     p = os.path.join(tmp, "g.pt")
     with open(p, "wb") as f:
-        f.write(b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01Ke" + os.urandom(64))
+        f.write(b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01Ke" + _noise(64))
     _read(p)
     raise Lost("accepted")
 
@@ -459,7 +466,7 @@ def pt_garbage(tmp: str) -> int:
 @reproducer
 def pt_zip_garbage(tmp: str) -> int:
     p = os.path.join(tmp, "z.pt")
-    _npz(p, {"archive/data.pkl": b"\x80\x02" + os.urandom(100), "archive/version": b"3\n"})
+    _npz(p, {"archive/data.pkl": b"\x80\x02" + _noise(100), "archive/version": b"3\n"})
     _read(p)
     raise Lost("accepted")
 
@@ -667,7 +674,7 @@ def decode_float16_overflow(tmp: str) -> int:
 def pt_garbage_cli(tmp: str) -> int:
     p = os.path.join(tmp, "g.pt")
     with open(p, "wb") as f:
-        f.write(os.urandom(300))
+        f.write(_noise(300))
     cli(["encode", p, "-o", os.path.join(tmp, "o.nnc")])
     return 300
 
