@@ -244,7 +244,12 @@ def run_target(target: str, streams: list[bytes]) -> dict[str, Any]:
         from nnr.fl.codec import LinkReceiver
 
         like = {"w": np.zeros((4, 4), np.float32), "b": np.zeros(4, np.float32)}
-        LinkReceiver(None, decode_limits(shapes)).decode(data, like, None, True)
+        try:
+            LinkReceiver(None, decode_limits(shapes)).decode(data, like, None, True)
+        except nnr.NNRError as e:  # what NNCStrategy makes of it: a CorruptReplyError naming node and round
+            from nnr.fl.strategy import CorruptReplyError
+
+            raise CorruptReplyError(1, 1, e.reason) from None
         return None
 
     if target == "original":
@@ -439,6 +444,7 @@ def campaign(args: argparse.Namespace) -> int:
         import nnr.cli  # noqa: F401
         import nnr.fl.codec  # noqa: F401
         import nnr.fl.replies  # noqa: F401
+        import nnr.fl.strategy  # noqa: F401
 
         try:
             import torch  # noqa: F401
