@@ -213,7 +213,8 @@ class IncrementalState:
 
     tensors: dict[str, TensorState] = field(default_factory=dict)
     # an nnr.Encoder session's state: a tensor keeps the parameter_id of its first unit (an update
-    # may carry fewer tensors); NNCodec's approx_param_base numbers them by position in each call
+    # may carry fewer tensors) and its first unit is coded even when all zero; NNCodec's
+    # approx_param_base numbers tensors by position in each call and omits every all-zero unit
     keep_parameter_ids: bool = False
 
     def get(self, name: str) -> TensorState | None:

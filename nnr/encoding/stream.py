@@ -366,9 +366,10 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
                 # unit (its entry-point list is missing), the row-major scan_order 0 describes it
                 h.scan_order = 0
             coded = [n for n in p.names if a.out[n].method != QuantMethod.RAW]
-            # an all-zero update is left out, but only of a tensor the receiver already holds:
-            # the first unit of a tensor (a base model's all-zero bias) is always coded
-            if (s.mps_parent_signalling_enabled_flag and (state is None or all(state.get(n) is not None for n in p.names))
+            # an all-zero update is left out (NNCodec's rule); an nnr.Encoder session leaves it out
+            # only for a tensor the receiver already holds: a base model's all-zero bias is coded
+            first = state is not None and state.keep_parameter_ids and any(state.get(n) is None for n in p.names)
+            if (s.mps_parent_signalling_enabled_flag and not first
                     and all(not np.any(a.out[n].values) for n in p.names)):
                 res.omitted += p.names
                 continue
