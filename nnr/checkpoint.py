@@ -212,7 +212,7 @@ def write_safetensors(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes:
     replace_file(path, write)
 
 
-def replace_file(path: str, write: Callable[[BinaryIO], None]) -> None:
+def replace_file(path: str, write: Callable[[BinaryIO], object]) -> None:
     """Write a file through a new temporary file in the same folder, renamed over ``path`` at the
     end: a symlink at ``path`` is replaced, never followed out of the target folder, and an
     interrupted write leaves the old file (or none), not a truncated one."""

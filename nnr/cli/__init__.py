@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nnr.cli.common import SafeText
 
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = SafeText(out), SafeText(err)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = SafeText(out), SafeText(err)
     try:
         # numpy's RuntimeWarnings (with source lines) are not for the user: what matters is reported
         with np.errstate(all="ignore"), warnings.catch_warnings():

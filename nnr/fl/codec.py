@@ -162,7 +162,7 @@ class LinkReceiver:
         """Decode the next stream; the session advances only if it decodes to tensors of the
         model's shapes with finite values."""
         t0 = time.perf_counter()
-        dec = _load(Decoder(**self.limits), self.decoder_record)
+        dec = _load(Decoder(**self.limits), self.decoder_record)  # type: ignore[arg-type]
         assert isinstance(dec, Decoder)
         decoded = dec.decode(data)
         unknown = sorted(set(decoded) - set(coded_names(like)))
