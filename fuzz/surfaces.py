@@ -244,7 +244,7 @@ def session_many_tiny_updates(tmp: str) -> int:
 @reproducer
 def history_copied_per_update_ndu(tmp: str) -> int:
     enc = nnr.Encoder()
-    base = enc.encode({"w": np.linspace(-1, 1, 1_000_000, dtype=np.float32)})
+    base = enc.encode({"w": np.linspace(-1, 1, 250_000, dtype=np.float32)})
     one = split_units(nnr.Encoder(tca=False).encode({"w": np.ones(1, np.float32)}))
     upd = b"".join(one[:-1]) + one[-1] * 2500
     d = nnr.Decoder()
