@@ -47,7 +47,7 @@ from nnr.writer import StreamWriter
 
 MEM_LIMIT = 2 << 30  # the bar: 2 GiB and 20 s of CPU per input
 CPU_LIMIT = 20
-BYTES_PER_INPUT_BYTE = 1 << 20  # memory per input byte an input may cost (docs/robustness.rst)
+BYTES_PER_INPUT_BYTE = 256 << 10  # memory per input byte an input may cost (docs/robustness.rst: ~170 KB)
 MEMORY_BASE = 256 << 20  # growth always allowed (buffers, imports made on first use)
 
 DOCUMENTED = {"ok", "nnr_error", "usage_error", "cli_error"}

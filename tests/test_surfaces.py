@@ -47,3 +47,12 @@ def test_reproducer_ends_as_documented(name: str) -> None:
         pytest.importorskip("torch")
     res = surfaces.limited(surfaces.REPRODUCERS[name])
     assert res["cls"] == expected(name), res
+
+
+def test_memory_per_element_of_a_1d_tensor():
+    """The regression of issue 17: a 10 KB payload claiming a 1-D tensor of 10,240,000 coded
+    elements grew the process by 1.3 GB (one object per row); the bound is ~20 bytes per
+    element (docs/robustness.rst), checked at 40."""
+    res = surfaces.limited(surfaces.REPRODUCERS["one_d_tensor_10m_elements"])
+    assert res["cls"] == "nnr_error", res
+    assert res["peak_growth"] < 40 * 10_240_000, res
