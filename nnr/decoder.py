@@ -8,6 +8,7 @@ temporal-context-adaptation base), the HDSP history and the parameter-update-tre
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,15 @@ from nnr.errors import (
 from nnr import parallel
 from nnr.incremental import IncrementalState, SessionKind, advance, continues_parent, pack_strings, unpack_strings
 from nnr.dialect import Dialect, as_dialect, decode_payload_rules, resolve_stream
-from nnr.payload import EXPANSION_PER_BYTE, CodedTensor, PayloadContext, tensor_layout
+from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
+from nnr.payload import (
+    BINS_PER_BIT,
+    EXPANSION_PER_BYTE,
+    EXPANSION_SLACK_BYTES,
+    CodedTensor,
+    PayloadContext,
+    tensor_layout,
+)
 from nnr.usage import check_bool, check_int, out_of_band_table
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
 from nnr.reconstruction.post_processing import apply_local_scaling, recompose
@@ -47,7 +56,10 @@ from nnr.units.types import NNRUnitType, PayloadType, TopologyStorageFormat, uni
 StreamInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
 
 MAX_STREAM_BYTES = 1 << 34  # 16 GiB: larger inputs are refused before reading
-MAX_UNITS = 1 << 16  # NNR units per stream (a model has one NDU per tensor or block)
+# A session keeps per tensor the levels of its last update: at most what the stream being decoded
+# may describe plus max_expansion / SESSION_SHARE (and what coded bits can describe) per byte of
+# all streams it decoded (docs/robustness.rst)
+SESSION_SHARE = 8
 
 
 CHECKPOINT_SUFFIXES = (".npz", ".safetensors", ".pt", ".pth")  # tensor files, not streams
@@ -192,7 +204,7 @@ class DecodedStream:
             if v.dtype.kind == "f" and v.dtype != np.float32:
                 v = v.astype(np.float32)
             rec = info.get(t.name)
-            if rec is not None and int(np.prod(rec.shape, dtype=np.int64)) == v.size and rec.shape != v.shape:
+            if rec is not None and math.prod(rec.shape) == v.size and rec.shape != v.shape:
                 v = v.reshape(rec.shape)
             if dtype is None:
                 pass
@@ -222,7 +234,7 @@ class Decoder:
         self,
         *,
         verify_entry_points: bool = True,
-        max_tensor_elements: int = 1 << 28,
+        max_tensor_elements: int = MAX_TENSOR_ELEMENTS,
         max_expansion: int = EXPANSION_PER_BYTE,
         max_units: int = MAX_UNITS,
         out_of_band: Mapping[str, OutOfBandParameters | Mapping[str, object]] | None = None,
@@ -238,7 +250,9 @@ class Decoder:
           sequential decoding reaches (a mismatch raises); off: decode sequentially, ignore them.
         * ``max_tensor_elements``: refuse larger tensors (LimitExceededError).
         * ``max_expansion``: elements a payload may describe without coding them one by one
-          (skipped rows, a size-1 codebook), per payload byte (docs/robustness.rst).
+          (skipped rows, a size-1 codebook), per payload byte; the same bound holds for the
+          elements of a whole stream per stream byte, and for the elements a session holds per
+          byte it has decoded (docs/robustness.rst).
         * ``max_units``: refuse streams with more NNR units than this.
         * ``out_of_band``: per tensor name, the values a stream leaves to the application
           (:class:`OutOfBandParameters` or NNCodec's ``oob_dict`` entries).
@@ -265,6 +279,7 @@ class Decoder:
         self.state = IncrementalState()  # per tensor: PUT node, TCA base, HDSP history
         self._mps_unit: bytes | None = None  # the MPS in force, as coded (for state_record)
         self.streams_decoded = 0
+        self._budget = _Budget()  # stream-wide and session-wide element budgets
         self._pending: list[_PayloadJob] | None = None
         self._bins: BinTracer | None = None  # the bin trace of the stream being decoded
         self.progress: Callable[[int, int], None] | None = None  # (bytes done, stream bytes), per unit
@@ -318,8 +333,9 @@ class Decoder:
         buf = read_input(data)
         units: list[DecodedUnit] = []
         coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]] = []
-        saved = (self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist)
+        saved = (self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist, self._budget)
         self.state = self.state.copy()  # TensorStates are replaced, never changed
+        self._budget = self._budget.for_stream(len(buf))
         # With workers, NDU payloads are collected while the units are parsed and decoded in
         # parallel at the end (or earlier, when a later NDU needs an earlier one's result).
         self._pending = [] if self.workers > 1 and tracer is None and bins is None and parallel.can_fork() else None
@@ -337,8 +353,9 @@ class Decoder:
                                            bit_offset=0)
             outputs = self._reconstruct(coded)
             self._stream_end(coded)
+            self._charge_session(coded)
         except BaseException:
-            self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist = saved
+            self.state, self.general_profile_idc, self.mps, self._mps_unit, self.reflist, self._budget = saved
             raise
         finally:
             self._pending = None
@@ -355,6 +372,42 @@ class Decoder:
         self.ctx.lps = None  # an LPS applies to the NDUs after it in its own stream
         self.ctx.out_of_band = self.out_of_band.get if self.out_of_band else None
         self._in_aggregate = False
+        self._coded_at: dict[str, int] = {}  # tensor name -> unit that coded it (in this stream)
+        self._pending_names: set[str] = set()
+
+    def _charge_stream(self, h: CompressedDataUnitHeader, r: BitReader, buf_len: int) -> None:
+        """The stream-wide work budget: the elements of all NDUs of a stream together, at most
+        ``max_expansion`` per stream byte (plus what its bits could code one by one), so
+        many NDUs cannot each use the per-payload slack (docs/robustness.rst)."""
+        try:
+            n = sum(math.prod(shape) for _, _, shape in tensor_layout(h))
+        except NNRError:
+            return  # the payload decoding reports it, in order
+        b = self._budget
+        b.stream_elements += n
+        limit = self.max_expansion * (buf_len + EXPANSION_SLACK_BYTES) + 8 * BINS_PER_BIT * buf_len
+        if b.stream_elements > limit:
+            raise r.error(LimitExceededError,
+                          f"the NDUs so far describe {b.stream_elements} elements, more than {self.max_expansion} "
+                          f"per byte of the {buf_len}-byte stream (Decoder(max_expansion=...) raises the limit)",
+                          "tensor_dimensions")
+
+    def _charge_session(self, coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
+        """The session-wide budget: the levels and histories a session keeps for later streams,
+        at most ``max_expansion`` elements per byte it has decoded (a sequence of tiny streams
+        naming new tensors cannot grow the session without bound)."""
+        b = self._budget
+        for _, _, tensors in coded:
+            for t in tensors:
+                b.held[t.name] = _held_elements(self.state.tensors.get(t.name))
+        total = sum(b.held.values())
+        per_byte = self.max_expansion // SESSION_SHARE + 8 * BINS_PER_BIT
+        limit = self.max_expansion * (b.stream_bytes + EXPANSION_SLACK_BYTES) + per_byte * b.session_bytes
+        if total > limit:
+            raise LimitExceededError(
+                f"the session would hold {total} elements of state after {b.session_bytes} stream bytes, more "
+                f"than {per_byte} per byte (Decoder(max_expansion=...) raises the limit)",
+                unit_index=coded[-1][0] if coded else 0, element="tensor_dimensions", bit_offset=0)
 
     def _decode_units(self, buf: bytes, pos: int, end: int, units: list[DecodedUnit],
                       coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]],
@@ -449,6 +502,7 @@ class Decoder:
             qp_density, qp = lps.lps_qp_density, lps.lps_quantization_parameter
         else:
             qp_density, qp = mps.mps_qp_density, mps.mps_quantization_parameter
+        self._charge_stream(h, r, len(buf))
         ctx = PayloadContext(gpi, qp_density, qp, self.state.tca_bases(), self.state.histories(),
                              self.verify_entry_points, self.max_tensor_elements, self.max_expansion,
                              self.row_workers)
@@ -462,15 +516,24 @@ class Decoder:
             names = {name for name, _, _ in tensor_layout(h)}
         except NNRError:
             names = None  # the payload decoding reports it, in order
-        if names is None or any(names & j.names for j in self._pending):
+        if names is None or not names.isdisjoint(self._pending_names):
             self._flush(coded)  # this unit's TCA base or PUT node comes from a pending one
         job.names = names or set()
+        self._pending_names |= job.names
         self._pending.append(job)
 
     def _finish_ndu(self, job: _PayloadJob, tensors: list[CodedTensor],
                     coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
         """After an NDU's payload: PUT bookkeeping, the TCA base, the unit's tensors."""
         r, u, h = job.r, job.unit, job.header
+        for t in tensors:  # one policy for a name coded twice: the second is an error
+            first = self._coded_at.get(t.name)
+            if first is not None:
+                raise MalformedStreamError(f"tensor {t.name!r} was already coded by unit {first}", unit_index=u.index,
+                                           unit_type="NNR_NDU", element="topology_elem_id",
+                                           bit_offset=8 * u.offset)
+        for t in tensors:
+            self._coded_at[t.name] = u.index
         r.skip_to_end()
         self._advance_put(h, tensors, r)
         st = self.state.tensors
@@ -487,6 +550,7 @@ class Decoder:
         if not jobs:
             return
         self._pending = []
+        self._pending_names = set()
         # a unit larger than the others together: here, its block rows on the workers (if it has
         # entry points: nnr.payload_rows), the others on the workers first
         sizes = [j.end - j.start for j in jobs]
@@ -628,6 +692,8 @@ class Decoder:
                 raise NNRUsageError("state record: an MPS without a general_profile_idc")
             mps = _read_mps_unit(mps_unit, gpi)
         self.state = state
+        held = {n: _held_elements(t) for n, t in state.tensors.items()}  # what it held: within its budget
+        self._budget = _Budget(sum(held.values()) // (8 * BINS_PER_BIT) + 1, held)
         self.general_profile_idc = None if gpi < 0 else gpi
         self.mps, self._mps_unit = mps, mps_unit
         self.reflist = reflist if present else None
@@ -655,6 +721,26 @@ def _read_mps_unit(data: bytes, gpi: int) -> ModelParameterSet:
         return ModelParameterSet.read(r, UnitContext(general_profile_idc=gpi))
     except NNRError as e:
         raise NNRUsageError(f"state record: 'decoder.mps_unit' does not decode: {e}") from None
+
+
+@dataclass
+class _Budget:
+    """Elements described by the NDUs of the stream being decoded, and what the session holds
+    (per tensor) against the stream bytes it has decoded."""
+
+    session_bytes: int = 0
+    held: dict[str, int] = field(default_factory=dict)
+    stream_elements: int = 0
+    stream_bytes: int = 0
+
+    def for_stream(self, nbytes: int) -> _Budget:
+        return _Budget(self.session_bytes + nbytes, dict(self.held), 0, nbytes)
+
+
+def _held_elements(t: object) -> int:
+    """Elements a session keeps for a tensor (its TCA base and history have the tensor's size)."""
+    levels, history = getattr(t, "levels", None), getattr(t, "history", None)
+    return max(0 if levels is None else int(levels.size), 0 if history is None else int(history.size))
 
 
 @dataclass

@@ -42,6 +42,7 @@ TENSOR_INFO_MAGIC = b"nnr.tensor_info/1"
 FLOAT_DTYPES = ("float32", "float16", "bfloat16", "float64", "float8_e4m3fn", "float8_e5m2")
 INT_DTYPES = ("int32", "int8", "int16", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
 NUMPY_LACKS = ("bfloat16", "float8_e4m3fn", "float8_e5m2")
+RECORD_DTYPES = frozenset(FLOAT_DTYPES + INT_DTYPES)  # what a tensor-info record may name
 
 # dtypes that nnr_decompressed_data_format can carry (NNCodec's enumeration)
 FORMAT_OF = {
@@ -167,12 +168,15 @@ def decode_record(topology_data: bytes) -> dict[str, TensorInfo] | None:
         body = json.loads(data[len(TENSOR_INFO_MAGIC) + 1:].decode())
         out: dict[str, TensorInfo] = {}
         for k, v in body["tensors"].items():
-            shape = tuple(int(d) for d in v["shape"])
-            if any(d < 0 for d in shape):
-                return None
-            out[str(k)] = TensorInfo(str(v["dtype"]), shape)
+            shape, dt = v["shape"], v["dtype"]
+            # only the dtypes nnr records (no object, string, datetime, void or structured
+            # arrays from a hostile record) and shapes of non-negative ints
+            if (dt not in RECORD_DTYPES or not isinstance(shape, list)
+                    or not all(type(d) is int and d >= 0 for d in shape)):
+                continue
+            out[str(k)] = TensorInfo(dt, tuple(shape))
         return out
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError):
         return None  # not ours: ignored like any topology
 
 

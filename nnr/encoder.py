@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ from nnr.encoding.inputs import prepare_tensors_with_info
 from nnr.encoding.split import SPLIT_MIN_ELEMENTS
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
+from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
+from nnr.payload import BINS_PER_BIT, EXPANSION_PER_BYTE, EXPANSION_SLACK_BYTES
 
 __all__ = ["Encoder", "OmittedTensorWarning", "encode"]
 
@@ -127,13 +130,54 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     settings.setdefault("split_min_elements", SPLIT_MIN_ELEMENTS)  # nnr's own default (not NNCodec's)
     n = parallel.resolve_workers(workers)
     kw = _settings(settings)
+    limits = _limits(kw)
     dd = _data_driven(kw, evaluate, tune, tool_progress)
     s = EncodeSettings.from_kwargs(kw)
     _check_progress(progress)
     t, info = prepare_tensors_with_info(tensors, dtypes, record_dtypes)
+    limits.check_input(t)
     res, _ = compress(t, s, model=model_description(model), progress=progress, workers=n, tensor_info=info,
                       data_driven=dd)
+    limits.check_output(t, res.coded, len(res.data))
     return res.data
+
+
+@dataclass(frozen=True)
+class DecoderLimits:
+    """The limits a decoder applies by default (:mod:`nnr.limits`, ``Decoder(max_...)``): the
+    encoder refuses to write a stream they would refuse, unless given the same raised limits."""
+
+    max_units: int = MAX_UNITS
+    max_tensor_elements: int = MAX_TENSOR_ELEMENTS
+    max_expansion: int = EXPANSION_PER_BYTE
+
+    def check_input(self, tensors: Mapping[str, npt.NDArray[Any]]) -> None:
+        if len(tensors) + 8 > self.max_units:
+            raise NNRUsageError(f"{len(tensors)} tensors: a stream of them has more NNR units than decoders accept "
+                                f"by default ({self.max_units}); pass max_units=... here and to the Decoder")
+        for k, v in tensors.items():
+            if int(v.size) > self.max_tensor_elements:
+                raise NNRUsageError(f"tensor {k!r} has {v.size} elements, more than decoders accept by default "
+                                    f"({self.max_tensor_elements}); pass max_tensor_elements=... here and to the "
+                                    "Decoder")
+
+    def check_output(self, tensors: Mapping[str, npt.NDArray[Any]], coded: list[str], nbytes: int) -> None:
+        """The stream-wide work budget the decoder applies (docs/robustness.rst), for a stream
+        of ``nbytes`` bytes coding the tensors named in ``coded``."""
+        n = sum(int(tensors[k].size) for k in coded if k in tensors)
+        if n > self.max_expansion * (nbytes + EXPANSION_SLACK_BYTES) + 8 * BINS_PER_BIT * nbytes:
+            raise NNRUsageError(f"the {nbytes}-byte stream describes {n} elements, more than {self.max_expansion} "
+                                "per byte (nearly all-zero tensors): decoders refuse it by default; pass "
+                                "max_expansion=... here and to the Decoder")
+
+
+def _limits(kw: dict[str, Any]) -> DecoderLimits:
+    """The decoder limits among the settings (removed from ``kw``), checked."""
+    from nnr.usage import check_int
+
+    given = {k: check_int(k, kw.pop(k), 1 if k != "max_expansion" else 0)
+             for k in ("max_units", "max_tensor_elements", "max_expansion") if k in kw}
+    return DecoderLimits(**given)
 
 
 class Encoder:
@@ -159,6 +203,7 @@ class Encoder:
         kw = _settings(settings)
         kw.setdefault("compress_differences", True)
         kw.setdefault("tca", True)
+        self.limits = _limits(kw)
         self._settings = kw
         self._tools = (evaluate, tune, tool_progress)
         _data_driven(dict(kw), evaluate, tune, tool_progress)  # refuse bad settings now
@@ -166,7 +211,7 @@ class Encoder:
         self._model = model_description(model)
         self.hdsp = bool(hdsp)
         self.record_dtypes = record_dtypes  # as nnr.encode's
-        self.state = IncrementalState()
+        self.state = IncrementalState(keep_parameter_ids=True)
         self.last: StreamResult | None = None
 
     def encode(self, tensors: Mapping[str, npt.NDArray[Any]], *, progress: Progress | None = None,
@@ -177,9 +222,11 @@ class Encoder:
         s = EncodeSettings.from_kwargs(kw)
         _check_progress(progress)
         t, info = prepare_tensors_with_info(tensors, None, self.record_dtypes)
+        self.limits.check_input(t)
         res, _ = compress(t, s, model=self._model, state=self.state, hdsp=self.hdsp, progress=progress,
                           workers=self.workers, tensor_info=info, data_driven=dd)
         assert res.state is not None
+        self.limits.check_output(t, res.coded, len(res.data))
         if res.omitted:
             warnings.warn(f"{len(res.omitted)} all-zero update tensor(s) omitted from the stream (the update of "
                           f"{', '.join(repr(n) for n in res.omitted[:5])}{', ...' if len(res.omitted) > 5 else ''}"
@@ -199,6 +246,7 @@ class Encoder:
     def load_state_record(self, rec: Mapping[str, npt.NDArray[np.generic]]) -> None:
         """Restore a state written by :meth:`state_record` (a malformed record: NNRUsageError)."""
         self.state, _ = IncrementalState.from_record(rec, SessionKind.ENCODER)
+        self.state.keep_parameter_ids = True
 
 
 def _check_progress(progress: Any) -> None:

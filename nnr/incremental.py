@@ -212,6 +212,10 @@ class IncrementalState:
     """The incremental-coding state of a session: :class:`TensorState` per tensor name."""
 
     tensors: dict[str, TensorState] = field(default_factory=dict)
+    # an nnr.Encoder session's state: a tensor keeps the parameter_id of its first unit (an update
+    # may carry fewer tensors) and its first unit is coded even when all zero; NNCodec's
+    # approx_param_base numbers tensors by position in each call and omits every all-zero unit
+    keep_parameter_ids: bool = False
 
     def get(self, name: str) -> TensorState | None:
         return self.tensors.get(name)
@@ -239,7 +243,7 @@ class IncrementalState:
         return _FlatView(self.tensors, True)
 
     def copy(self) -> IncrementalState:
-        return IncrementalState(dict(self.tensors))  # TensorState objects are never mutated
+        return IncrementalState(dict(self.tensors), self.keep_parameter_ids)  # TensorStates are never mutated
 
     # -- record ----------------------------------------------------------------------------------
 
@@ -337,6 +341,8 @@ class IncrementalState:
                 size = math.prod(shape)  # Python ints: a hostile shape cannot wrap around
                 if lp + size > levels_data.size:
                     raise NNRUsageError("state record: 'levels.data' is shorter than the shapes say")
+                if math.prod(d for d in shape if d) > 1 << 48:  # numpy cannot describe it (bytes overflow int64)
+                    raise NNRUsageError(f"state record: tensor {name!r} has shape {shape}")
                 levels = levels_data[lp:lp + size].reshape(shape).copy()
                 lp += size
             history = None
@@ -370,6 +376,11 @@ class _FlatView(Mapping[str, list[int]]):
             raise KeyError(name)
         out: list[int] = a.reshape(-1).astype(np.int64).tolist()
         return out
+
+    def size_of(self, name: str) -> int | None:
+        """Elements of ``name``'s array (None: it has none), without converting it."""
+        a = self._array(name)
+        return None if a is None else int(a.size)
 
     def __iter__(self) -> Iterator[str]:
         return (n for n in self._tensors if self._array(n) is not None)

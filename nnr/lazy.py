@@ -17,6 +17,7 @@ update streams) cannot be decoded one tensor at a time: :meth:`get_tensor` raise
 
 from __future__ import annotations
 
+import math
 import mmap
 import os
 from dataclasses import dataclass, replace
@@ -29,7 +30,8 @@ import numpy.typing as npt
 from nnr.bitstream import BitReader
 from nnr.decoder import DecodedStream, DecodedUnit, Decoder, check_not_checkpoint, read_input
 from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, decode_record
-from nnr.errors import MalformedStreamError, NNRError, NNRUsageError, TruncatedStreamError
+from nnr.errors import LimitExceededError, MalformedStreamError, NNRError, NNRUsageError, TruncatedStreamError
+from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.context import UnitContext
 from nnr.units.nnr_unit import peek_unit_size, read_unit_header
@@ -55,7 +57,8 @@ class _Entry:
 class LazyStream:
     """An NNR stream opened for per-tensor decoding (see the module docstring)."""
 
-    def __init__(self, source: object, *, verify_entry_points: bool = True, max_tensor_elements: int = 1 << 28,
+    def __init__(self, source: object, *, verify_entry_points: bool = True,
+                 max_tensor_elements: int = MAX_TENSOR_ELEMENTS, max_units: int = MAX_UNITS,
                  dialect: object = "auto") -> None:
         self._file: Any = None
         self._map: mmap.mmap | None = None
@@ -76,7 +79,7 @@ class LazyStream:
         else:
             self._buf = read_input(source)
         self._options = {"verify_entry_points": verify_entry_points, "max_tensor_elements": max_tensor_elements,
-                         "dialect": dialect}  # dialect: profile-0 coding rules (nnr.dialect)
+                         "max_units": max_units, "dialect": dialect}  # dialect: profile-0 coding rules (nnr.dialect)
         self._entries: dict[str, _Entry] = {}
         self._record: dict[str, TensorInfo] = {}  # nnr's tensor-info record: dtype and shape
         self.dtypes: dict[str, str] = {}
@@ -99,6 +102,10 @@ class LazyStream:
         if end == 0:
             raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, bit_offset=0)
         while pos < end:
+            if index >= d.max_units:
+                raise LimitExceededError(f"more than {d.max_units} NNR units in one stream "
+                                         "(nnr.open(..., max_units=...) raises the limit)", unit_index=index,
+                                         element="nnr_unit", bit_offset=8 * pos)
             size = peek_unit_size(buf, pos, end, index)
             typ = buf[pos + _size_bytes(buf, pos)] >> 2
             state = replace(d.ctx)
@@ -106,9 +113,10 @@ class LazyStream:
                 names, dependent, fmt = self._names(d, pos, size, index, typ == NNRUnitType.NNR_AGG)
                 e = _Entry(index, pos, size, state, dependent, names)
                 for n in names:
-                    if n in self._entries:
-                        raise NNRUsageError(f"tensor {n!r} appears in two units (#{self._entries[n].index} and "
-                                            f"#{index}); decode the stream with nnr.decode")
+                    if n in self._entries:  # a stream defect, as nnr.decode reports it
+                        raise MalformedStreamError(f"tensor {n!r} was already coded by unit {self._entries[n].index}",
+                                                   unit_index=index, unit_type="NNR_NDU", element="topology_elem_id",
+                                                   bit_offset=8 * pos)
                     self._entries[n] = e
                     if fmt is not None:
                         self.dtypes[n] = fmt
@@ -250,7 +258,7 @@ def _arrays_with(ds: DecodedStream, record: dict[str, TensorInfo], dtypes: dict[
     out = ds.arrays(None)
     for name, v in out.items():
         rec = record.get(name)
-        if rec is not None and int(np.prod(rec.shape, dtype=np.int64)) == v.size and rec.shape != v.shape:
+        if rec is not None and math.prod(rec.shape) == v.size and rec.shape != v.shape:
             v = v.reshape(rec.shape)
         orig = dtypes.get(name)
         if dtype is None:

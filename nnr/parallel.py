@@ -18,6 +18,7 @@ from __future__ import annotations
 import operator
 import os
 import pickle
+import signal
 import struct
 import sys
 from collections.abc import Callable, Sequence
@@ -99,6 +100,8 @@ def run(fn: Callable[[int], Job[T]], costs: Sequence[int], workers: int) -> list
     sys.stdout.flush()
     sys.stderr.flush()
     children: list[tuple[int, int, list[int]]] = []
+    unread: set[int] = set()  # pipe ends not yet read (closed on an interrupt: no child blocks on them)
+    finished = False
     try:
         for share in bins[1:]:
             rfd, wfd = os.pipe()
@@ -108,6 +111,7 @@ def run(fn: Callable[[int], Job[T]], costs: Sequence[int], workers: int) -> list
                 _child(fn, share, wfd)
             os.close(wfd)
             children.append((pid, rfd, share))
+            unread.add(rfd)
         out: list[Job[T] | Failed] = [FAILED] * n
         for i in bins[0]:  # this process is a worker too
             try:
@@ -115,13 +119,23 @@ def run(fn: Callable[[int], Job[T]], costs: Sequence[int], workers: int) -> list
             except Exception:
                 break  # FAILED: the caller runs it again for its exception
         for pid, rfd, share in children:
+            unread.discard(rfd)
             with os.fdopen(rfd, "rb", closefd=True) as f:
                 try:
                     _receive(f, out)
                 except (EOFError, OSError, pickle.UnpicklingError, struct.error):
                     pass  # the child died: its unreported jobs stay FAILED and run here
+        finished = True
         return out
     finally:
+        if not finished:  # Ctrl-C (or an error) here: stop the children now, do not wait for their work
+            for pid, rfd, _ in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                if rfd in unread:
+                    os.close(rfd)
         for pid, _, _ in children:
             try:
                 os.waitpid(pid, 0)
@@ -136,6 +150,8 @@ def _child(fn: Callable[[int], Job[Any]], share: list[int], wfd: int) -> None:
         for i in share:
             try:
                 done.append((i, fn(i)))
+            except KeyboardInterrupt:
+                os._exit(1)  # the parent was interrupted too: it reports it
             except BaseException:
                 done.append((i, None))
                 break  # later jobs of this share may depend on nothing, but the parent re-runs anyway

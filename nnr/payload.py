@@ -21,6 +21,7 @@ from nnr.cabac.contexts import num_block_rows
 from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_codeword_end, decode_tensor_levels
 from nnr.payload_rows import decode_rows, row_decodable
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError
+from nnr.limits import MAX_TENSOR_ELEMENTS
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
 from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import PayloadType
@@ -30,7 +31,7 @@ BINS_PER_BIT = 128  # safe upper bound of context-coded bins per payload bit
 # at most this many per payload byte (counting EXPANSION_SLACK_BYTES more than it has).  Bounds
 # what a tiny stream can make the decoder allocate (docs/robustness.rst); Decoder(max_expansion=...)
 # sets it.
-EXPANSION_PER_BYTE = 1 << 15
+EXPANSION_PER_BYTE = 1 << 13
 EXPANSION_SLACK_BYTES = 32
 
 @dataclass
@@ -69,7 +70,7 @@ class PayloadContext:
     base: Mapping[str, list[int]]  # TCA: last decoded levels per tensor name
     history: Mapping[str, list[int]]  # HDSP: ever-non-zero positions per tensor name
     verify_entry_points: bool = True
-    max_elements: int = 1 << 28
+    max_elements: int = MAX_TENSOR_ELEMENTS
     max_expansion: int = EXPANSION_PER_BYTE
     workers: int = 1  # block rows of a tensor with entry points decoded on this many processes
     ed1: bool = False  # the edition-1 reference software's coding rules (nnr.dialect)
@@ -254,19 +255,16 @@ def decode_payload(
             cb_zero = t.codebook.cb_zero_offset
         base = None
         if h.temporal_context_modeling_flag and ctx.general_profile_idc == 1:
-            base = ctx.base.get(t.name)
+            base = flat_if_sized(ctx.base, t.name, t.size)
+            if base is None and t.name in ctx.base:
+                raise MalformedStreamError(f"{t.name!r} has {t.size} elements, its parent a different number",
+                                           element="temporal_context_modeling_flag")
             if base is None:
                 raise MissingReferenceError(
                     f"temporal_context_modeling_flag is 1 but no earlier update of {t.name!r} was decoded "
                     "by this session", element="temporal_context_modeling_flag")
-            if len(base) != t.size:
-                raise MalformedStreamError(
-                    f"{t.name!r} has {t.size} elements, its parent had {len(base)}",
-                    element="temporal_context_modeling_flag")
             t.tca = True
-        history = ctx.history.get(t.name)
-        if history is not None and len(history) != t.size:
-            history = None
+        history = flat_if_sized(ctx.history, t.name, t.size)
         out = LevelBuffer()
         scan = h.scan_order if len(t.shape) >= 2 else 0
         eps = _entry_points_for(h, t.role, t.shape)
@@ -307,6 +305,17 @@ def decode_payload(
     # the terminating bin, with the stop bit and padding after it up to the end of the unit
     r.trace_value("terminate_bin", "ae(v)", 8 * start + t_end, 1, payload_bits - t_end)
     return tensors
+
+
+def flat_if_sized(view: Mapping[str, list[int]], name: str, size: int) -> list[int] | None:
+    """``view[name]`` as the level decoder takes it (a flat list) if it has ``size`` elements:
+    the size is checked on the array first, so a mismatch converts nothing."""
+    sized = getattr(view, "size_of", None)
+    if sized is not None:
+        n = sized(name)
+        return view[name] if n == size else None
+    v = view.get(name)
+    return v if v is not None and len(v) == size else None
 
 
 def level_array(buf: LevelBuffer) -> npt.NDArray[np.int32]:

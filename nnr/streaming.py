@@ -144,7 +144,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
                       **settings: Any) -> int:
     """Encode the tensors of ``source`` into ``out``, one tensor at a time (module doc); returns
     the bytes written.  Settings as :func:`nnr.encode` (``split_min_elements`` default on)."""
-    from nnr.encoder import _settings
+    from nnr.encoder import _limits, _settings
     from nnr.encoding import quantizer
     from nnr.encoding.approx import init_approximation, assign_qps
     from nnr.encoding.inputs import prepare_tensors_with_info
@@ -156,6 +156,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
     from nnr.writer import StreamWriter
 
     kw = _settings(settings)
+    limits = _limits(kw)  # the stream is one the decoders accept (nnr.encoder.DecoderLimits)
     kw.setdefault("split_min_elements", SPLIT_MIN_ELEMENTS)
     if not streamable_settings(kw):
         raise NNRUsageError(f"these settings need the whole model in memory ({', '.join(_WHOLE_MODEL)}): "
@@ -176,6 +177,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
         stand[n] = np.broadcast_to(p[n].reshape(-1)[:1].reshape(()), sl.shape or (1,))
         if n in i:
             info[n] = TensorInfo(i[n].dtype, sl.shape)
+    limits.check_input(stand)
     m = ModelInfo.from_tensors(stand)
     a = init_approximation(stand, m, s)
     a.tensor_info = info
@@ -216,6 +218,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
         if progress is not None:
             done_elems += 2 * sizes[k]
             progress(done_elems, total)
+    limits.check_output(stand, names, written)
     return written
 
 

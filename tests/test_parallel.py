@@ -228,3 +228,28 @@ def test_returned_arrays_are_the_callers() -> None:
         v[...] = 0
     second = d.decode(streams[1])
     assert all(np.array_equal(second[k], expected[1][k]) for k in expected[1])
+
+
+def test_interrupt_stops_children_blocked_on_their_pipe():
+    """Ctrl-C in the parent while a child is writing a large result nobody reads: run() returns
+    (raising KeyboardInterrupt) at once instead of waiting for the child forever."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import numpy as np\n"
+        "from nnr import parallel\n"
+        "def fn(i):\n"
+        "    if i == 0:\n"
+        "        import time; time.sleep(0.5); raise KeyboardInterrupt\n"
+        "    return parallel.Job(None, [np.ones(1 << 24)])\n"  # 128 MB: far more than a pipe holds
+        "try:\n"
+        "    parallel.run(fn, [10, 1], 2)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "interrupted", out.stderr
+    assert time.monotonic() - t0 < 30

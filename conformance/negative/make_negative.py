@@ -276,6 +276,7 @@ class NegCase:
     build: Callable[[Seeds], Built]
     stream: int = -1  # index of the stream that must fail (default: the last)
     fast: bool = False  # must fail quickly without a large allocation
+    max_units: int | None = None  # Decoder(max_units=...) of the case's decode call
 
 
 CASES: list[NegCase] = []
@@ -1043,9 +1044,10 @@ def _(seeds: Seeds) -> Built:
 
 
 @case(name="NEG_UNIT_COUNT_A", features=[1, 4],
-      description="65,537 NNR_STR units (4 bytes each) after the example's units: more NNR units than a "
-                  "decoder needs to accept in one stream (nnr: 65,536).",
-      error="LimitExceededError", unit_index=65536, element="nnr_unit", fast=False)
+      description="65,537 NNR_STR units (4 bytes each) after the example's units: more NNR units than a decoder "
+                  "configured with max_units 65,536 accepts in one stream (nnr's default limit is larger: "
+                  "nnr.limits.MAX_UNITS).",
+      error="LimitExceededError", unit_index=65536, element="nnr_unit", fast=False, max_units=65536)
 def _(seeds: Seeds) -> Built:
     str_unit = get_unit(EX1, 0)
     return Built([EX1 + str_unit * (65537 - 5)], EXAMPLE + " (gpi 1)", "65,532 copies of unit 0 appended")
@@ -1127,10 +1129,10 @@ class Observation:
     crash: str | None = None
 
 
-def observe(streams: list[bytes], trace: bool = True) -> Observation:
+def observe(streams: list[bytes], trace: bool = True, max_units: int | None = None) -> Observation:
     """Run nnr.Decoder over the streams (one session) and record how it fails (``trace``: measure
     the peak Python heap, which slows decoding many-fold)."""
-    d = nnr.Decoder()
+    d = nnr.Decoder() if max_units is None else nnr.Decoder(max_units=max_units)
     if trace:
         tracemalloc.start()
     t0 = time.perf_counter()
@@ -1163,7 +1165,10 @@ def case_files(c: NegCase, b: Built) -> dict[str, bytes]:
         "mode": "single" if len(b.streams) == 1 else "sequence",
         "generator": {"tool": "nnr-make-negative", "version": nnr.__version__, "call": "corrupt a seed stream",
                       "args": {"seed": b.seed, "mutation": b.mutation}, "input": None, "script": SCRIPT},
-        "decode_call": {"call": "nnr.Decoder().decode (one session, streams in order)", "args": {}},
+        "decode_call": ({"call": "nnr.Decoder().decode (one session, streams in order)", "args": {}}
+                        if c.max_units is None else
+                        {"call": f"nnr.Decoder(max_units={c.max_units}).decode (one session, streams in order)",
+                         "args": {"max_units": c.max_units}}),
         "streams": names,
         "expected": b.expected,
         "expected_error": {"class": c.error, "stream": names[fail], "unit_index": c.unit_index,
@@ -1224,7 +1229,7 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append(f"{c.name} (seed {e} not in {seeds.directory})")
             continue
         produced.add(c.name)
-        o = observe(b.streams, trace=c.fast)
+        o = observe(b.streams, trace=c.fast, max_units=c.max_units)
         ok, why = verdict(c, b, o)
         status = "OK      " if ok else "MISMATCH"
         if not ok:

@@ -362,6 +362,11 @@ def scan_order_in_force(height: int, width: int, scan_order: int) -> int:
     return scan_order
 
 
+# positions per segment of consecutive whole rows (BlockScan.segments): the decoder checks for a
+# codeword overrun once per segment
+SEGMENT_RUN: Final = 4096
+
+
 def block_size(scan_order: int) -> int:
     """Side of the square blocks of block scan ``scan_order`` (1..4: 8, 16, 32, 64)."""
     return 4 << scan_order
@@ -417,14 +422,31 @@ class BlockScan:
         self.height = height
         self.width = width
 
-    def segments(self, br: i64) -> list[int]:
-        """Block row ``br`` as (row y, first position, end position) triples, flat, in order."""
+    def segments(self, br: i64, whole_rows: bool = False) -> list[int]:
+        """Block row ``br`` as (row y, first position, end position) triples, flat, in order.
+
+        ``whole_rows`` (no row skipping in force: the row of a position is not needed): where a
+        block spans the full width its rows are consecutive positions, given as runs of at most
+        SEGMENT_RUN positions, so a tall narrow tensor (1-D: width 1) costs no object per row.
+        """
         out: list[int] = []
         width = self.width
         y0 = br * self.block_height
         y1 = y0 + self.block_height
         if y1 > self.height:
             y1 = self.height
+        if whole_rows and self.block_width >= width:
+            p: i64 = y0 * width
+            end: i64 = y1 * width
+            while p < end:
+                q = p + SEGMENT_RUN
+                if q > end:
+                    q = end
+                out.append(int(p // width))
+                out.append(int(p))
+                out.append(int(q))
+                p = q
+            return out
         bx0: i64 = 0
         while bx0 < width:
             bx1 = bx0 + self.block_width

@@ -493,7 +493,7 @@ def decode_tensor_levels(
                     f"arithmetic decoder offset >= 256 at the range reset of block row {br}",
                     element="nnr_compressed_data_unit_payload",
                 )
-        segs = scan.segments(br)
+        segs = scan.segments(br, not row_skip_enabled)
         for i in range(0, len(segs), 3):
             y = segs[i]
             p0: i64 = segs[i + 1]

@@ -47,6 +47,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:  # report with the subcommand's usage, not the top-level one
         parser._defaults["_subparsers"][args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     command = next(c for c in COMMANDS if c.name == args.command)
+    import warnings
+
+    import numpy as np
+
+    from nnr.cli.common import SafeText
+
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = SafeText(out), SafeText(err)
+    try:
+        # numpy's RuntimeWarnings (with source lines) are not for the user: what matters is reported
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _run(command, args)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(command: Subcommand, args: argparse.Namespace) -> int:
     try:
         return command.run(args)
     except NNRError as e:

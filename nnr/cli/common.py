@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,17 +36,10 @@ def have_safetensors() -> bool:
 
 
 def write_npz(path: str, arrays: dict[str, npt.NDArray[np.generic]]) -> None:
-    """An .npz archive (what ``np.savez`` writes) with one member ``<name>.npy`` per tensor.
+    """An .npz archive with one member ``<name>.npy`` per tensor (:func:`nnr.checkpoint.write_npz`)."""
+    from nnr.checkpoint import write_npz as write
 
-    Members are written directly: ``np.savez(path, **arrays)`` would take tensors named
-    ``file`` or ``allow_pickle`` for its own keyword arguments.
-    """
-    import zipfile
-
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
-        for name, value in arrays.items():
-            with z.open(name + ".npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+    write(path, arrays)
 
 
 def write_tensors(path: str, arrays: dict[str, npt.NDArray[np.generic]], fmt: str) -> list[str]:
@@ -110,3 +105,58 @@ def check_stream_path(path: str) -> None:
 
     if path.lower().endswith(CHECKPOINT_SUFFIXES):
         raise NNRUsageError(f"{path!r} is a checkpoint, not an .nnc stream (use 'nnr encode' to encode it)")
+
+
+# -- what the CLI prints: no terminal escapes, strict JSON ---------------------------------------------
+
+_UNSAFE = {c: f"\\x{c:02x}" for c in list(range(0x20)) + list(range(0x7f, 0xa0)) if c not in (0x09, 0x0a, 0x0d)}
+
+
+class SafeText:
+    """A text stream that shows control characters (terminal escape sequences in tensor names
+    from a stream) as ``\\xNN`` instead of passing them to the terminal."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(text.translate(_UNSAFE))
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._out, name)
+
+
+def finite_json(value: object) -> object:
+    """``value`` with non-finite floats as the strings ``"nan"``, ``"inf"``, ``"-inf"`` (strict
+    JSON has no NaN / Infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return finite_json(value.item())
+    return value
+
+
+def dump_json(value: object, out: TextIO) -> None:
+    """Strict JSON (non-finite numbers as strings: :func:`finite_json`), then a newline."""
+    json.dump(finite_json(value), out, indent=2, allow_nan=False, default=str)
+    out.write("\n")
+
+
+def overflowing(arrays: dict[str, npt.NDArray[np.generic]], dtypes: dict[str, str]) -> dict[str, int]:
+    """Per tensor, the finite values that do not fit the float dtype they are written in (they
+    would become infinite)."""
+    out: dict[str, int] = {}
+    for k, dt in dtypes.items():
+        v = arrays.get(k)
+        if v is None or v.dtype.kind != "f" or dt not in ("float16", "bfloat16", "float8_e4m3fn", "float8_e5m2"):
+            continue
+        top = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float8_e4m3fn": 448.0,
+               "float8_e5m2": 57344.0}[dt]
+        n = int(np.count_nonzero(np.isfinite(v) & (np.abs(v) > top)))
+        if n:
+            out[k] = n
+    return out

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from nnr.checkpoint import MAX_SHARD_BYTES, write_checkpoint
-from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, write_tensors
+from nnr.checkpoint import MAX_SHARD_BYTES, check_not_over_input, write_checkpoint
+from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, overflowing, write_tensors
 from nnr.decoder import Decoder
 from nnr.dialect import add_dialect_argument
 from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS
@@ -123,14 +123,19 @@ def run(args: argparse.Namespace) -> int:
         raise NNRUsageError("--max-shard-size sizes the shards of a Hugging Face folder: add --format hf")
     if args.only and len(args.inputs) > 1:
         raise NNRUsageError("--only works on one stream")
-    if len(args.inputs) == 1 and fmt in ("hf", "safetensors", "npz") and _standalone(args):
+    check_not_over_input(args.output, list(args.inputs))
+    # one tensor at a time where nothing needs the whole model (a narrower --dtype is checked for
+    # overflow on the in-memory path)
+    if (len(args.inputs) == 1 and fmt in ("hf", "safetensors", "npz") and args.dtype in ("original", "float32")
+            and _standalone(args)):
         return _run_streaming(args, fmt, folder)
     session = Decoder(verify_entry_points=not args.no_verify_entry_points, workers=args.jobs, dialect=args.dialect)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     out = args.output
     if folder:
         os.makedirs(out, exist_ok=True)
-    for path in args.inputs:
+    stems = _stems(args.inputs)
+    for path, stem in zip(args.inputs, stems):
         try:
             if args.only:
                 from nnr.lazy import open_stream
@@ -149,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
             e.args = (f"{path}: {e}",)
             raise
         dtypes = _dtypes(original, arrays, args.dtype)
-        stem = os.path.splitext(os.path.basename(path))[0]
+        for name, n in overflowing(arrays, dtypes).items():
+            print(f"nnr: note: {path}: tensor {name!r}: {n} value(s) outside the finite range of {dtypes[name]} "
+                  "(written as infinity, or saturated)", file=sys.stderr)
         if fmt == "hf":
             target = os.path.join(out, stem) if len(args.inputs) > 1 else out
             files = write_checkpoint(target, arrays, dtypes, folder=True,
@@ -166,7 +173,15 @@ def run(args: argparse.Namespace) -> int:
                 files += write_checkpoint(os.path.splitext(target)[0] + ".safetensors", arrays, dtypes)
         for f in files:
             print(f"{path} -> {f} ({len(arrays)} tensors)")
+        if fmt == "hf":
+            _config_hint(target)
     return 0
+
+
+def _config_hint(folder: str) -> None:
+    if not os.path.exists(os.path.join(folder, "config.json")):
+        print(f"nnr: note: {folder} holds the weights only: copy the model's config.json (and tokenizer files) "
+              "into it before from_pretrained", file=sys.stderr)
 
 
 def _standalone(args: argparse.Namespace) -> bool:
@@ -258,7 +273,23 @@ def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
         raise
     for f in files:
         print(f"{path} -> {f} ({count} tensors)")
+    if fmt == "hf":
+        _config_hint(out)
     return 0
+
+
+def _stems(inputs: list[str]) -> list[str]:
+    """Output names per input (its file name without suffix); inputs with the same file name
+    (a/upd.nnc, b/upd.nnc) get -2, -3, ... so that no output overwrites another."""
+    out: list[str] = []
+    for path in inputs:
+        stem = base = os.path.splitext(os.path.basename(path))[0]
+        k = 1
+        while stem in out:
+            k += 1
+            stem = f"{base}-{k}"
+        out.append(stem)
+    return out
 
 
 COMMAND = Subcommand("decode", HELP, add_arguments, run)

@@ -13,14 +13,13 @@ the reference); then the same over all tensors.  Tensors only one side holds are
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import Any
 
 import numpy as np
 
-from nnr.cli.common import Subcommand
+from nnr.cli.common import Subcommand, dump_json
 from nnr.errors import NNRUsageError
 
 HELP = "per-tensor max / relative error and SNR between two streams, checkpoints or folders"
@@ -95,9 +94,24 @@ def compare(a: Any, b: Any) -> dict[str, Any]:
     sig = float(np.dot(x, x))
     noise = float(np.dot(err, err))
     return {"parameters": int(x.size), "max_abs_error": float(np.max(np.abs(err))) if x.size else 0.0,
-            "rel_error": math.sqrt(noise / sig) if sig > 0 else (0.0 if noise == 0 else math.inf),
-            "snr_db": (10 * math.log10(sig / noise) if noise > 0 else math.inf) if sig > 0 else None,
+            "rel_error": _rel(sig, noise), "snr_db": _snr(sig, noise) if sig > 0 or math.isnan(sig) else None,
             "_sig": sig, "_noise": noise}
+
+
+def _rel(sig: float, noise: float) -> float:
+    """||B - A|| / ||A||; NaN when either side holds NaN (never a finite figure for it)."""
+    if math.isnan(sig) or math.isnan(noise):
+        return math.nan
+    return math.sqrt(noise / sig) if sig > 0 else (0.0 if noise == 0 else math.inf)
+
+
+def _snr(sig: float, noise: float) -> float:
+    """10 log10(||A||² / ||B - A||²) in dB: inf for identical tensors, NaN when either holds NaN."""
+    if math.isnan(sig) or math.isnan(noise):
+        return math.nan
+    if math.isinf(noise):
+        return -math.inf if math.isfinite(sig) else math.nan
+    return 10 * math.log10(sig / noise) if noise > 0 and sig > 0 else (math.inf if sig > 0 else math.nan)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,15 +128,14 @@ def run(args: argparse.Namespace) -> int:
     noise = sum(r["_noise"] for r in good)
     total = {"tensors": len(good), "parameters": sum(r["parameters"] for r in good),
              "max_abs_error": max((r["max_abs_error"] for r in good), default=0.0),
-             "rel_error": math.sqrt(noise / sig) if sig > 0 else 0.0,
-             "snr_db": 10 * math.log10(sig / noise) if noise > 0 and sig > 0 else math.inf}
+             "rel_error": _rel(sig, noise) if sig > 0 or math.isnan(sig) else 0.0,
+             "snr_db": _snr(sig, noise) if good else None}
     for r in good:
         del r["_sig"], r["_noise"]
     report = {"a": args.a, "b": args.b, "tensors": rows, "total": total,
               "only_in_a": [n for n in ta if n not in tb], "only_in_b": [n for n in tb if n not in ta]}
     if args.json:
-        json.dump(report, sys.stdout, indent=2, default=str)
-        print()
+        dump_json(report, sys.stdout)
         return 0
     width = max([len(r["name"]) for r in rows] + [6])
     print(f"{'tensor':<{width}}  {'params':>10}  {'max |B-A|':>11}  {'rel error':>10}  {'SNR dB':>8}")
@@ -143,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
 def _db(v: float | None) -> str:
     if v is None:
         return "-"
-    return "inf" if math.isinf(v) else f"{v:.2f}"
+    return str(v) if not math.isfinite(v) else f"{v:.2f}"
 
 
 COMMAND = Subcommand("diff", HELP, add_arguments, run, __doc__)

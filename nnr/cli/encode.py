@@ -107,11 +107,15 @@ def encode_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnr.checkpoint import read_checkpoint
+    from nnr.checkpoint import check_not_over_input, read_checkpoint, replace_file
+    from nnr.decoder import CHECKPOINT_SUFFIXES
 
     out = args.output
     if os.path.isdir(out):
         raise NNRUsageError(f"-o {out!r} is a directory; give the .nnc file to write")
+    check_not_over_input(out, [args.input])
+    if out.lower().endswith(CHECKPOINT_SUFFIXES):
+        raise NNRUsageError(f"-o {out!r} names a checkpoint file; nnr encode writes an NNC stream: give a .nnc file")
     parent = os.path.dirname(out) or "."
     if not os.path.isdir(parent):
         raise NNRUsageError(f"-o {out!r}: the folder {parent!r} does not exist")
@@ -147,8 +151,7 @@ def run(args: argparse.Namespace) -> int:
     show = args.progress if args.progress is not None else (slow and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, "encoding", bool(show))
     data = encode(tensors, progress=bar, workers=args.jobs, dtypes=dtypes, record_dtypes=True, **settings)
-    with open(out, "wb") as f:
-        f.write(data)
+    replace_file(out, lambda f: f.write(data))
     if not args.quiet:
         raw = sum(int(np.asarray(v).size) * _itemsize(dtypes.get(k) or str(np.asarray(v).dtype))
                   for k, v in tensors.items())

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 import numpy as np
 
-from nnr.cli.common import Subcommand
+from nnr.cli.common import Subcommand, dump_json
 from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
 from nnr.dialect import add_dialect_argument
 from nnr.units.types import CompressedParameterTypes, PayloadType
@@ -175,8 +174,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         reports.append({"file": path, **_filtered(info_dict(stream, len(data)), args.filter)})
     if args.json:
-        json.dump(reports[0] if len(reports) == 1 else reports, sys.stdout, indent=2)
-        print()
+        dump_json(reports[0] if len(reports) == 1 else reports, sys.stdout)
         return 0
     for d in reports:
         _print(d)

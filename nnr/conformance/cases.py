@@ -212,7 +212,8 @@ def decoder_options(case: Case, stream_index: int = 0) -> dict[str, Any]:
     ``reconstruct_lsa`` / ``reconstruct_bnf`` are passed through; ``oob_dict`` (NNCodec's
     out-of-band dict: per tensor name ``tensor_dimensions``, ``cabac_unary_length_minus1``,
     ``compressed_parameter_types``) becomes ``out_of_band``; ``dialect`` ("ed1" / "ed2") the
-    coding rules of a general_profile_idc 0 stream.  Decomposed weights are expected as
+    coding rules of a general_profile_idc 0 stream; ``max_units`` is passed through.  Decomposed
+    weights are expected as
     G and H (NNCodec's core decoder; its ``decompress`` cannot recompose them) unless the args say
     ``"recompose": true``.
     """
@@ -228,4 +229,6 @@ def decoder_options(case: Case, stream_index: int = 0) -> dict[str, Any]:
         opts["dialect"] = args["dialect"]
     if args.get("recompose") is True:  # the expected output holds W = G·H, not G and H
         opts["recompose_decomposition"] = True
+    if isinstance(args.get("max_units"), int):  # a case about the configured unit limit
+        opts["max_units"] = args["max_units"]
     return opts

@@ -172,7 +172,10 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: Incremental
     if s.general_profile_idc == 1:
         h.node_id_present_flag = 1
         h.device_id = s.device_id
-        h.parameter_id = p.parameter_id
+        # a tensor keeps the parameter_id of its first unit (an update may carry fewer tensors,
+        # so its position in this stream's model is no id)
+        known = state.get(p.key) if state is not None and state.keep_parameter_ids else None
+        h.parameter_id = known.parameter_id if known is not None and known.parameter_id is not None else p.parameter_id
         h.put_node_depth = 0 if state is None else child_depth(state.get(p.key))
         if s.parent_node_id_present_flag:
             h.parent_node_id_present_flag = 1
@@ -373,7 +376,11 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
                 # unit (its entry-point list is missing), the row-major scan_order 0 describes it
                 h.scan_order = 0
             coded = [n for n in p.names if a.out[n].method != QuantMethod.RAW]
-            if s.mps_parent_signalling_enabled_flag and all(not np.any(a.out[n].values) for n in p.names):
+            # an all-zero update is left out (NNCodec's rule); an nnr.Encoder session leaves it out
+            # only for a tensor the receiver already holds: a base model's all-zero bias is coded
+            first = state is not None and state.keep_parameter_ids and any(state.get(n) is None for n in p.names)
+            if (s.mps_parent_signalling_enabled_flag and not first
+                    and all(not np.any(a.out[n].values) for n in p.names)):
                 res.omitted += p.names
                 continue
             if s.out_of_band:

@@ -164,8 +164,10 @@ def reconstruct(model_like: Mapping[str, npt.NDArray[Any]], base: Mapping[str, n
 class LinkReceiver:
     """The receiving end of a link: a decoder session and the reconstruction it has reached."""
 
-    def __init__(self, decoder_record: Mapping[str, npt.NDArray[Any]] | None = None) -> None:
+    def __init__(self, decoder_record: Mapping[str, npt.NDArray[Any]] | None = None,
+                 limits: Mapping[str, int] | None = None) -> None:
         self.decoder_record = dict(decoder_record or {})
+        self.limits = dict(limits or {})  # Decoder options: the model layout's bounds (nnr.fl.replies)
         self.seconds = 0.0
 
     def decode(self, data: bytes, like: Mapping[str, npt.NDArray[Any]], base: Mapping[str, npt.NDArray[Any]] | None,
@@ -173,7 +175,7 @@ class LinkReceiver:
         """Decode the next stream; the session advances only if it decodes to tensors of the
         model's shapes with finite values."""
         t0 = time.perf_counter()
-        dec = _load(Decoder(), self.decoder_record)
+        dec = _load(Decoder(**self.limits), self.decoder_record)  # type: ignore[arg-type]
         assert isinstance(dec, Decoder)
         decoded = dec.decode(data)
         unknown = sorted(set(decoded) - set(coded_names(like)))

@@ -34,6 +34,7 @@ from flwr.common.logger import log
 from nnr.errors import NNRError
 from nnr.fl import records as R
 from nnr.fl.codec import Arrays, LinkReceiver, LinkSender, SenderState, coded_names, crc32
+from nnr.fl.replies import ReplyFieldError, config_int, decode_limits
 from nnr.fl.layout import Layout
 from nnr.fl.settings import CONFIG_PREFIX, FLSettings
 
@@ -125,9 +126,9 @@ def _decode_downstream(cs: _ClientState, payload: ArrayRecord, config: ConfigRec
         model = R.from_record(payload)
         cs.model = {k: np.array(model[k], copy=True) for k in like}
         return model, seconds
-    first = int(config.get(CONFIG_PREFIX + "down_first", 0))  # type: ignore[arg-type]
-    streams = sorted((int(k[len(R.DOWN_PREFIX):]), k) for k in payload if k.startswith(R.DOWN_PREFIX))
-    receiver = LinkReceiver(cs.down_decoder)
+    first = config_int(config, CONFIG_PREFIX + "down_first", 0)
+    streams = sorted((_stream_number(k), k) for k in payload if k.startswith(R.DOWN_PREFIX))
+    receiver = LinkReceiver(cs.down_decoder, decode_limits(layout.shapes))
     for i, key in streams:
         if i < cs.down_seen:
             continue  # already decoded (the server had not heard back yet)
@@ -143,6 +144,13 @@ def _decode_downstream(cs: _ClientState, payload: ArrayRecord, config: ConfigRec
         raise StateLost("no model received yet and the message carries no stream 0")
     raw = {k: payload[k].numpy() for k in layout.names if k in payload}
     return {k: (cs.model[k] if k in cs.model else raw[k]) for k in layout.names}, seconds
+
+
+def _stream_number(key: str) -> int:
+    tail = key[len(R.DOWN_PREFIX):]
+    if not tail.isdigit() or len(tail) > 12:
+        raise ReplyFieldError(f"{key!r} is not a downstream stream key")
+    return int(tail)
 
 
 def nnc_mod(msg: Message, context: Context, call_next: Callable[[Message, Context], Message]) -> Message:
@@ -184,8 +192,8 @@ def _handle(msg: Message, context: Context, call_next: Callable[[Message, Contex
         else:
             content[key] = value
     if is_train:
-        cs.acknowledge(int(config.get(CONFIG_PREFIX + "up_acked", 0)))  # type: ignore[arg-type]
-    device_id = int(config.get(CONFIG_PREFIX + "device_id", 1))  # type: ignore[arg-type]
+        cs.acknowledge(config_int(config, CONFIG_PREFIX + "up_acked", 0))
+    device_id = config_int(config, CONFIG_PREFIX + "device_id", 1, 0, (1 << 32) - 1)
     msg.content = content
     spent = time.perf_counter() - t0
 

@@ -43,6 +43,15 @@ from nnr.errors import NNRError
 from nnr.fl import records as R
 from nnr.fl.codec import Arrays, LinkReceiver, LinkSender, coded_names, crc32
 from nnr.fl.layout import Layout
+from nnr.fl.replies import (
+    ReplyFieldError,
+    config_float,
+    config_int,
+    decode_limits,
+    plain_arrays,
+    stream_field,
+    weight_value,
+)
 from nnr.fl.settings import CONFIG_PREFIX, FLSettings
 
 __all__ = ["CorruptReplyError", "NNCStrategy"]
@@ -59,6 +68,13 @@ class CorruptReplyError(NNRError):
         self.reason = reason
         super().__init__(f"nnr.fl: round {server_round}: reply from node {node_id} dropped from aggregation: "
                          f"{reason}")
+
+
+def _src(msg: Message) -> int:
+    try:
+        return int(msg.metadata.src_node_id)
+    except Exception:  # noqa: BLE001
+        return -1
 
 
 @dataclass
@@ -125,16 +141,12 @@ class NNCStrategy(Strategy):
             if self._resync(server_round, msg):
                 continue
             if not msg.has_error():
-                rec["up_bytes"] += sum(R.payload_bytes(a) for a in msg.content.array_records.values())
                 assert self._layout is not None
                 rec["float32_up_bytes"] += self._layout.float32_bytes
-                try:
-                    self._unwrap_train_reply(server_round, msg, rec)
-                except CorruptReplyError as e:
-                    log(ERROR, "%s", e)
-                    self.failures.append(e)
+                if not self._guarded(server_round, msg, lambda m: self._unwrap_train_reply(server_round, m, rec)):
                     continue
             kept.append(msg)
+        kept = self._consistent(server_round, kept, train=True)
         arrays, metrics = self.strategy.aggregate_train(server_round, kept)
         out = None
         if arrays is not None:
@@ -151,12 +163,10 @@ class NNCStrategy(Strategy):
         for msg in replies:
             if self._resync(server_round, msg):
                 continue
-            if not msg.has_error():
-                conf = msg.content.config_records.get(R.REPLY_CONFIG)
-                if conf is not None:
-                    self._acknowledge(msg.metadata.src_node_id, conf, rec)
-                    del msg.content.config_records[R.REPLY_CONFIG]
+            if not msg.has_error() and not self._guarded(server_round, msg, lambda m: self._unwrap_evaluate_reply(m, rec)):
+                continue
             kept.append(msg)
+        kept = self._consistent(server_round, kept, train=False)
         self._update_metrics(rec)
         return self.strategy.aggregate_evaluate(server_round, kept)
 
@@ -166,8 +176,8 @@ class NNCStrategy(Strategy):
         if msg.has_error() or not msg.has_content():
             return False
         conf = msg.content.config_records.get(R.REPLY_CONFIG)
-        if conf is None or not int(conf.get("resync", 0)):  # type: ignore[arg-type]
-            return False
+        if conf is None or conf.get("resync") not in (1, True):
+            return False  # (a malformed flag is left to the reply's checks: nnr.fl.replies)
         node_id = msg.metadata.src_node_id
         node = self._node(node_id)
         node.down_seen, node.up_count, node.up_decoder = 0, 0, {}
@@ -175,6 +185,66 @@ class NNCStrategy(Strategy):
         log(WARNING, "nnr.fl: round %s: node %s lost its state; it gets the model again with its next message",
             server_round, node_id)
         return True
+
+    # -- replies from peers: every field checked (nnr.fl.replies) ---------------------------------
+
+    def _guarded(self, server_round: int, msg: Message, unwrap: Any) -> bool:
+        """Run ``unwrap(msg)``; any failure (a malformed field, a stream that does not decode, a
+        bug) is a CorruptReplyError naming node and round, logged and recorded: False."""
+        try:
+            unwrap(msg)
+            return True
+        except CorruptReplyError as e:
+            err = e
+        except Exception as e:  # noqa: BLE001 -- one malicious peer must never end the run
+            reason = e.reason if isinstance(e, NNRError) else f"{type(e).__name__}: {str(e)[:200]}"
+            err = CorruptReplyError(_src(msg), server_round, reason)
+        log(ERROR, "%s", err)
+        self.failures.append(err)
+        return False
+
+    def _unwrap_evaluate_reply(self, msg: Message, rec: dict[str, Any]) -> None:
+        conf = msg.content.config_records.get(R.REPLY_CONFIG)
+        if conf is not None:
+            self._acknowledge(msg.metadata.src_node_id, conf, rec)
+            del msg.content.config_records[R.REPLY_CONFIG]
+
+    def _consistent(self, server_round: int, kept: list[Message], train: bool) -> list[Message]:
+        """The replies the wrapped strategy can aggregate: with a weighting key (FedAvg and
+        its family), one ArrayRecord (train) and one MetricRecord holding the key as a finite
+        non-negative number, with the metric keys most replies have.  Others are dropped as
+        corrupt instead of failing the wrapped strategy's own consistency check."""
+        key = getattr(self.strategy, "weighted_by_key", None)
+        if not isinstance(key, str):
+            return kept
+        good: list[tuple[Message, frozenset[str]]] = []
+        for msg in kept:
+            if msg.has_error():
+                continue
+            try:
+                content = msg.content
+                if train and len(content.array_records) != 1:
+                    raise ReplyFieldError(f"{len(content.array_records)} ArrayRecords, the model needs one")
+                if len(content.metric_records) != 1:
+                    raise ReplyFieldError(f"{len(content.metric_records)} MetricRecords, aggregation needs one")
+                metrics = next(iter(content.metric_records.values()))
+                weight_value(metrics, key)
+                good.append((msg, frozenset(metrics.keys())))
+            except ReplyFieldError as e:
+                self._drop(CorruptReplyError(_src(msg), server_round, e.reason))
+        if not good:
+            return [m for m in kept if m.has_error()]
+        sets = [k for _, k in good]
+        common = max(set(sets), key=lambda k: (sets.count(k), sorted(k)))
+        for msg, k in good:
+            if k != common:
+                self._drop(CorruptReplyError(_src(msg), server_round, "its MetricRecord keys differ from the other "
+                                             "replies'"))
+        return [m for m in kept if m.has_error()] + [m for m, k in good if k == common]
+
+    def _drop(self, err: CorruptReplyError) -> None:
+        log(ERROR, "%s", err)
+        self.failures.append(err)
 
     # -- the downstream link ----------------------------------------------------------------------
 
@@ -263,10 +333,11 @@ class NNCStrategy(Strategy):
 
     def _acknowledge(self, node_id: int, conf: ConfigRecord, rec: dict[str, Any]) -> int:
         node = self._node(node_id)
-        seen = int(conf.get("down_seen", node.down_seen))  # type: ignore[arg-type]
-        if 0 <= seen <= len(self.streams):
+        seen = config_int(conf, "down_seen", node.down_seen)
+        seconds = config_float(conf, "client_seconds")
+        if seen <= len(self.streams):
             node.down_seen = seen
-        rec["client_seconds"] += float(conf.get("client_seconds", 0.0))  # type: ignore[arg-type]
+        rec["client_seconds"] += seconds
         return seen
 
     def _unwrap_train_reply(self, server_round: int, msg: Message, rec: dict[str, Any]) -> None:
@@ -279,14 +350,21 @@ class NNCStrategy(Strategy):
         conf = msg.content.config_records.get(R.REPLY_CONFIG)
         if conf is None:
             raise fail("the reply carries no 'nnr' record (is nnr.fl.nnc_mod in the ClientApp's mods?)")
-        seen = self._acknowledge(node_id, conf, rec)
+        try:
+            seen = self._acknowledge(node_id, conf, rec)
+            rec["up_bytes"] += sum(R.payload_bytes(a) for a in msg.content.array_records.values())
+        except ReplyFieldError as e:
+            raise fail(e.reason) from None
         node = self._node(node_id)
         content = RecordDict()
         for key, value in msg.content.items():
             if key == R.REPLY_CONFIG:
                 continue
-            if isinstance(value, ArrayRecord) and (R.UP_KEY in value or self._layout.matches(value)):
-                content[key] = self._decode_upstream(value, node, seen, conf, fail)
+            if isinstance(value, ArrayRecord):  # the model, coded or not: nothing else travels as arrays
+                try:
+                    content[key] = self._decode_upstream(value, node, seen, conf, fail)
+                except ReplyFieldError as e:
+                    raise fail(e.reason) from None
             else:
                 content[key] = value
         msg.content = content
@@ -294,17 +372,22 @@ class NNCStrategy(Strategy):
     def _decode_upstream(self, value: ArrayRecord, node: _Node, seen: int, conf: ConfigRecord,
                          fail: Any) -> ArrayRecord:
         assert self._layout is not None and self._base is not None
-        if R.UP_KEY not in value:  # compress_upstream off: float arrays as they are
-            return value
+        lay = self._layout
+        if R.UP_KEY not in value:  # compress_upstream off: float arrays as they are, held to the layout
+            return R.to_record(plain_arrays(value, lay.names, lay.shapes, lay.dtypes))
         if seen != len(self.streams):
             raise fail(f"coded against downstream stream {seen}, the server is at {len(self.streams)}")
-        data = R.stream_bytes(value[R.UP_KEY])
-        if int(conf.get("crc32", -1)) != crc32(data):  # type: ignore[arg-type]
+        limits = decode_limits(lay.shapes)
+        data = stream_field(value[R.UP_KEY], R.UP_KEY, R.STREAM_STYPE, max(1 << 20, 8 * lay.float32_bytes))
+        uncoded = set(lay.names) - set(coded_names(lay.like()))
+        raw = plain_arrays({k: v for k, v in value.items() if k != R.UP_KEY}, lay.names, lay.shapes, lay.dtypes,
+                           only=uncoded)
+        if config_int(conf, "crc32", -1, -1, 0xFFFFFFFF) != crc32(data):
             raise fail(f"the upstream stream ({len(data)} bytes) fails its CRC-32 check")
-        index = int(conf.get("up_index", -1))  # type: ignore[arg-type]
+        index = config_int(conf, "up_index", -1, -1)
         if index != node.up_count + 1:
             raise fail(f"upstream stream {index} does not follow stream {node.up_count} the server decoded")
-        receiver = LinkReceiver(node.up_decoder)
+        receiver = LinkReceiver(node.up_decoder, limits)
         like = self._layout.like_coded()
         try:
             update = receiver.decode(data, like, self._base if self.settings.compress_differences else None,
@@ -320,8 +403,8 @@ class NNCStrategy(Strategy):
         for k in self._layout.names:
             if k in update:
                 full[k] = update[k]
-            elif k in value:
-                full[k] = value[k].numpy()
+            elif k in raw:
+                full[k] = raw[k]
             else:
                 raise fail(f"the reply lacks tensor {k!r}")
         return R.to_record(full)
