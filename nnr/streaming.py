@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -32,7 +33,17 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
-from nnr.checkpoint import HF_INDEX, MAX_SHARD_BYTES, RAW, ST_CODES, ST_DTYPES, _read_header, _tensor_bytes
+from nnr.checkpoint import (
+    HF_INDEX,
+    MAX_SHARD_BYTES,
+    RAW,
+    ST_CODES,
+    ST_DTYPES,
+    _read_header,
+    _tensor_bytes,
+    _umask,
+    replace_file,
+)
 from nnr.dtypes import NUMPY_LACKS, to_float32
 from nnr.errors import NNRUsageError
 
@@ -310,89 +321,103 @@ def decode_to_checkpoint(stream: str, target: str, *, folder: bool, dtype: str =
     the number of tensors.  ``only``: these tensors alone."""
     from nnr.lazy import open_stream
 
-    with open_stream(stream, verify_entry_points=verify_entry_points, dialect=dialect) as lazy:
-        names = [n for n in lazy.keys() if only is None or n in only]
-        shapes, kinds = _layout(lazy, names, dtype)
-        nbytes = {n: int(np.prod(shapes[n], dtype=np.int64)) * _itemsize(kinds[n]) for n in names}
-        groups: list[list[str]] = [[]]
-        size = 0
-        for n in names:
-            if folder and groups[-1] and size + nbytes[n] > max_shard_bytes:
-                groups.append([])
-                size = 0
-            groups[-1].append(n)
-            size += nbytes[n]
-        files: list[str] = []
-        where: dict[str, tuple[str, int]] = {}
-        if folder:
-            os.makedirs(target, exist_ok=True)
-            paths = ([os.path.join(target, "model.safetensors")] if len(groups) == 1 else
-                     [os.path.join(target, f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors")
-                      for i in range(len(groups))])
-        else:
-            paths = [target]
-        meta = {"format": "pt"} if folder else None
-        for path, g in zip(paths, groups):
-            header: dict[str, Any] = {"__metadata__": meta} if meta else {}
-            pos = 0
-            for n in g:
-                header[n] = {"dtype": ST_CODES[kinds[n]], "shape": list(shapes[n]), "data_offsets": [pos, pos + nbytes[n]]}
-                pos += nbytes[n]
-            text = json.dumps(header, separators=(",", ":")).encode()
-            text += b" " * (-len(text) % 8)
-            with open(path, "wb") as f:
-                f.write(struct.pack("<Q", len(text)))
-                f.write(text)
-                f.truncate(8 + len(text) + pos)
-            base = 8 + len(text)
-            for n in g:
-                where[n] = (path, base + header[n]["data_offsets"][0])
-            files.append(path)
-        if folder and len(groups) > 1:
-            with open(os.path.join(target, HF_INDEX), "w") as fi:
-                json.dump({"metadata": {"total_size": sum(nbytes.values())},
-                           "weight_map": dict(sorted({n: os.path.basename(p) for p, g in zip(paths, groups)
-                                                      for n in g}.items()))}, fi, indent=2)
-                fi.write("\n")
-            files.append(os.path.join(target, HF_INDEX))
-        if folder:
-            from nnr.checkpoint import _remove_stale
+    temps: list[tuple[str, str]] = []  # (written here, renamed to at the end)
+    try:
+        with open_stream(stream, verify_entry_points=verify_entry_points, dialect=dialect) as lazy:
+            names = [n for n in lazy.keys() if only is None or n in only]
+            shapes, kinds = _layout(lazy, names, dtype)
+            nbytes = {n: int(np.prod(shapes[n], dtype=np.int64)) * _itemsize(kinds[n]) for n in names}
+            groups: list[list[str]] = [[]]
+            size = 0
+            for n in names:
+                if folder and groups[-1] and size + nbytes[n] > max_shard_bytes:
+                    groups.append([])
+                    size = 0
+                groups[-1].append(n)
+                size += nbytes[n]
+            files: list[str] = []
+            where: dict[str, tuple[str, int]] = {}
+            if folder:
+                os.makedirs(target, exist_ok=True)
+                paths = ([os.path.join(target, "model.safetensors")] if len(groups) == 1 else
+                         [os.path.join(target, f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors")
+                          for i in range(len(groups))])
+            else:
+                paths = [target]
+            meta = {"format": "pt"} if folder else None
+            for path, g in zip(paths, groups):
+                header: dict[str, Any] = {"__metadata__": meta} if meta else {}
+                pos = 0
+                for n in g:
+                    header[n] = {"dtype": ST_CODES[kinds[n]], "shape": list(shapes[n]), "data_offsets": [pos, pos + nbytes[n]]}
+                    pos += nbytes[n]
+                text = json.dumps(header, separators=(",", ":")).encode()
+                text += b" " * (-len(text) % 8)
+                # a new file renamed over ``path`` at the end (as nnr.checkpoint.replace_file): a symlink
+                # there is replaced, never written through
+                fd, tmp = tempfile.mkstemp(prefix=".nnr-", suffix=".tmp", dir=os.path.dirname(path) or ".")
+                temps.append((tmp, path))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(struct.pack("<Q", len(text)))
+                    f.write(text)
+                    f.truncate(8 + len(text) + pos)
+                base = 8 + len(text)
+                for n in g:
+                    where[n] = (tmp, base + header[n]["data_offsets"][0])
+                files.append(path)
+            if folder and len(groups) > 1:
+                index = {"metadata": {"total_size": sum(nbytes.values())},
+                         "weight_map": dict(sorted({n: os.path.basename(p) for p, g in zip(paths, groups)
+                                                    for n in g}.items()))}
+                replace_file(os.path.join(target, HF_INDEX),
+                             lambda fi: fi.write(json.dumps(index, indent=2).encode() + b"\n"))
+                files.append(os.path.join(target, HF_INDEX))
+            if folder:
+                from nnr.checkpoint import _remove_stale
 
-            _remove_stale(target, files)
+                _remove_stale(target, files)
 
-        sizes = [int(np.prod(shapes[n], dtype=np.int64)) for n in names]
-        # a tensor larger than the others together: here, its block rows on all the workers
-        big = {i for i, c in enumerate(sizes) if workers > 1 and c * workers > sum(sizes)}
+            sizes = [int(np.prod(shapes[n], dtype=np.int64)) for n in names]
+            # a tensor larger than the others together: here, its block rows on all the workers
+            big = {i for i, c in enumerate(sizes) if workers > 1 and c * workers > sum(sizes)}
 
-        def one(i: int) -> parallel.Job[None]:
-            n = names[i]
-            v = lazy.get_tensor(n, workers=workers if i in big else 1)
-            if tuple(v.shape) != shapes[n]:
-                raise NNRUsageError(f"tensor {n!r} decodes to shape {list(v.shape)}, its unit header says "
-                                    f"{list(shapes[n])}")
-            path, off = where[n]
-            flat = v.reshape(-1)
-            item = _itemsize(kinds[n])
-            fd = os.open(path, os.O_WRONLY)
-            try:  # in pieces: the dtype conversion's temporaries stay small
-                for i in range(0, max(flat.size, 1), WRITE_ELEMENTS):
-                    os.pwrite(fd, _tensor_bytes(n, flat[i:i + WRITE_ELEMENTS], kinds[n]), off + i * item)
-            finally:
-                os.close(fd)
-            return parallel.Job(None)
+            def one(i: int) -> parallel.Job[None]:
+                n = names[i]
+                v = lazy.get_tensor(n, workers=workers if i in big else 1)
+                if tuple(v.shape) != shapes[n]:
+                    raise NNRUsageError(f"tensor {n!r} decodes to shape {list(v.shape)}, its unit header says "
+                                        f"{list(shapes[n])}")
+                path, off = where[n]
+                flat = v.reshape(-1)
+                item = _itemsize(kinds[n])
+                fd = os.open(path, os.O_WRONLY)
+                try:  # in pieces: the dtype conversion's temporaries stay small
+                    for i in range(0, max(flat.size, 1), WRITE_ELEMENTS):
+                        os.pwrite(fd, _tensor_bytes(n, flat[i:i + WRITE_ELEMENTS], kinds[n]), off + i * item)
+                finally:
+                    os.close(fd)
+                return parallel.Job(None)
 
-        total = sum(sizes)
-        rest = [i for i in range(len(names)) if i not in big]
-        done: dict[int, Any] = {}
-        if workers > 1 and len(rest) > 1:
-            done = dict(zip(rest, parallel.run(lambda k: one(rest[k]), [sizes[i] for i in rest], workers)))
-        count = 0
-        for i in range(len(names)):
-            if not isinstance(done.get(i), parallel.Job):
-                one(i)
-            count += sizes[i]
-            if progress is not None:
-                progress(count, total)
+            total = sum(sizes)
+            rest = [i for i in range(len(names)) if i not in big]
+            done: dict[int, Any] = {}
+            if workers > 1 and len(rest) > 1:
+                done = dict(zip(rest, parallel.run(lambda k: one(rest[k]), [sizes[i] for i in rest], workers)))
+            count = 0
+            for i in range(len(names)):
+                if not isinstance(done.get(i), parallel.Job):
+                    one(i)
+                count += sizes[i]
+                if progress is not None:
+                    progress(count, total)
+        for tmp, path in temps:
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        raise
     return files, len(names)
 
 

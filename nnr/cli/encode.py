@@ -175,6 +175,7 @@ def _streamable(args: argparse.Namespace) -> bool:
 
 def _run_streaming(args: argparse.Namespace) -> int:
     from nnr import parallel
+    from nnr.checkpoint import replace_file
     from nnr.streaming import TensorSource, encode_checkpoint
 
     src = TensorSource(args.input)
@@ -189,13 +190,10 @@ def _run_streaming(args: argparse.Namespace) -> int:
     show = args.progress if args.progress is not None else (slow and sys.stderr.isatty())
     bar = ProgressBar(sys.stderr, "encoding", bool(show))
     workers = parallel.resolve_workers(args.jobs, "-j")
-    try:
-        with open(args.output, "wb") as f:
-            size = encode_checkpoint(src, f, workers=workers, progress=bar, **settings)
-    except BaseException:
-        if os.path.exists(args.output):
-            os.remove(args.output)  # no partial stream left behind
-        raise
+    sizes: list[int] = []  # a new file renamed over -o at the end: no partial stream, no write through a symlink
+    replace_file(args.output, lambda f: sizes.append(encode_checkpoint(src, f, workers=workers, progress=bar,
+                                                                        **settings)))
+    size = sizes[0]
     if not args.quiet:
         raw = sum(sl.nbytes for sl in src.slots.values())
         print(f"{args.input} -> {args.output} ({len(src.slots)} tensors, {total} parameters, {raw} -> {size} bytes, "
