@@ -38,7 +38,7 @@ nitpicky = True
 # shown as code, not as links.  Everything under ``nnr`` must resolve.
 nitpick_ignore_regex = [
     ("py:.*", r"(numpy|np|collections|os|typing|typing_extensions|mypy_extensions|torch|flwr|ast|mmap|"
-              r"safetensors|argparse|concurrent\.futures|io|pathlib|Path|enum|types|bitarray)(\..*)?"),
+              r"safetensors|argparse|concurrent\.futures|io|pathlib|Path|enum|types|bitarray|zipfile)(\..*)?"),
     ("py:.*", r"'.*"),  # pieces of a string annotation autodoc could not evaluate
     ("py:.*", r"(dict|list|tuple|set|frozenset|int|float|str|bytes|bytearray|bool|object|None|"
               r"memoryview|type|Exception|ValueError|TypeError|ArithmeticError|Ellipsis|slice|range)(\[.*)?"),

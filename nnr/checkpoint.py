@@ -181,6 +181,13 @@ def _tensor_bytes(name: str, v: npt.NDArray[Any], dt: str) -> bytes:
     return np.ascontiguousarray(a.astype(np.dtype(dt).newbyteorder("<"))).tobytes()
 
 
+def check_safetensors_name(name: str) -> None:
+    """A tensor name a .safetensors header can hold as a tensor."""
+    if name == "__metadata__":
+        raise NNRUsageError("a tensor named '__metadata__' cannot be written to a .safetensors file (the name "
+                            "is the header's metadata); write a .npz or .pt file")
+
+
 def write_safetensors(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: Mapping[str, str] | None = None,
                       metadata: Mapping[str, str] | None = None) -> None:
     """A .safetensors file of ``arrays``, each in ``dtypes[name]`` (default: its own dtype)."""
@@ -190,9 +197,7 @@ def write_safetensors(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes:
     blobs: list[bytes] = []
     pos = 0
     for name, v in arrays.items():
-        if name == "__metadata__":
-            raise NNRUsageError("a tensor named '__metadata__' cannot be written to a .safetensors file (the name "
-                                "is the header's metadata); write a .npz or .pt file")
+        check_safetensors_name(name)
         dt = (dtypes or {}).get(name) or str(np.asarray(v).dtype)
         if dt not in ST_CODES:
             raise NNRUsageError(f"tensor {name!r}: safetensors has no dtype {dt!r}")

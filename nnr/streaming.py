@@ -42,6 +42,7 @@ from nnr.checkpoint import (
     _read_header,
     _tensor_bytes,
     _umask,
+    check_safetensors_name,
     replace_file,
 )
 from nnr.dtypes import NUMPY_LACKS, to_float32
@@ -349,6 +350,7 @@ def decode_to_checkpoint(stream: str, target: str, *, folder: bool, dtype: str =
                 header: dict[str, Any] = {"__metadata__": meta} if meta else {}
                 pos = 0
                 for n in g:
+                    check_safetensors_name(n)
                     header[n] = {"dtype": ST_CODES[kinds[n]], "shape": list(shapes[n]), "data_offsets": [pos, pos + nbytes[n]]}
                     pos += nbytes[n]
                 text = json.dumps(header, separators=(",", ":")).encode()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -171,3 +172,17 @@ def test_decomposed_block_entry_points_are_valid() -> None:
         got = {o.name: o.value for o in out}
         for k in ("w_G", "w_H", "b"):
             assert got[k].tobytes() == rec[k].astype(got[k].dtype).tobytes(), k
+
+
+@pytest.mark.parametrize("arrays, int_quant_bw", [
+    ([np.array([[1.764e-04, 3.999e-05, 9.787e-05, 2.241e-04, 1.868e-04, -9.775e-05, 9.501e-05]], np.float16)], 3),
+    ([np.array([0.0001764], np.float16)], 1),
+])
+def test_round_trip_profile0_dq_mismatch_repair(arrays: list[np.ndarray], int_quant_bw: int) -> None:
+    """Merge reproducer (found by test_round_trip): the encoder's DQ-mismatch repair decodes a
+    general_profile_idc 0 payload by the edition-1 rules it was written with (the payload context
+    once took the rules flag positionally, into another field)."""
+    check_round_trip({f"t{i}": a for i, a in enumerate(arrays)}, {
+        "qp_density": 0, "qp": 0, "nonweight_qp": None, "use_dq": True, "scan_order": 0,
+        "cabac_unary_length_minus1": 0, "row_skipping": False, "param_opt": False,
+        "general_profile_idc": 0, "int_quant_bw": int_quant_bw})

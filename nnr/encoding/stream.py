@@ -284,7 +284,7 @@ def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedD
             harr = state.history(n)
             if harr is not None:
                 history[n] = harr.astype(np.int64).tolist()
-    ctx = PayloadContext(gpi, a.qp_density, 0, base, history, True, 1 << 62, 1 << 62, s.ed1)
+    ctx = PayloadContext(gpi, a.qp_density, 0, base, history, True, 1 << 62, 1 << 62, ed1=s.ed1)
     tensors = decode_payload(payload, 0, len(payload), h, ctx, BitReader(payload))
     return {t.name: t.levels for t in tensors if t.levels is not None and a.out[t.name].method != QuantMethod.RAW}
 
