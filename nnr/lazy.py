@@ -154,15 +154,19 @@ class LazyStream:
                 if limit == size:
                     raise
         names = list(h.topology_elem_id_list) if h.nnr_multiple_topology_elements_present_flag else [str(h.topology_elem_id)]
-        try:
-            from nnr.payload import tensor_layout
-            from nnr.units.types import PayloadType
+        from nnr.payload import tensor_layout
+        from nnr.units.types import PayloadType
 
-            kind = "int32" if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_INT else "float32"
-            for n, _, shape in tensor_layout(h):
-                self._shapes[n] = (tuple(int(d) for d in shape), kind)
+        kind = "int32" if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_INT else "float32"
+        try:
+            layout = tensor_layout(h)
         except NNRError:
-            pass  # dimensions out of band: shape_of says None
+            layout = []  # dimensions out of band: shape_of says None
+        # the decoder's stream-wide work budget, on the headers: what shape_of promises (and a
+        # streaming writer sizes its files by) is what the stream's bytes can justify
+        d._charge_stream(h, BitReader(self._buf, pos, pos + size, unit_index=index), len(self._buf))
+        for n, _, shape in layout:
+            self._shapes[n] = (tuple(int(x) for x in shape), kind)
         dep = bool(h.temporal_context_modeling_flag or h.parent_node_id_present_flag)
         fmt = DTYPE_OF_FORMAT.get(h.nnr_decompressed_data_format or 0) if h.nnr_decompressed_data_format_present_flag else None
         return names, dep, fmt
@@ -227,7 +231,7 @@ class LazyStream:
             return None
         shape, kind = got
         rec = self._record.get(name)
-        if rec is not None and int(np.prod(rec.shape, dtype=np.int64)) == int(np.prod(shape, dtype=np.int64)):
+        if rec is not None and math.prod(rec.shape) == math.prod(shape):
             shape = tuple(rec.shape)
         return shape, kind
 

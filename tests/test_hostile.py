@@ -306,3 +306,25 @@ def test_cli_never_prints_a_traceback(tmp_path):
                            cwd=tmp_path)
         assert p.returncode in (1, 2), (cmd, p.stderr)
         assert "Traceback" not in p.stderr and p.stderr.startswith("nnr: "), (cmd, p.stderr)
+
+
+HUGE_DIMS = os.path.join(os.path.dirname(__file__), "data", "hostile", "streaming_huge_dimensions.nnc")
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "hf", "npz"])
+def test_streaming_decode_sizes_no_file_from_unjustified_dimensions(fmt: str, tmp_path: os.PathLike[str]) -> None:
+    """Fuzzer find (merge of the streaming decoder with the stream-wide budget): a 2,135-byte
+    stream whose fourth NDU claims ~2^63 elements made ``nnr decode -o out/ --format safetensors``
+    size its file from the headers (OverflowError, "internal error").  The headers are now held
+    to the stream-wide work budget before anything is sized or written."""
+    from nnr.cli import main
+    from nnr.errors import LimitExceededError
+
+    with open(HUGE_DIMS, "rb") as f:
+        data = f.read()
+    with pytest.raises(LimitExceededError, match="tensor_dimensions"):
+        with nnr.open(data) as lazy:
+            lazy.keys()
+    out = os.path.join(tmp_path, "out")
+    assert main(["decode", HUGE_DIMS, "-o", out + "/", "--format", fmt]) == 1
+    assert not os.path.exists(out) or os.listdir(out) == []
