@@ -164,7 +164,9 @@ class LazyStream:
             layout = []  # dimensions out of band: shape_of says None
         # the decoder's stream-wide work budget, on the headers: what shape_of promises (and a
         # streaming writer sizes its files by) is what the stream's bytes can justify
-        d._charge_stream(h, BitReader(self._buf, pos, pos + size, unit_index=index), len(self._buf))
+        # (a reader over the header's bytes only, for the error's location: the payload stays untouched)
+        d._charge_stream(h, BitReader(self._buf, pos, pos + min(size, HEADER_PEEK), unit_index=index),
+                         len(self._buf))
         for n, _, shape in layout:
             self._shapes[n] = (tuple(int(x) for x in shape), kind)
         dep = bool(h.temporal_context_modeling_flag or h.parent_node_id_present_flag)
