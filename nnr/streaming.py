@@ -38,8 +38,8 @@ from nnr.checkpoint import (
     MAX_SHARD_BYTES,
     RAW,
     ST_CODES,
-    ST_DTYPES,
     _read_header,
+    _safetensors_entries,
     _tensor_bytes,
     _umask,
     check_safetensors_name,
@@ -96,6 +96,8 @@ class TensorSource:
             self._index_file(path)
 
     def _index_file(self, path: str) -> None:
+        """The tensors of one .safetensors file, from its header alone (entries checked as
+        :func:`nnr.checkpoint.read_safetensors` checks them)."""
         try:
             size = os.path.getsize(path)
             f = open(path, "rb")
@@ -104,20 +106,10 @@ class TensorSource:
         with f:
             header, start = _read_header(f, path, size)
         header.pop("__metadata__", None)
-        for name, entry in header.items():
-            try:
-                code, shape, (b, end) = entry["dtype"], tuple(int(d) for d in entry["shape"]), entry["data_offsets"]
-                dt = ST_DTYPES[code]
-                b, end = int(b), int(end)
-            except (KeyError, TypeError, ValueError):
-                raise NNRUsageError(f"{path!r}: tensor {name!r} has an unsupported or bad entry {entry!r}") from None
-            raw = RAW[dt] if dt in RAW else np.dtype(dt)
-            count = int(np.prod(shape, dtype=np.int64))
-            if end - b != count * raw.itemsize or start + end > size or b < 0 or any(d < 0 for d in shape):
-                raise NNRUsageError(f"{path!r}: tensor {name!r}: data_offsets {b}..{end} do not fit shape {list(shape)}")
-            if str(name) in self.slots:
-                raise NNRUsageError(f"{path!r}: tensor {name!r} is also in {self.slots[str(name)].path!r}")
-            self.slots[str(name)] = _Slot(path, dt, shape, start + b, end - b)
+        for name, dt, shape, b, end in _safetensors_entries(path, header, size - start):
+            if name in self.slots:
+                raise NNRUsageError(f"{path!r}: tensor {name!r} is also in {self.slots[name].path!r}")
+            self.slots[name] = _Slot(path, dt, tuple(shape), start + b, end - b)
 
     def names(self) -> list[str]:
         return list(self.slots)

@@ -328,3 +328,23 @@ def test_streaming_decode_sizes_no_file_from_unjustified_dimensions(fmt: str, tm
     out = os.path.join(tmp_path, "out")
     assert main(["decode", HUGE_DIMS, "-o", out + "/", "--format", fmt]) == 1
     assert not os.path.exists(out) or os.listdir(out) == []
+
+
+def test_streaming_encoder_checks_safetensors_entries_as_the_reader(tmp_path: os.PathLike[str],
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Merge reproducer: the streaming encoder indexed .safetensors headers with its own checks,
+    where a shape whose int64 product wraps to 0 ([2^32, 2^32] with 0 data bytes) passed.  It now
+    uses the reader's entry checks (Python-int products)."""
+    import json
+    import struct
+
+    from nnr.cli import main
+
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2 ** 32, 2 ** 32], "data_offsets": [0, 0]}}).encode()
+    src = os.path.join(tmp_path, "m.safetensors")
+    with open(src, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header)
+    out = os.path.join(tmp_path, "m.nnc")
+    assert main(["encode", src, "-o", out]) == 2
+    assert "do not fit shape" in capsys.readouterr().err
+    assert not os.path.exists(out)
