@@ -19,11 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
-from nnr.cabac.contexts import BlockScan, ContextSet, preamble_coded, signalled_contexts
+from nnr.cabac.contexts import BlockScan, ContextSet, signalled_contexts
 from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_parameter_sets
+from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_parameter_sets, decode_preamble
 from nnr.cabac.rows import block_row_range, decode_block_row, decoder_at
-from nnr.errors import LimitExceededError, MalformedStreamError
+from nnr.errors import MalformedStreamError
 
 __all__ = ["decode_rows", "row_decodable"]
 
@@ -51,24 +51,8 @@ def decode_rows(dec: ArithmeticDecoder, height: int, width: int, dq: bool, scan_
     rows on ``workers`` processes; ``dec`` is left after the tensor's last level."""
     ctxs = ContextSet(num_gtx)
     info.bit_start = dec.bit_position()
-    hdsp = row_skip = 0
+    hdsp = decode_preamble(dec, ctxs, height, width, gpi, 0, parent_node_id_present, info, max_coded)
     skip = info.row_skip_flag
-    if preamble_coded(height, width, gpi, 0):
-        if parent_node_id_present:
-            hdsp = int(dec.decode_bypass())
-            info.hdsp_flag_coded = True
-        row_skip = int(dec.decode_bypass())
-        info.row_skip_enabled_flag_coded = True
-        info.bit_row_skip = dec.bit_position()
-        if row_skip:
-            for _y in range(height):
-                skip.append(int(dec.decode_bin(ctxs.row_skip)))
-    info.hist_dep_sig_prob_enabled_flag = hdsp
-    info.row_skip_enabled_flag = row_skip
-    coded = height * width if not row_skip else width * (height - sum(skip))
-    if max_coded >= 0 and coded > max_coded:
-        raise LimitExceededError(f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
-                                 element="tensor_dimensions")
     info.bit_params = dec.bit_position()
     decode_parameter_sets(dec, ctxs, dq, False, hdsp == 1, num_gtx, 0, 0, info.parameter_set_ids)
     ids = list(info.parameter_set_ids)

@@ -301,6 +301,24 @@ def _encode_run_fast(
 # the tensor
 
 
+def encode_parameter_sets(enc: ArithmeticEncoder, ctxs: ContextSet, order: list[int], ids: list[int]) -> None:
+    """Probability-estimator parameter-set signalling (deepcabac.md §6.3), the mirror of
+    :func:`nnr.cabac.levels.decode_parameter_sets`: per signalled context model (``order``) a
+    flag, then 3 bypass bins of the set id - 1; each model is initialised with its set."""
+    every = ctxs.every
+    eco = ctxs.eco_flag
+    for i in range(len(order)):
+        idx = i64(ids[i])
+        if idx:
+            enc.encode_bin(eco, 1)
+            if enc.traced and enc.tracer is not None:
+                enc.tracer.name_bypass(f"prob_est_param_idx_minus1[{i}]")
+            enc.encode_bypass_bins(idx - 1, 3)
+        else:
+            enc.encode_bin(eco, 0)
+        every[order[i]].init(idx)
+
+
 def encode_tensor_levels(
     enc: ArithmeticEncoder,
     levels: list[int],
@@ -410,19 +428,9 @@ def encode_tensor_levels(
 
     # -- parameter sets -----------------------------------------------------------------------
     info.bit_params = enc.bit_position()
-    every = ctxs.every
-    eco = ctxs.eco_flag
-    for i in range(len(order)):
-        idx = i64(ids[i])
-        if idx:
-            enc.encode_bin(eco, 1)
-            if enc.traced and enc.tracer is not None:
-                enc.tracer.name_bypass(f"prob_est_param_idx_minus1[{i}]")
-            enc.encode_bypass_bins(idx - 1, 3)
-        else:
-            enc.encode_bin(eco, 0)
-        every[order[i]].init(idx)
+    encode_parameter_sets(enc, ctxs, order, ids)
     info.parameter_set_ids = list(ids)
+    every = ctxs.every
     info.bit_levels = enc.bit_position()
 
     # -- levels -------------------------------------------------------------------------------

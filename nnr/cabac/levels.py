@@ -373,6 +373,49 @@ def _decode_run_fast(
     return state, prev
 
 
+def decode_preamble(
+    dec: ArithmeticDecoder, ctxs: ContextSet, height: i64, width: i64, gpi: i64, cb_size: i64,
+    parent_node_id_present: bool, info: TensorSideInfo, max_coded: i64,
+) -> i64:
+    """The edition-2 preamble of a tensor's levels (deepcabac.md §5): hist_dep_sig_prob_enabled_flag,
+    row_skip_enabled_flag and the row_skip_flag list (into ``info``); returns the HDSP flag.  The
+    elements the codeword must then code may not exceed ``max_coded`` (if >= 0)."""
+    hdsp_flag: i64 = 0
+    row_skip_enabled: i64 = 0
+    skip: list[int] = info.row_skip_flag
+    tracer = dec.tracer
+    if preamble_coded(height, width, gpi, cb_size):
+        if parent_node_id_present:
+            if tracer is not None:
+                tracer.name_bypass("hist_dep_sig_prob_enabled_flag")
+            hdsp_flag = dec.decode_bypass()
+            info.hdsp_flag_coded = True
+        if tracer is not None:
+            tracer.name_bypass("row_skip_enabled_flag")
+        row_skip_enabled = dec.decode_bypass()
+        info.row_skip_enabled_flag_coded = True
+        info.bit_row_skip = dec.bit_position()
+        if row_skip_enabled:
+            rs = ctxs.row_skip
+            for _y in range(height):
+                skip.append(int(dec.decode_bin(rs)))
+    info.hist_dep_sig_prob_enabled_flag = hdsp_flag
+    info.row_skip_enabled_flag = row_skip_enabled
+    if max_coded >= 0:
+        coded = height * width
+        if row_skip_enabled:
+            coded = 0
+            for y in range(height):
+                if not skip[y]:
+                    coded += width
+        if coded > max_coded:
+            raise LimitExceededError(
+                f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
+                element="tensor_dimensions",
+            )
+    return hdsp_flag
+
+
 def decode_tensor_levels(
     dec: ArithmeticDecoder, out: LevelBuffer, height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64,
     num_gtx: i64, parent_node_id_present: bool, cb_size: i64, cb_zero: i64, base: list[int] | None,
@@ -400,40 +443,9 @@ def decode_tensor_levels(
     ctxs = ContextSet(num_gtx)
     info.bit_start = dec.bit_position()
 
-    hdsp_flag: i64 = 0
-    row_skip_enabled: i64 = 0
+    hdsp_flag = decode_preamble(dec, ctxs, height, width, gpi, cb_size, parent_node_id_present, info, max_coded)
+    row_skip_enabled = info.row_skip_enabled_flag
     skip: list[int] = info.row_skip_flag
-    tracer = dec.tracer
-    if preamble_coded(height, width, gpi, cb_size):
-        if parent_node_id_present:
-            if tracer is not None:
-                tracer.name_bypass("hist_dep_sig_prob_enabled_flag")
-            hdsp_flag = dec.decode_bypass()
-            info.hdsp_flag_coded = True
-        if tracer is not None:
-            tracer.name_bypass("row_skip_enabled_flag")
-        row_skip_enabled = dec.decode_bypass()
-        info.row_skip_enabled_flag_coded = True
-        info.bit_row_skip = dec.bit_position()
-        if row_skip_enabled:
-            rs = ctxs.row_skip
-            for _y in range(height):
-                skip.append(int(dec.decode_bin(rs)))
-    info.hist_dep_sig_prob_enabled_flag = hdsp_flag
-    info.row_skip_enabled_flag = row_skip_enabled
-
-    if max_coded >= 0:
-        coded = n
-        if row_skip_enabled:
-            coded = 0
-            for y in range(height):
-                if not skip[y]:
-                    coded += width
-        if coded > max_coded:
-            raise LimitExceededError(
-                f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
-                element="tensor_dimensions",
-            )
     small = out.small
     if len(small) < n:
         small.extend([LEVEL_BIAS] * (n - len(small)))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from nnr.cabac.contexts import BlockScan, ContextSet, num_level_contexts, preamble_coded, skip_permutation
 from nnr.cabac.contexts import skipped_row_state
-from nnr.cabac.enc_levels import TrialModel, _encode_run_fast, _trial_run_fast
+from nnr.cabac.enc_levels import TrialModel, _encode_run_fast, _trial_run_fast, encode_parameter_sets
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.cabac.engine import ArithmeticDecoder
 from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, _decode_run_fast
@@ -65,7 +65,7 @@ def _init_contexts(num_gtx: int, order: list[int], ids: list[int]) -> ContextSet
 
 
 def encode_tensor_prefix(enc: ArithmeticEncoder, height: int, width: int, gpi: int, parent_node_id_present: bool,
-                         ids: list[int], num_gtx: int) -> None:
+                         order: list[int], ids: list[int], num_gtx: int) -> None:
     """What :func:`~nnr.cabac.enc_levels.encode_tensor_levels` writes before the levels of a
     plain tensor (no HDSP, no row skipping, no codebook): the edition-2 preamble with both flags
     0, then the parameter-set signalling of ``ids`` (signalling order)."""
@@ -74,10 +74,7 @@ def encode_tensor_prefix(enc: ArithmeticEncoder, height: int, width: int, gpi: i
         if parent_node_id_present:
             enc.encode_bypass(0)  # hist_dep_sig_prob_enabled_flag
         enc.encode_bypass(0)  # row_skip_enabled_flag
-    for idx in ids:
-        enc.encode_bin(ctxs.eco_flag, 1 if idx else 0)
-        if idx:
-            enc.encode_bypass_bins(idx - 1, 3)
+    encode_parameter_sets(enc, ctxs, order, ids)
 
 
 def trial_block_row(levels: list[int], scan: BlockScan, br: int, dq: bool, num_gtx: int, prev: int) -> list[int]:

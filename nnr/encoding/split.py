@@ -186,7 +186,7 @@ def encode_split_payload(levels: npt.NDArray[np.int32], qp: int, qp_density: int
             raise AssertionError(f"block row {br} ends in DQ state {r.state}, not 0")
     enc = ArithmeticEncoder()
     encode_iae(enc, 6 + qp_density, qp)
-    encode_tensor_prefix(enc, h, w, gpi, parent_node_id_present, ids, num_gtx)
+    encode_tensor_prefix(enc, h, w, gpi, parent_node_id_present, order, ids, num_gtx)
     data, marks = join_rows(enc, rows)
     info = TensorEncodeInfo()
     info.marks = marks
