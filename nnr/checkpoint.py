@@ -145,15 +145,26 @@ def _safetensors_entries(path: str, header: dict[str, Any], data_bytes: int
     return out
 
 
-def read_safetensors(path: str) -> tuple[Arrays, dict[str, str], dict[str, str]]:
-    """(arrays, original dtypes, ``__metadata__``) of a .safetensors file, in header order."""
+def open_safetensors(path: str) -> tuple[BinaryIO, dict[str, Any], int, int]:
+    """A .safetensors file opened: (the file, its JSON header, where its data starts, its size).
+    The header is read and size-checked; the caller closes the file."""
     try:
         size = os.path.getsize(path)
         f = open(path, "rb")
     except OSError as e:
         raise NNRUsageError(f"cannot read {path!r}: {e.strerror}") from None
-    with f:
+    try:
         header, start = _read_header(f, path, size)
+    except BaseException:
+        f.close()
+        raise
+    return f, header, start, size
+
+
+def read_safetensors(path: str) -> tuple[Arrays, dict[str, str], dict[str, str]]:
+    """(arrays, original dtypes, ``__metadata__``) of a .safetensors file, in header order."""
+    f, header, start, size = open_safetensors(path)
+    with f:
         meta = header.pop("__metadata__", None) or {}
         if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
             raise NNRUsageError(f"{path!r}: __metadata__ is not an object of strings")

@@ -38,11 +38,11 @@ from nnr.checkpoint import (
     MAX_SHARD_BYTES,
     RAW,
     ST_CODES,
-    _read_header,
     _safetensors_entries,
     _tensor_bytes,
     _umask,
     check_safetensors_name,
+    open_safetensors,
     replace_file,
 )
 from nnr.dtypes import NUMPY_LACKS, to_float32
@@ -98,13 +98,8 @@ class TensorSource:
     def _index_file(self, path: str) -> None:
         """The tensors of one .safetensors file, from its header alone (entries checked as
         :func:`nnr.checkpoint.read_safetensors` checks them)."""
-        try:
-            size = os.path.getsize(path)
-            f = open(path, "rb")
-        except OSError as e:
-            raise NNRUsageError(f"cannot read {path!r}: {e.strerror}") from None
-        with f:
-            header, start = _read_header(f, path, size)
+        f, header, start, size = open_safetensors(path)
+        f.close()
         header.pop("__metadata__", None)
         for name, dt, shape, b, end in _safetensors_entries(path, header, size - start):
             if name in self.slots:
