@@ -1,5 +1,5 @@
 """Large tensors split into block rows with entry points (nnr.encoding.split, nnr.cabac.rows,
-nnr.payload_rows) and checkpoints streamed one tensor at a time (nnr.streaming).
+nnr.decoding.split) and checkpoints streamed one tensor at a time (nnr.streaming).
 
 Small tensors and small split thresholds keep these fast; the properties are those of the
 issue: identical bytes and arrays for 1 and 2 workers, the split payload equal to the
@@ -65,7 +65,7 @@ def test_row_decoder_checks_every_entry_point() -> None:
     from nnr.cabac.engine import ArithmeticDecoder
     from nnr.cabac.levels import TensorSideInfo
     from nnr.errors import MalformedStreamError
-    from nnr.payload_rows import decode_rows
+    from nnr.decoding.split import RowCoding, decode_rows
 
     lv, qp = quantize_split(_weights((300, 90), 3), -38, 2, True)
     data, eps, _ = encode_split_payload(lv, qp, 2, dq=True, gpi=1, parent_node_id_present=False, num_gtx=11,
@@ -75,8 +75,8 @@ def test_row_decoder_checks_every_entry_point() -> None:
     def run(points: list[int], workers: int) -> np.ndarray:
         dec = ArithmeticDecoder(data, 0, len(data))
         assert dec.decode_bypass_bins(8) == qp & 0xFF  # qp_offset
-        return decode_rows(dec, 300, 90, True, SPLIT_SCAN_ORDER, 1, 11, False, points, TensorSideInfo(), 1 << 40,
-                           workers)
+        return decode_rows(dec, RowCoding(300, 90, True, SPLIT_SCAN_ORDER, 1, 11, False, 1 << 40), points,
+                           TensorSideInfo(), workers)
 
     for workers in (1, 2):
         assert np.array_equal(run(flat, workers), lv.reshape(-1))

@@ -271,7 +271,7 @@ def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedD
                 state: IncrementalState | None, hdsp_on: bool) -> dict[str, npt.NDArray[np.int32]]:
     """The levels nnr's decoder reads from ``payload`` (the unit just written), per tensor."""
     from nnr.bitstream import BitReader
-    from nnr.payload import PayloadContext, decode_payload
+    from nnr.decoding.payload import PayloadContext, decode_payload
 
     gpi = s.general_profile_idc
     base: dict[str, list[int]] = {}
