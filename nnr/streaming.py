@@ -228,7 +228,8 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
     from nnr.encoding.approx import QuantMethod, Quantized, _approx_codebook, _approx_uniform
     from nnr.encoding.inputs import prepare_tensors_with_info
     from nnr.encoding.split import encode_split_payload, split_tensors
-    from nnr.encoding.stream import _check_qp, _encode_payload, _header, _raw_payload
+    from nnr.encoding.payload import encode_payload, raw_payload
+    from nnr.encoding.stream import _check_qp, _header
     from nnr.units.compressed_data_unit import EntryPoint
     from nnr.units.types import PayloadType
 
@@ -259,7 +260,7 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
         if h.scan_order > 0 and not (pw > 1 and ph > 1):
             h.scan_order = 0  # a single row or column: as write_stream
         if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_RAW_FLOAT:
-            payload, eps = _raw_payload(a, p), []
+            payload, eps = raw_payload(a, p.names), []
         elif len(p.names) == 1 and p.names[0] in split and h.scan_order > 0:
             q = a.out[p.names[0]]
             payload, eps, _ = encode_split_payload(q.values, q.qp, a.qp_density, dq=bool(q.dq),
@@ -268,7 +269,7 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
                                                    num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt,
                                                    workers=workers)
         else:
-            payload, eps, _ = _encode_payload(a, s, p, h, None, False)
+            payload, eps, _ = encode_payload(a, s, p.names, h, None, False)
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
         return h, payload
