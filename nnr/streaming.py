@@ -228,7 +228,7 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
     from nnr.encoding.approx import QuantMethod, Quantized, _approx_codebook, _approx_uniform
     from nnr.encoding.inputs import prepare_tensors_with_info
     from nnr.encoding.split import encode_split_payload, split_tensors
-    from nnr.encoding.payload import encode_payload, raw_payload
+    from nnr.encoding.payload import encode_payload, raw_payload, split_coding
     from nnr.encoding.stream import _check_qp, _header
     from nnr.units.compressed_data_unit import EntryPoint
     from nnr.units.types import PayloadType
@@ -263,11 +263,7 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
             payload, eps = raw_payload(a, p.names), []
         elif len(p.names) == 1 and p.names[0] in split and h.scan_order > 0:
             q = a.out[p.names[0]]
-            payload, eps, _ = encode_split_payload(q.values, q.qp, a.qp_density, dq=bool(q.dq),
-                                                   gpi=s.general_profile_idc,
-                                                   parent_node_id_present=bool(h.parent_node_id_present_flag),
-                                                   num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt,
-                                                   workers=workers)
+            payload, eps, _ = encode_split_payload(q.values, q.qp, split_coding(a, s, h, q), workers)
         else:
             payload, eps, _ = encode_payload(a, s, p.names, h, None, False)
         if h.scan_order > 0:

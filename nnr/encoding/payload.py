@@ -19,6 +19,7 @@ from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
 from nnr.encoding.layer import encode_layer
 from nnr.encoding.settings import EncodeSettings
+from nnr.encoding.split import SplitCoding
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, continues_parent
 from nnr.units.compressed_data_payload import CodedSpan, trace_coded_tensor
@@ -129,3 +130,9 @@ def _trace_levels(w: BitWriter, name: str, q: Quantized, info: TensorEncodeInfo,
 def raw_payload(a: Approximation, names: list[str]) -> bytes:
     """The payload of an NNR_PT_RAW_FLOAT unit: its tensors as little-endian float32."""
     return b"".join(np.ascontiguousarray(a.out[n].values, dtype="<f4").tobytes() for n in names)
+
+
+def split_coding(a: Approximation, s: EncodeSettings, h: CompressedDataUnitHeader, q: Quantized) -> SplitCoding:
+    """How the unit of a split tensor (:mod:`nnr.encoding.split`) is coded."""
+    return SplitCoding(a.qp_density, bool(q.dq), s.general_profile_idc, bool(h.parent_node_id_present_flag),
+                       s.cabac_unary_length_minus1 + 1, s.param_opt)

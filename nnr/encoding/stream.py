@@ -31,7 +31,8 @@ from nnr.block_layout import BlockRole
 from nnr.dtypes import encode_record, record_entries, unit_format
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
 from nnr.encoding.model import Block
-from nnr.encoding.payload import Payload, PayloadTrace, base_levels, encode_payload, raw_payload
+from nnr.encoding.payload import Payload, PayloadTrace, base_levels, encode_payload, raw_payload, split_coding
+from nnr.encoding.split import encode_split_payload
 from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, advance, child_depth, continues_parent
@@ -303,15 +304,10 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         failure = e
     done: dict[tuple[int, int], parallel.Job[Payload] | parallel.Failed] = {}
     if split:
-        from nnr.encoding.split import encode_split_payload
-
         for k, (p, h, modes) in enumerate(units):
             if len(p.names) == 1 and p.names[0] in split and modes == (0,) and h.scan_order > 0:
                 q = a.out[p.names[0]]
-                done[(k, 0)] = parallel.Job(encode_split_payload(
-                    q.values, q.qp, a.qp_density, dq=bool(q.dq), gpi=gpi,
-                    parent_node_id_present=bool(h.parent_node_id_present_flag),
-                    num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt, workers=workers))
+                done[(k, 0)] = parallel.Job(encode_split_payload(q.values, q.qp, split_coding(a, s, h, q), workers))
     tasks = [(k, m) for k, (_, _, modes) in enumerate(units) for m in modes if (k, m) not in done]
     if workers > 1 and len(tasks) > 1:
 
