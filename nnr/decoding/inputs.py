@@ -8,7 +8,7 @@ from typing import Union
 
 from nnr.errors import NNRUsageError
 
-StreamInput = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]"]
+StreamInput = Union[bytes, bytearray, memoryview, str, os.PathLike[str]]
 
 MAX_STREAM_BYTES = 1 << 34  # 16 GiB: larger inputs are refused before reading
 
