@@ -239,10 +239,22 @@ def write_stream_head(w: StreamWriter, a: Approximation, s: EncodeSettings) -> N
             w.topology(TopologyUnit(int(TopologyStorageFormat.NNR_TPL_UNREC), 0, encode_record(record) + b"\x00"))
 
 
+@dataclass(frozen=True)
+class StreamWatch:
+    """Who follows :func:`write_stream`: ``tick`` the elements of each unit written; ``trace``:
+    record every element written in ``result.trace``, as a decoder's tracer sees it (the
+    arithmetic-coded payload as per-tensor summaries); ``bins`` the bins of the payloads, as the
+    decoder's bin trace (:mod:`nnr.bitstream.bintrace`) has them."""
+
+    tick: Callable[[int], None] | None = None
+    trace: bool = False
+    bins: BinTracer | None = None
+
+
 def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
                  hdsp: bool = False, put_nodes: bool = True,
-                 tick: Callable[[int], None] | None = None, workers: int = 1, trace: bool = False,
-                 bins: BinTracer | None = None, split: frozenset[str] = frozenset()) -> StreamResult:
+                 workers: int = 1, split: frozenset[str] = frozenset(), watch: StreamWatch = StreamWatch()
+                 ) -> StreamResult:
     """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
     the state after the stream is ``result.state``, its HDSP histories not yet updated); with
     ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
@@ -250,15 +262,15 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept).
     ``workers`` > 1: the units' payloads (independent: every header and TCA base comes from the
     state at the start of the stream) are coded on that many processes first, the same bytes.
-    ``trace``: record every element written in ``result.trace``, as a decoder's tracer sees it
-    (the arithmetic-coded payload as per-tensor summaries).  ``bins``: the bins of the payloads,
-    as the decoder's bin trace (:mod:`nnr.bitstream.bintrace`) has them (the same bytes).
+    ``watch``: who follows the writing (:class:`StreamWatch`: progress, element trace, bin trace;
+    the same bytes).
     ``split``: tensors split into block rows (:mod:`nnr.encoding.split`): a unit holding one of
     them alone is coded here first, its block rows on the workers (the same bytes as coded
     whole)."""
     for name, q in a.out.items():
         _check_qp(a, s, name, q)
     gpi = s.general_profile_idc
+    tick, trace, bins = watch.tick, watch.trace, watch.bins
     w = StreamWriter(trace=trace)
     write_stream_head(w, a, s)
     res = StreamResult(b"")
