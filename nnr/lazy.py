@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from nnr.bitstream import BitReader
 from nnr.decoding.inputs import check_not_checkpoint, read_input
-from nnr.decoding.payload import EXPANSION_PER_BYTE, tensor_layout
+from nnr.decoding.payload import EXPANSION_PER_BYTE, layout_or_none
 from nnr.decoding.reconstruction import PostProcessing, arrays_of, reconstruct
 from nnr.decoding.session import Budget, Session
 from nnr.decoding.settings import DecodeSettings, decode_settings
@@ -152,14 +152,11 @@ class LazyStream:
                     raise
         names = list(h.topology_elem_id_list) if h.nnr_multiple_topology_elements_present_flag else [str(h.topology_elem_id)]
         kind = "int32" if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_INT else "float32"
-        try:
-            layout = tensor_layout(h)
-        except NNRError:
-            layout = []  # dimensions out of band: shape_of says None
+        layout = layout_or_none(h)  # None: dimensions out of band, shape_of says None
         # the decoder's stream-wide work budget, on the headers: what shape_of promises (and a
         # streaming writer sizes its files by) is what the stream's bytes can justify
-        budget.charge_stream(h, r, self._options.get("max_expansion", EXPANSION_PER_BYTE))  # type: ignore[arg-type]
-        for n, _, shape in layout:
+        budget.charge_stream(layout, r, self._options.get("max_expansion", EXPANSION_PER_BYTE))  # type: ignore[arg-type]
+        for n, _, shape in layout or []:
             self._shapes[n] = (tuple(int(x) for x in shape), kind)
         dep = bool(h.temporal_context_modeling_flag or h.parent_node_id_present_flag)
         fmt = DTYPE_OF_FORMAT.get(h.nnr_decompressed_data_format or 0) if h.nnr_decompressed_data_format_present_flag else None

@@ -87,7 +87,19 @@ class PayloadContext:
     ed1: bool = False  # the edition-1 reference software's coding rules (nnr.dialect)
 
 
-def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, list[int]]]:
+Layout = list[tuple[str, BlockRole, list[int]]]  # (name, role, shape) of each tensor of an NDU, coding order
+
+
+def layout_or_none(h: CompressedDataUnitHeader) -> Layout | None:
+    """:func:`tensor_layout`, or None where the header does not give it (the payload decoding
+    reports why, in order)."""
+    try:
+        return tensor_layout(h)
+    except NNRError:
+        return None
+
+
+def tensor_layout(h: CompressedDataUnitHeader) -> Layout:
     """(name, role, shape) of each tensor of the unit, in coding order (syntax.md §8.2)."""
     dims = list(h.tensor_dimensions)
     pt = h.nnr_compressed_data_unit_payload_type

@@ -17,11 +17,10 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream import BitReader
-from nnr.decoding.payload import BINS_PER_BIT, EXPANSION_SLACK_BYTES, CodedUnit, tensor_layout
+from nnr.decoding.payload import BINS_PER_BIT, EXPANSION_SLACK_BYTES, CodedUnit, Layout
 from nnr.decoding.settings import SESSION_SHARE
 from nnr.errors import LimitExceededError, NNRError, NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind, pack_strings, unpack_strings
-from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.context import UnitContext
 from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.nnr_unit import read_frame
@@ -40,15 +39,14 @@ class Budget:
     def for_stream(self, nbytes: int) -> Budget:
         return Budget(self.session_bytes + nbytes, dict(self.held), 0, nbytes)
 
-    def charge_stream(self, h: CompressedDataUnitHeader, r: BitReader, max_expansion: int) -> None:
-        """The stream-wide work budget: the elements of all NDUs of a stream together, at most
-        ``max_expansion`` per stream byte (plus what its bits could code one by one), so
-        many NDUs cannot each use the per-payload slack (docs/robustness.rst)."""
-        try:
-            n = sum(math.prod(shape) for _, _, shape in tensor_layout(h))
-        except NNRError:
-            return  # the payload decoding reports it, in order
-        self.stream_elements += n
+    def charge_stream(self, layout: Layout | None, r: BitReader, max_expansion: int) -> None:
+        """The stream-wide work budget: the elements of all NDUs of a stream together (an NDU's
+        tensors: ``layout``; None when the header does not give it: the payload decoding reports
+        that, in order), at most ``max_expansion`` per stream byte (plus what its bits could code
+        one by one), so many NDUs cannot each use the per-payload slack (docs/robustness.rst)."""
+        if layout is None:
+            return
+        self.stream_elements += sum(math.prod(shape) for _, _, shape in layout)
         nbytes = self.stream_bytes
         limit = max_expansion * (nbytes + EXPANSION_SLACK_BYTES) + 8 * BINS_PER_BIT * nbytes
         if self.stream_elements > limit:

@@ -17,7 +17,7 @@ from typing import Any
 
 from nnr import parallel
 from nnr.bitstream import BitReader
-from nnr.decoding.payload import CodedTensor, CodedUnit, PayloadContext, tensor_layout
+from nnr.decoding.payload import CodedTensor, CodedUnit, PayloadContext, layout_or_none
 from nnr.decoding.session import Session
 from nnr.decoding.settings import DecodeSettings
 from nnr.dialect import Dialect, decode_payload_rules
@@ -212,7 +212,8 @@ class UnitWalk:
             qp_density, qp = lps.lps_qp_density, lps.lps_quantization_parameter
         else:
             qp_density, qp = mps.mps_qp_density, mps.mps_quantization_parameter
-        session.budget.charge_stream(h, r, s.max_expansion)
+        layout = layout_or_none(h)
+        session.budget.charge_stream(layout, r, s.max_expansion)
         pctx = PayloadContext(
             general_profile_idc=ctx.general_profile_idc or 0, qp_density=qp_density, quantization_parameter=qp,
             base=session.state.tca_bases(), history=session.state.histories(),
@@ -224,10 +225,7 @@ class UnitWalk:
                 tensors = job.decode()
             self.finish_ndu(job, tensors)
             return
-        try:
-            names = {name for name, _, _ in tensor_layout(h)}
-        except NNRError:
-            names = None  # the payload decoding reports it, in order
+        names = None if layout is None else {name for name, _, _ in layout}
         if names is None or not names.isdisjoint(self.pending_names):
             self.flush()  # this unit's TCA base or PUT node comes from a pending one
         job.names = names or set()

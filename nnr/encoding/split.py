@@ -37,11 +37,21 @@ import numpy.typing as npt
 
 from nnr import parallel
 from nnr.cabac.contexts import BlockScan, block_size, matrix_shape, signalled_contexts
+from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, entry_points
 from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.cabac.enc_levels import encode_iae, entry_points, TensorEncodeInfo
-from nnr.cabac.rows import RowCode, best_sets, block_row_range, encode_block_row, encode_tensor_prefix, join_rows
-from nnr.cabac.rows import trial_block_row
+from nnr.cabac.rows import (
+    RowCode,
+    best_sets,
+    block_row_range,
+    encode_block_row,
+    encode_tensor_prefix,
+    join_rows,
+    trial_block_row,
+)
+from nnr.encoding.approx import Quantized, QuantMethod, coding_order
 from nnr.errors import NNRUsageError
+from nnr.quantization import _fits, _slots_to_levels, _urq_round, overflow_qp, scan_permutation, step_size
+from nnr.quantization.trellis import dq_no_rate
 from nnr.units.compressed_data_unit import EntryPoint
 
 __all__ = ["SPLIT_MIN_ELEMENTS", "SPLIT_SCAN_ORDER", "SplitCoding", "encode_split_payload", "quantize_split", "split_tensors",
@@ -100,10 +110,6 @@ def quantize_split(w: npt.NDArray[np.float32], qp: int, qp_density: int, dq: boo
     """Levels (DQ reconstruction indices when ``dq``) of ``w`` quantized block row by block row
     (scan order :data:`SPLIT_SCAN_ORDER`), and the QP used (raised as NNCodec raises it when a
     level would overflow int32)."""
-    from nnr.quantization import _fits, _slots_to_levels, _urq_round, overflow_qp, scan_permutation
-    from nnr.quantization import step_size
-    from nnr.quantization.trellis import dq_no_rate
-
     h, wd = matrix_shape(w.shape)
     flat = np.ascontiguousarray(w, dtype=np.float32).reshape(h, wd)
     scan = BlockScan(h, wd, SPLIT_SCAN_ORDER)
@@ -214,8 +220,6 @@ def split_tensors(a: Any, s: Any, session: bool, workers: int = 1, tick: Any = N
     scan order :data:`SPLIT_SCAN_ORDER` and quantize them here, block rows on ``workers``;
     returns their names (the stream writer codes their payloads with :func:`encode_split_payload`).
     ``only``: consider these tensors alone (the others may not be loaded)."""
-    from nnr.encoding.approx import QuantMethod, Quantized, coding_order
-
     if (not s.split_min_elements or session or s.codebook_mode or s.lambda_scale > 0 or s.int_quant_bw
             or s.row_skipping or s.bnf or s.block_id_and_param_type is not None or s.out_of_band
             or s.scan_order not in (0, SPLIT_SCAN_ORDER) or s.ed1):  # rows are coded by 2.1.3's rules
