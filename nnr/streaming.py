@@ -39,6 +39,7 @@ from nnr.checkpoint import (
     MAX_SHARD_BYTES,
     RAW,
     ST_CODES,
+    _remove_stale,
     _safetensors_entries,
     _tensor_bytes,
     _umask,
@@ -366,8 +367,6 @@ def decode_to_checkpoint(stream: str, target: str, layout: CheckpointLayout, *, 
                              lambda fi: fi.write(json.dumps(index, indent=2).encode() + b"\n"))
                 files.append(os.path.join(target, HF_INDEX))
             if folder:
-                from nnr.checkpoint import _remove_stale
-
                 _remove_stale(target, files)
 
             sizes = [int(np.prod(shapes[n], dtype=np.int64)) for n in names]

@@ -138,8 +138,6 @@ def run(args: argparse.Namespace) -> int:
     for path, stem in zip(args.inputs, stems):
         try:
             if args.only:
-                from nnr.lazy import open_stream
-
                 with open_stream(path, verify_entry_points=not args.no_verify_entry_points,
                                  dialect=args.dialect) as lazy:
                     _check_only(path, args.only, lazy)

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from nnr.checkpoint import RAW, check_not_over_input, checkpoint_kind, read_chec
 from nnr.cli.common import ProgressBar, Subcommand
 from nnr.decoder import CHECKPOINT_SUFFIXES
 from nnr.encoder import encode
+from nnr.encoding.rate_control import relative_qps, search_qp
 from nnr.errors import NNRUsageError
 from nnr.streaming import TensorSource, encode_checkpoint, streamable_settings
 
@@ -132,15 +134,9 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise NNRUsageError(f"--qp-per-tensor names {unknown[0]!r}, which is not a tensor of {args.input!r}")
     if args.qp_rel is not None:
-        from nnr.encoding.rate_control import relative_qps
-
         rel = relative_qps(tensors, args.qp_rel, int(settings.get("qp_density", 2)))
         settings["qp_per_tensor"] = {**rel, **(settings.get("qp_per_tensor") or {})}
     elif args.target_bpp is not None or args.max_rel_error is not None:
-        from functools import partial
-
-        from nnr.encoding.rate_control import search_qp
-
         point = search_qp(tensors, target_bits_per_param=args.target_bpp, max_rel_error=args.max_rel_error,
                           encode=partial(encode, dtypes=dtypes, record_dtypes=True), **settings)
         settings["qp"] = point.qp

@@ -13,7 +13,7 @@ from nnr.checkpoint import RAW
 from nnr.cli.common import Subcommand, check_stream_path, dump_json
 from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
 from nnr.dialect import add_dialect_argument
-from nnr.errors import NNRError
+from nnr.errors import NNRError, NNRUsageError
 from nnr.units.types import CompressedParameterTypes, PayloadType
 
 HELP = "units, tensors, tools and sizes of a stream"
@@ -144,8 +144,6 @@ def _filtered(d: dict[str, Any], pattern: str | None) -> dict[str, Any]:
         units.append(u)
     outputs = [o for o in d["outputs"] if _matches(o["name"], pattern)]
     if not outputs:
-        from nnr.errors import NNRUsageError
-
         raise NNRUsageError(f"--filter {pattern!r} matches no tensor of the stream")
     return {**d, "units": units, "outputs": outputs}
 
