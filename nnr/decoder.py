@@ -20,10 +20,10 @@ from nnr import parallel
 from nnr.bitstream import Tracer
 from nnr.bitstream.bintrace import BinTracer
 from nnr.decoding.inputs import CHECKPOINT_SUFFIXES, MAX_STREAM_BYTES, StreamInput, check_not_checkpoint, read_input
-from nnr.decoding.reconstruction import DecodedStream, OutputTensor, PostProcessing, reconstruct
+from nnr.decoding.reconstruction import OutputTensor, PostProcessing, reconstruct
 from nnr.decoding.session import Session
 from nnr.decoding.settings import DecodeSettings, DecoderOptions, decode_settings
-from nnr.decoding.stream import DecodedUnit, UnitWalk, coded_units, decode_units
+from nnr.decoding.stream import DecodedStream, DecodedUnit, UnitWalk, coded_units, decode_units
 from nnr.dialect import Dialect
 from nnr.incremental import IncrementalState
 from nnr.limits import MAX_UNITS

@@ -2,8 +2,8 @@
 dtypes a caller receives (NNCodec's, or those the stream records).
 
 :func:`reconstruct` turns the NDUs of a stream (:class:`~nnr.decoding.payload.CodedUnit`) into
-:class:`OutputTensor` objects; :class:`DecodedStream` holds them with the units, and
-:func:`arrays_of` is the one dtype policy of :meth:`DecodedStream.arrays` and :func:`nnr.open`.
+:class:`OutputTensor` objects; :func:`arrays_of` is the one dtype policy of
+:meth:`nnr.decoding.stream.DecodedStream.arrays` and :func:`nnr.open`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ import numpy.typing as npt
 
 from nnr.block_layout import BlockRole
 from nnr.decoding.payload import CodedTensor, CodedUnit
-from nnr.decoding.stream import DecodedUnit, walk_units
-from nnr.dialect import resolve_stream
-from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, cast_to, decode_record
+from nnr.dtypes import TensorInfo, cast_to
 from nnr.errors import MalformedStreamError, NNRError
 from nnr.reconstruction.dequantization import dequantize_codebook, dequantize_uniform
 from nnr.reconstruction.post_processing import apply_local_scaling, recompose
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
-from nnr.units.model_parameter_set import ModelParameterSet
-from nnr.units.types import PayloadType, TopologyStorageFormat
+from nnr.units.types import PayloadType
 
 
 @dataclass
@@ -38,45 +35,6 @@ class OutputTensor:
     role: BlockRole
     block: list[str]  # names of the unit's tensors (a PT_BLOCK), for LS / BN post-processing
     unit_index: int
-
-
-@dataclass
-class DecodedStream:
-    units: list[DecodedUnit]
-    outputs: list[OutputTensor]
-    general_profile_idc: int
-    mps: ModelParameterSet | None
-
-    def original(self) -> dict[str, TensorInfo]:
-        """Original dtypes and shapes the stream records (``nnr_decompressed_data_format``,
-        nnr's tensor-info topology unit; :mod:`nnr.dtypes`), by tensor name."""
-        info: dict[str, TensorInfo] = {}
-        flat = list(walk_units(self.units))
-        ndus = {u.index: u.ndu for u in flat if u.ndu is not None}
-        for t in self.outputs:
-            h = ndus.get(t.unit_index)
-            if h is not None and h.nnr_decompressed_data_format_present_flag:
-                dt = DTYPE_OF_FORMAT.get(h.nnr_decompressed_data_format or 0)
-                if dt is not None:
-                    info[t.name] = TensorInfo(dt, tuple(int(d) for d in t.value.shape))
-        for u in flat:
-            tp = u.topology
-            if tp is not None and tp.topology_storage_format == TopologyStorageFormat.NNR_TPL_UNREC:
-                rec = decode_record(tp.topology_data)
-                if rec:
-                    info.update(rec)
-        return info
-
-    def arrays(self, dtype: object = None) -> dict[str, npt.NDArray[np.generic]]:
-        """Tensors in stream order: float32 (float tensors) or int32 (integer tensors), with the
-        shapes the stream records (0-d tensors are coded with shape (1,)).
-
-        ``dtype="original"``: each tensor in the dtype the stream records (float16, bfloat16,
-        int64, ...; tensors without a record stay float32 / int32); any other dtype: the float
-        tensors cast to it.
-        """
-        info = self.original()
-        return arrays_of(self.outputs, info, {n: t.dtype for n, t in info.items()}, dtype)
 
 
 def arrays_of(outputs: Iterable[OutputTensor], record: dict[str, TensorInfo], dtypes: dict[str, str],
@@ -111,7 +69,6 @@ class PostProcessing:
 
 def reconstruct(coded: list[CodedUnit], post: PostProcessing) -> list[OutputTensor]:
     """The tensors of a stream's NDUs, in stream order."""
-    resolve_stream(coded)  # profile-0 NDUs both dialects decode differently (nnr.dialect)
     outputs: list[OutputTensor] = []
     pending_g: tuple[CodedTensor, npt.NDArray[np.generic], int] | None = None
     for unit_index, h, tensors in coded:

@@ -6,7 +6,8 @@ is read with the dispatch table and leaves what later units need in the session'
 an aggregate's units are walked the same way; an NDU's payload is decoded here in order, or, with
 workers, collected and decoded on the workers (earlier when a later NDU needs an earlier one's
 result), then finished in order: the parameter update tree and the TCA base.  The walk returns
-the units it read; the NDUs among them carry their tensors.
+the units it read; the NDUs among them carry their tensors; :class:`DecodedStream` holds them
+with the reconstructed tensors.
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from nnr import parallel
 from nnr.bitstream import BitReader
 from nnr.decoding.payload import CodedTensor, CodedUnit, PayloadContext, layout_or_none
 from nnr.decoding.session import Session
 from nnr.decoding.settings import DecodeSettings
-from nnr.dialect import Dialect, decode_payload_rules
+from nnr.decoding.reconstruction import OutputTensor, arrays_of
+from nnr.dialect import Dialect, decode_payload_rules, resolve_stream
+from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, decode_record
 from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError
 from nnr.incremental import advance, continues_parent
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
@@ -30,7 +36,7 @@ from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.nnr_unit import AggregateUnitHeader, Frame, Frames, NNRUnitHeader
 from nnr.units.start_unit import StartUnitHeader
 from nnr.units.topology import QuantizationUnit, TopologyUnit
-from nnr.units.types import NNRUnitType, unit_type_name
+from nnr.units.types import NNRUnitType, TopologyStorageFormat, unit_type_name
 
 
 @dataclass
@@ -95,8 +101,50 @@ def walk_units(units: list[DecodedUnit]) -> Iterator[DecodedUnit]:
 
 
 def coded_units(units: list[DecodedUnit]) -> list[CodedUnit]:
-    """The stream's NDUs with their tensors, in stream order."""
-    return [CodedUnit(u.index, u.ndu, u.tensors) for u in walk_units(units) if u.ndu is not None]
+    """The stream's NDUs with their tensors, in stream order; profile-0 NDUs both dialects decode
+    differently settled by the stream's other NDUs (a stream has one writer: nnr.dialect)."""
+    coded = [CodedUnit(u.index, u.ndu, u.tensors) for u in walk_units(units) if u.ndu is not None]
+    resolve_stream(coded)
+    return coded
+
+
+@dataclass
+class DecodedStream:
+    units: list[DecodedUnit]
+    outputs: list[OutputTensor]
+    general_profile_idc: int
+    mps: ModelParameterSet | None
+
+    def original(self) -> dict[str, TensorInfo]:
+        """Original dtypes and shapes the stream records (``nnr_decompressed_data_format``,
+        nnr's tensor-info topology unit; :mod:`nnr.dtypes`), by tensor name."""
+        info: dict[str, TensorInfo] = {}
+        flat = list(walk_units(self.units))
+        ndus = {u.index: u.ndu for u in flat if u.ndu is not None}
+        for t in self.outputs:
+            h = ndus.get(t.unit_index)
+            if h is not None and h.nnr_decompressed_data_format_present_flag:
+                dt = DTYPE_OF_FORMAT.get(h.nnr_decompressed_data_format or 0)
+                if dt is not None:
+                    info[t.name] = TensorInfo(dt, tuple(int(d) for d in t.value.shape))
+        for u in flat:
+            tp = u.topology
+            if tp is not None and tp.topology_storage_format == TopologyStorageFormat.NNR_TPL_UNREC:
+                rec = decode_record(tp.topology_data)
+                if rec:
+                    info.update(rec)
+        return info
+
+    def arrays(self, dtype: object = None) -> dict[str, npt.NDArray[np.generic]]:
+        """Tensors in stream order: float32 (float tensors) or int32 (integer tensors), with the
+        shapes the stream records (0-d tensors are coded with shape (1,)).
+
+        ``dtype="original"``: each tensor in the dtype the stream records (float16, bfloat16,
+        int64, ...; tensors without a record stay float32 / int32); any other dtype: the float
+        tensors cast to it.
+        """
+        info = self.original()
+        return arrays_of(self.outputs, info, {n: t.dtype for n, t in info.items()}, dtype)
 
 
 @dataclass
