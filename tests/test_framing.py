@@ -8,7 +8,10 @@ import pytest
 import nnr
 from nnr.bitstream import TraceEvent
 from nnr.units.nnr_unit import Frames, Framing
-from test_handbuilt_streams import B_PAYLOAD, EXAMPLE_GPI1, W_PAYLOAD, b_header, example_writer, w_header
+import numpy as np
+
+from nnr.units.layer_parameter_set import LayerParameterSet
+from test_handbuilt_streams import B_PAYLOAD, EXAMPLE_GPI1, W_PAYLOAD, W_VALUES, b_header, example_writer, w_header
 
 
 def test_frames_of_the_worked_example() -> None:
@@ -58,3 +61,21 @@ def test_decoder_options_are_checked() -> None:
     with pytest.raises(nnr.NNRUsageError, match="max_units"):
         nnr.Decoder(max_units=0)
     assert nnr.Decoder(workers=2, dialect="ed1").settings.workers == 2
+
+
+def test_open_applies_the_layer_parameter_set_in_force() -> None:
+    """nnr.open decoded a unit after an NNR_LPS with the MPS's quantization parameter (the unit
+    context it kept for the unit had its LPS reset as if a new stream began): a silently wrong
+    tensor, twice the right values here.  The LPS is reset where a stream begins, once."""
+    s = example_writer()
+    s.layer_parameter_set(LayerParameterSet(lps_qp_density=2, lps_quantization_parameter=4))
+    s.compressed_data_unit(w_header(), W_PAYLOAD)
+    data = s.getvalue()
+    expected = nnr.decode(data)["w"]
+    # the payload codes the example's qp_offset; the LPS adds 4 (one doubling at qp_density 2)
+    assert expected.tobytes() == (W_VALUES * np.float32(2)).tobytes()
+    with nnr.open(data) as f:
+        assert f.get_tensor("w").tobytes() == expected.tobytes()
+    session = nnr.Decoder()
+    session.decode(data)
+    assert session.decode(EXAMPLE_GPI1)["w"].tobytes() == W_VALUES.tobytes()  # the next stream: without it

@@ -81,6 +81,7 @@ class Session:
         saved = (self.state, c.general_profile_idc, c.mps, self.mps_unit, c.reflist, self.budget)
         self.state = self.state.copy()  # TensorStates are replaced, never changed
         self.budget = self.budget.for_stream(nbytes)
+        c.lps = None  # an LPS applies to the NDUs after it in its own stream
         return saved
 
     def restore(self, saved: Saved) -> None:

@@ -180,7 +180,6 @@ class UnitWalk:
         self.pending_names: set[str] = set()
         self.coded_at: dict[str, int] = {}  # tensor name -> unit that coded it (in this stream)
         self.in_aggregate = False
-        session.ctx.lps = None  # an LPS applies to the NDUs after it in its own stream
         oob = settings.out_of_band
         session.ctx.out_of_band = oob.get if oob else None
 
