@@ -25,7 +25,7 @@ import numpy as np
 
 from nnr.bitstream import BitReader
 from nnr.errors import AmbiguousDialectError, NNRError, NNRUsageError
-from nnr.payload import CodedTensor, PayloadContext, decode_payload
+from nnr.decoding.payload import CodedTensor, CodedUnit, PayloadContext, decode_payload
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def decode_payload_rules(
     data: bytes, start: int, end: int, h: CompressedDataUnitHeader, ctx: PayloadContext, r: BitReader,
     dialect: Dialect,
 ) -> list[CodedTensor]:
-    """``nnr.payload.decode_payload`` under the rules ``dialect`` selects (module docstring);
+    """:func:`nnr.decoding.payload.decode_payload` under the rules ``dialect`` selects (module docstring);
     every tensor records the rules used and why (``CodedTensor.dialect`` / ``dialect_reason``)."""
     if ctx.general_profile_idc != 0:
         return decode_payload(data, start, end, h, ctx, r)
@@ -125,7 +125,7 @@ def decode_payload_rules(
     return _mark(tensors, d, why)
 
 
-def resolve_stream(coded: list[tuple[int, CompressedDataUnitHeader, list[CodedTensor]]]) -> None:
+def resolve_stream(coded: list[CodedUnit]) -> None:
     """Settle the NDUs of a stream that both rule sets decode, to different tensors: by the rules
     that alone decode the stream's other NDUs (a stream has one writer), if they all agree; else
     :class:`nnr.AmbiguousDialectError`.  Profile 0 has no TCA or HDSP, so an NDU's reading does

@@ -42,7 +42,7 @@ from nnr.encoding.split import SPLIT_MIN_ELEMENTS
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
 from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
-from nnr.payload import BINS_PER_BIT, EXPANSION_PER_BYTE, EXPANSION_SLACK_BYTES
+from nnr.decoding.payload import BINS_PER_BIT, EXPANSION_PER_BYTE, EXPANSION_SLACK_BYTES
 
 __all__ = ["Encoder", "OmittedTensorWarning", "encode"]
 

@@ -28,14 +28,19 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream import BitReader
-from nnr.decoder import DecodedStream, DecodedUnit, Decoder, check_not_checkpoint, read_input
+from nnr.decoding.inputs import check_not_checkpoint, read_input
+from nnr.decoding.payload import EXPANSION_PER_BYTE, layout_or_none
+from nnr.decoding.reconstruction import PostProcessing, arrays_of, reconstruct
+from nnr.decoding.session import Budget, Session
+from nnr.decoding.settings import DecodeSettings, decode_settings
+from nnr.decoding.stream import DecodedUnit, UnitWalk, coded_units, decode_units
 from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, decode_record
-from nnr.errors import LimitExceededError, MalformedStreamError, NNRError, NNRUsageError, TruncatedStreamError
+from nnr.errors import MalformedStreamError, NNRError, NNRUsageError, TruncatedStreamError
 from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.context import UnitContext
-from nnr.units.nnr_unit import peek_unit_size, read_unit_header
-from nnr.units.types import NNRUnitType, TopologyStorageFormat
+from nnr.units.nnr_unit import Frame, Frames, Framing
+from nnr.units.types import NNRUnitType, PayloadType, TopologyStorageFormat
 
 __all__ = ["LazyStream", "open_stream"]
 
@@ -94,95 +99,81 @@ class LazyStream:
     # -- indexing --------------------------------------------------------------------------------
 
     def _index(self) -> None:
-        d = Decoder(**self._options)  # type: ignore[arg-type]
-        d._stream_start()
-        buf = self._buf
-        pos, end, index = 0, len(buf), 0
+        s = decode_settings(self._options, "nnr.open")
+        session = Session()
+        walk = UnitWalk(session, s, parallel_payloads=False)  # for the units the index reads whole
+        budget = Budget().for_stream(len(self._buf))  # the decoder's stream-wide work budget
         record: dict[str, TensorInfo] = {}
-        if end == 0:
+        if len(self._buf) == 0:
             raise MalformedStreamError("the stream holds no NNR unit", unit_index=0, bit_offset=0)
-        while pos < end:
-            if index >= d.max_units:
-                raise LimitExceededError(f"more than {d.max_units} NNR units in one stream "
-                                         "(nnr.open(..., max_units=...) raises the limit)", unit_index=index,
-                                         element="nnr_unit", bit_offset=8 * pos)
-            size = peek_unit_size(buf, pos, end, index)
-            typ = buf[pos + _size_bytes(buf, pos)] >> 2
-            state = replace(d.ctx)
-            if typ in (NNRUnitType.NNR_NDU, NNRUnitType.NNR_AGG) and d.general_profile_idc is not None:
-                names, dependent, fmt = self._names(d, pos, size, index, typ == NNRUnitType.NNR_AGG)
-                e = _Entry(index, pos, size, state, dependent, names)
+        frames = Frames(self._buf, framing=Framing(max_units=s.max_units, raises_limit="nnr.open(..., max_units=...)"))
+        for frame in frames:
+            typ = frame.nnr_unit_type
+            state = replace(session.ctx)
+            if typ in (NNRUnitType.NNR_NDU, NNRUnitType.NNR_AGG) and session.ctx.general_profile_idc is not None:
+                if typ == NNRUnitType.NNR_AGG:
+                    names, dependent, carried = self._aggregate_names(s, frame, state)
+                    frames.skip(carried)
+                else:
+                    names, dependent = self._ndu_names(session, frame, budget)
+                e = _Entry(frame.index, frame.offset, frame.size, state, dependent, names)
                 for n in names:
                     if n in self._entries:  # a stream defect, as nnr.decode reports it
                         raise MalformedStreamError(f"tensor {n!r} was already coded by unit {self._entries[n].index}",
-                                                   unit_index=index, unit_type="NNR_NDU", element="topology_elem_id",
-                                                   bit_offset=8 * pos)
+                                                   unit_index=frame.index, unit_type="NNR_NDU",
+                                                   element="topology_elem_id", bit_offset=8 * frame.offset)
                     self._entries[n] = e
-                    if fmt is not None:
-                        self.dtypes[n] = fmt
             else:
-                units: list[DecodedUnit] = []
-                d._decode_units(bytes(buf[pos:pos + size]), 0, size, units, [], None, index)
-                tp = units[0].topology
+                unit, = walk.units(_alone(frame.data, frame.offset, frame.size, frame.index))
+                tp = unit.topology
                 if tp is not None and tp.topology_storage_format == TopologyStorageFormat.NNR_TPL_UNREC:
                     record.update(decode_record(tp.topology_data) or {})
-            pos += size
-            index += 1
         self._record = record
         self.dtypes.update({n: t.dtype for n, t in record.items()})
 
-    def _names(self, d: Decoder, pos: int, size: int, index: int, aggregate: bool) -> tuple[list[str], bool, str | None]:
-        """Tensor names of an NDU (or an aggregate's NDUs) from its headers alone."""
-        if aggregate:  # decode the aggregate's headers fully: rare, and small next to its payloads
-            units: list[DecodedUnit] = []
-            probe = Decoder(**self._options)  # type: ignore[arg-type]
-            probe.ctx = replace(d.ctx)
-            probe._stream_start()
-            probe._decode_units(bytes(self._buf[pos:pos + size]), 0, size, units, [], None, index)
-            names = [t.name for u in units for c in u.children if c.ndu is not None for t in c.tensors]
-            dep = any(c.ndu is not None and (c.ndu.temporal_context_modeling_flag or c.ndu.parent_node_id_present_flag)
-                      for u in units for c in u.children)
-            return names, bool(dep), None
-        for limit in (min(size, HEADER_PEEK), size):
+    def _aggregate_names(self, s: DecodeSettings, frame: Frame, state: UnitContext) -> tuple[list[str], bool, int]:
+        """Tensor names of an aggregate's NDUs, whether one depends on earlier streams, and how
+        many units it carries: the aggregate decoded whole (rare, and small next to its payloads)
+        in a session holding the unit context in force before it."""
+        unit, = walk_units_of(Session(ctx=replace(state)), s, _alone(frame.data, frame.offset, frame.size, frame.index))
+        names = [t.name for c in unit.children if c.ndu is not None for t in c.tensors]
+        dep = any(c.ndu is not None and (c.ndu.temporal_context_modeling_flag or c.ndu.parent_node_id_present_flag)
+                  for c in unit.children)
+        return names, bool(dep), len(unit.children)
+
+    def _ndu_names(self, session: Session, frame: Frame, budget: Budget) -> tuple[list[str], bool]:
+        """Tensor names of an NDU from its headers alone (the payload stays untouched)."""
+        for limit in (min(frame.size, HEADER_PEEK), frame.size):
             try:
-                h = self._ndu_header(d, pos, pos + limit, index)
+                h, r = self._ndu_header(session, frame, limit)
                 break
-            except TruncatedStreamError:
-                if limit == size:
-                    raise
-            except MalformedStreamError:
-                if limit == size:
+            except (TruncatedStreamError, MalformedStreamError):
+                if limit == frame.size:
                     raise
         names = list(h.topology_elem_id_list) if h.nnr_multiple_topology_elements_present_flag else [str(h.topology_elem_id)]
-        from nnr.payload import tensor_layout
-        from nnr.units.types import PayloadType
-
         kind = "int32" if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_INT else "float32"
-        try:
-            layout = tensor_layout(h)
-        except NNRError:
-            layout = []  # dimensions out of band: shape_of says None
+        layout = layout_or_none(h)  # None: dimensions out of band, shape_of says None
         # the decoder's stream-wide work budget, on the headers: what shape_of promises (and a
         # streaming writer sizes its files by) is what the stream's bytes can justify
-        # (a reader over the header's bytes only, for the error's location: the payload stays untouched)
-        d._charge_stream(h, BitReader(self._buf, pos, pos + min(size, HEADER_PEEK), unit_index=index),
-                         len(self._buf))
-        for n, _, shape in layout:
+        budget.charge_stream(layout, r, self._options.get("max_expansion", EXPANSION_PER_BYTE))  # type: ignore[arg-type]
+        for n, _, shape in layout or []:
             self._shapes[n] = (tuple(int(x) for x in shape), kind)
         dep = bool(h.temporal_context_modeling_flag or h.parent_node_id_present_flag)
         fmt = DTYPE_OF_FORMAT.get(h.nnr_decompressed_data_format or 0) if h.nnr_decompressed_data_format_present_flag else None
-        return names, dep, fmt
+        if fmt is not None:
+            for n in names:
+                self.dtypes[n] = fmt
+        return names, dep
 
-    def _ndu_header(self, d: Decoder, pos: int, end: int, index: int) -> CompressedDataUnitHeader:
-        r = BitReader(self._buf, pos, end, unit_index=index)
+    def _ndu_header(self, session: Session, frame: Frame, limit: int) -> tuple[CompressedDataUnitHeader, BitReader]:
+        # a reader over the header's bytes only: a reader over the whole unit would copy the payload
+        r = frame.reader(limit)
         try:
-            read_unit_header(r)
-            mps = d.mps
-            if mps is None:
+            if session.ctx.mps is None:
                 raise r.error(MalformedStreamError, "an NNR_NDU needs a preceding NNR_MPS", "nnr_unit_type")
-            return CompressedDataUnitHeader.read(r, replace(d.ctx, out_of_band=None))
+            return CompressedDataUnitHeader.read(r, replace(session.ctx, out_of_band=None)), r
         except NNRError as e:
-            raise e.locate(unit_index=index, unit_type="NNR_NDU", bit_offset=r.pos)
+            raise e.locate(unit_index=frame.index, unit_type="NNR_NDU", bit_offset=r.pos)
 
     # -- access ----------------------------------------------------------------------------------
 
@@ -199,27 +190,18 @@ class LazyStream:
     def get_tensor(self, name: str, *, dtype: object = None, workers: int = 1) -> npt.NDArray[np.generic]:
         """Decode the unit holding ``name`` and return that tensor (``dtype``: as
         :func:`nnr.decode`; ``workers``: a tensor coded as block rows with entry points is
-        decoded block row by block row on this many processes, ``nnr.payload_rows``)."""
+        decoded block row by block row on this many processes, :mod:`nnr.decoding.split`)."""
         e = self._entries.get(name)
         if e is None:
             raise NNRUsageError(f"no tensor {name!r} in the stream ({len(self._entries)} tensors; see keys())")
         if e.dependent:
             raise NNRUsageError(f"tensor {name!r} is coded as an update of an earlier stream (temporal context "
                                 "adaptation / parent node): decode the streams in order with nnr.Decoder")
-        d = Decoder(**self._options)  # type: ignore[arg-type]
-        d.row_workers = max(1, int(workers))
-        d.ctx = replace(e.state)
-        d._stream_start()
-        units: list[DecodedUnit] = []
-        coded: list[Any] = []
-        # the unit's bytes alone (the compiled arithmetic decoder takes bytes, not a mapping);
-        # bit offsets in errors are then counted from the unit's first byte
-        unit = self._buf[e.pos:e.pos + e.size]
-        d._decode_units(unit if isinstance(unit, bytes) else bytes(unit), 0, e.size, units, coded, None, e.index)
-        outputs = [t for t in d._reconstruct(coded) if t.name == name]
-        assert d.general_profile_idc is not None
-        ds = DecodedStream(units, outputs, d.general_profile_idc, d.mps)
-        return _arrays_with(ds, self._record, self.dtypes, dtype)[name]
+        s = decode_settings(self._options, "nnr.open")
+        session = Session(ctx=replace(e.state))
+        units = walk_units_of(session, s, _alone(self._buf, e.pos, e.size, e.index), max(1, int(workers)))
+        outputs = [t for t in reconstruct(coded_units(units), PostProcessing()) if t.name == name]
+        return arrays_of(outputs, self._record, self.dtypes, dtype)[name]
 
     def standalone(self) -> bool:
         """Whether every tensor decodes on its own (no unit updates an earlier stream)."""
@@ -255,32 +237,17 @@ class LazyStream:
         self.close()
 
 
-def _arrays_with(ds: DecodedStream, record: dict[str, TensorInfo], dtypes: dict[str, str],
-                 dtype: object) -> dict[str, npt.NDArray[np.generic]]:
-    """``ds.arrays(dtype)`` with the stream-wide tensor-info record applied (the unit decoded
-    alone does not contain the record's topology unit)."""
-    from nnr.dtypes import cast_to
-
-    out = ds.arrays(None)
-    for name, v in out.items():
-        rec = record.get(name)
-        if rec is not None and math.prod(rec.shape) == v.size and rec.shape != v.shape:
-            v = v.reshape(rec.shape)
-        orig = dtypes.get(name)
-        if dtype is None:
-            pass
-        elif isinstance(dtype, str) and dtype == "original":
-            if orig is not None and orig != str(v.dtype):
-                v = cast_to(name, v, orig)
-        elif v.dtype.kind == "f":
-            v = cast_to(name, v, dtype if isinstance(dtype, str) else np.dtype(dtype).name)  # type: ignore[call-overload]
-        out[name] = v
-    return out
+def _alone(buf: Any, pos: int, size: int, index: int) -> Frames:
+    """The framing of one unit already located, over the unit's bytes alone (the compiled
+    arithmetic decoder takes bytes, not a mapping); bit offsets in errors are then counted from
+    the unit's first byte."""
+    unit = buf[pos:pos + size]
+    return Frames(unit if isinstance(unit, bytes) else bytes(unit), 0, size, index)
 
 
-def _size_bytes(buf: Any, pos: int) -> int:
-    """Bytes of the nnr_unit_size field (nnr_unit_size_flag: 15 or 31 bits)."""
-    return 4 if buf[pos] & 0x80 else 2
+def walk_units_of(session: Session, s: DecodeSettings, frames: Frames, row_workers: int = 1) -> list[DecodedUnit]:
+    """The units ``frames`` frames, read into ``session`` with their payloads decoded."""
+    return decode_units(frames, UnitWalk(session, s, parallel_payloads=False, row_workers=row_workers))
 
 
 def open_stream(source: object, **options: Any) -> LazyStream:

@@ -33,11 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
+from nnr.cabac.contexts import matrix_shape
 from nnr.checkpoint import (
     HF_INDEX,
     MAX_SHARD_BYTES,
     RAW,
     ST_CODES,
+    _remove_stale,
     _safetensors_entries,
     _tensor_bytes,
     _umask,
@@ -45,10 +47,30 @@ from nnr.checkpoint import (
     open_safetensors,
     replace_file,
 )
-from nnr.dtypes import NUMPY_LACKS, to_float32
+from nnr.dtypes import NUMPY_LACKS, TensorInfo, to_float32
+from nnr.encoder import _limits, _settings
+from nnr.encoding import quantizer
+from nnr.encoding.approx import (
+    Quantized,
+    QuantMethod,
+    _approx_codebook,
+    _approx_uniform,
+    assign_qps,
+    init_approximation,
+)
+from nnr.encoding.inputs import prepare_tensors_with_info
+from nnr.encoding.model import ModelInfo
+from nnr.encoding.payload import encode_payload, raw_payload, split_coding
+from nnr.encoding.settings import EncodeSettings
+from nnr.encoding.split import SPLIT_MIN_ELEMENTS, encode_split_payload, split_tensors
+from nnr.encoding.stream import _check_qp, _header, plan_units, write_stream_head
 from nnr.errors import NNRUsageError
+from nnr.lazy import open_stream
+from nnr.units.compressed_data_unit import EntryPoint
+from nnr.units.types import PayloadType
+from nnr.writer import StreamWriter
 
-__all__ = ["TensorSource", "decode_tensors", "decode_to_checkpoint", "encode_checkpoint", "streamable_settings"]
+__all__ = ["CheckpointLayout", "TensorSource", "decode_tensors", "decode_to_checkpoint", "encode_checkpoint", "streamable_settings"]
 
 Progress = Callable[[int, int], None]
 
@@ -143,17 +165,6 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
                       **settings: Any) -> int:
     """Encode the tensors of ``source`` into ``out``, one tensor at a time (module doc); returns
     the bytes written.  Settings as :func:`nnr.encode` (``split_min_elements`` default on)."""
-    from nnr.encoder import _limits, _settings
-    from nnr.encoding import quantizer
-    from nnr.encoding.approx import init_approximation, assign_qps
-    from nnr.encoding.inputs import prepare_tensors_with_info
-    from nnr.encoding.model import ModelInfo
-    from nnr.encoding.settings import EncodeSettings
-    from nnr.encoding.split import SPLIT_MIN_ELEMENTS
-    from nnr.dtypes import TensorInfo
-    from nnr.encoding.stream import plan_units, write_stream_head
-    from nnr.writer import StreamWriter
-
     kw = _settings(settings)
     limits = _limits(kw)  # the stream is one the decoders accept (nnr.encoder.DecoderLimits)
     kw.setdefault("split_min_elements", SPLIT_MIN_ELEMENTS)
@@ -224,14 +235,6 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
 def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers: int) -> tuple[Any, bytes]:
     """One NDU of the stream (header, payload): its tensors read, quantized and coded (large
     ones block row by block row on ``workers``), then let go."""
-    from nnr.cabac.contexts import matrix_shape
-    from nnr.encoding.approx import QuantMethod, Quantized, _approx_codebook, _approx_uniform
-    from nnr.encoding.inputs import prepare_tensors_with_info
-    from nnr.encoding.split import encode_split_payload, split_tensors
-    from nnr.encoding.stream import _check_qp, _encode_payload, _header, _raw_payload
-    from nnr.units.compressed_data_unit import EntryPoint
-    from nnr.units.types import PayloadType
-
     eps: list[EntryPoint]
     stand = {n: a.params[n] for n in p.names}
     for n in p.names:
@@ -259,16 +262,12 @@ def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers
         if h.scan_order > 0 and not (pw > 1 and ph > 1):
             h.scan_order = 0  # a single row or column: as write_stream
         if h.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_RAW_FLOAT:
-            payload, eps = _raw_payload(a, p), []
+            payload, eps = raw_payload(a, p.names), []
         elif len(p.names) == 1 and p.names[0] in split and h.scan_order > 0:
             q = a.out[p.names[0]]
-            payload, eps, _ = encode_split_payload(q.values, q.qp, a.qp_density, dq=bool(q.dq),
-                                                   gpi=s.general_profile_idc,
-                                                   parent_node_id_present=bool(h.parent_node_id_present_flag),
-                                                   num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt,
-                                                   workers=workers)
+            payload, eps, _ = encode_split_payload(q.values, q.qp, split_coding(a, s, h, q), workers)
         else:
-            payload, eps, _ = _encode_payload(a, s, p, h, None, False)
+            payload, eps, _ = encode_payload(a, s, p.names, h, None, False)
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
         return h, payload
@@ -288,8 +287,6 @@ def decode_tensors(stream: object, sink: Callable[[str, npt.NDArray[Any]], None]
     ``dtype`` as :func:`nnr.decode`; ``workers``: each tensor's block rows (if coded with entry
     points) on this many processes.  Returns the number of tensors.  Units that update an
     earlier stream need an :class:`nnr.Decoder` session (:class:`nnr.NNRUsageError`)."""
-    from nnr.lazy import open_stream
-
     if not callable(sink):
         raise NNRUsageError(f"sink must be a callable sink(name, array), got {sink!r}")
     workers = parallel.resolve_workers(workers)
@@ -300,15 +297,23 @@ def decode_tensors(stream: object, sink: Callable[[str, npt.NDArray[Any]], None]
     return len(names)
 
 
-def decode_to_checkpoint(stream: str, target: str, *, folder: bool, dtype: str = "original", workers: int = 1,
-                         max_shard_bytes: int = MAX_SHARD_BYTES, only: list[str] | None = None,
-                         verify_entry_points: bool = True, dialect: str = "auto",
-                         progress: Progress | None = None) -> tuple[list[str], int]:
-    """Decode the stream at path ``stream`` into the ``.safetensors`` file ``target`` (or, with
-    ``folder``, a Hugging Face folder), one tensor at a time (module doc); the files written and
-    the number of tensors.  ``only``: these tensors alone."""
-    from nnr.lazy import open_stream
+@dataclass(frozen=True)
+class CheckpointLayout:
+    """What :func:`decode_to_checkpoint` writes: one ``.safetensors`` file, or (``folder``) a
+    Hugging Face folder in shards of at most ``max_shard_bytes``, tensors in ``dtype``
+    ("original": the dtypes the stream records)."""
 
+    folder: bool = False
+    dtype: str = "original"
+    max_shard_bytes: int = MAX_SHARD_BYTES
+
+
+def decode_to_checkpoint(stream: str, target: str, layout: CheckpointLayout, *, workers: int = 1,
+                         only: list[str] | None = None, verify_entry_points: bool = True, dialect: str = "auto",
+                         progress: Progress | None = None) -> tuple[list[str], int]:
+    """Decode the stream at path ``stream`` into ``target`` as ``layout`` says, one tensor at a
+    time (module doc); the files written and the number of tensors.  ``only``: these tensors alone."""
+    folder, dtype, max_shard_bytes = layout.folder, layout.dtype, layout.max_shard_bytes
     temps: list[tuple[str, str]] = []  # (written here, renamed to at the end)
     try:
         with open_stream(stream, verify_entry_points=verify_entry_points, dialect=dialect) as lazy:
@@ -362,8 +367,6 @@ def decode_to_checkpoint(stream: str, target: str, *, folder: bool, dtype: str =
                              lambda fi: fi.write(json.dumps(index, indent=2).encode() + b"\n"))
                 files.append(os.path.join(target, HF_INDEX))
             if folder:
-                from nnr.checkpoint import _remove_stale
-
                 _remove_stale(target, files)
 
             sizes = [int(np.prod(shapes[n], dtype=np.int64)) for n in names]

@@ -23,7 +23,7 @@ from nnr.units.context import UnitContext
 from nnr.units.dispatch import UNIT_STRUCTURES, UnitStructure
 from nnr.units.layer_parameter_set import LayerParameterSet, LayerParameterSetHeader, LayerParameterSetUnit
 from nnr.units.model_parameter_set import ModelParameterSet
-from nnr.units.nnr_unit import AggregateUnitHeader, write_unit_header, write_unit_size
+from nnr.units.nnr_unit import AggregateUnitHeader, read_frame, write_unit_header, write_unit_size
 from nnr.units.start_unit import StartUnitHeader
 from nnr.units.topology import QuantizationUnit, TopologyUnit
 
@@ -138,8 +138,8 @@ class StreamWriter:
         a = AggregateUnitHeader(aggregate_unit_type, int(entry_points), len(units) - 2)
         if entry_points:
             off = 0
-            for u in units:
-                a.nnr_unit_type.append(u[2 if u[0] < 128 else 4] >> 2)
+            for k, u in enumerate(units):
+                a.nnr_unit_type.append(read_frame(u, 0, len(u), k).nnr_unit_type)
                 a.nnr_unit_entry_point.append(off)
                 off += len(u)
         return self.unit(a, children=units, partial_data_counter=partial_data_counter, long_size=long_size)

@@ -24,7 +24,7 @@ from nnr.bitstream.bintrace import BYPASS, TERMINATE, BinEvent, BinTracer
 from nnr.decoder import Decoder
 from nnr.encoding import EncodeSettings, compress
 from nnr.encoding.inputs import prepare_tensors
-from nnr.encoding.stream import write_stream
+from nnr.encoding.stream import StreamWatch, write_stream
 from nnr.incremental import IncrementalState
 
 HAND_SETTINGS = {"general_profile_idc": 0, "use_dq": False, "param_opt": False}
@@ -37,7 +37,7 @@ def encode(tensors: dict[str, np.ndarray], settings: dict[str, object], state: I
     s = EncodeSettings.from_kwargs(settings)
     res, a = compress(prepare_tensors(tensors), s, state=state, hdsp=hdsp)
     bins = BinTracer()
-    traced = write_stream(a, s, state=state, hdsp=hdsp, bins=bins)
+    traced = write_stream(a, s, state=state, hdsp=hdsp, watch=StreamWatch(bins=bins))
     assert traced.data == res.data  # tracing changes no byte
     return res.data, bins.events, res.state
 

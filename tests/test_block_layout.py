@@ -10,7 +10,7 @@ import pytest
 from nnr.block_layout import BlockRole as R
 from nnr.block_layout import block_coding_order, block_id_order
 from nnr.encoding.model import Block, ModelInfo
-from nnr.payload import tensor_layout
+from nnr.decoding.payload import tensor_layout
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import PayloadType

@@ -119,7 +119,7 @@ def test_level_buffer_keeps_every_int32_level() -> None:
     import numpy as np
 
     from nnr.errors import MalformedStreamError
-    from nnr.payload import level_array
+    from nnr.decoding.split import level_array
 
     values = [0, 1, -1, 127, -128, 128, -129, 255, -256, 2**31 - 1, -(2**31), 5, 0, -77]
     buf = LevelBuffer()

@@ -1,5 +1,5 @@
 """Large tensors split into block rows with entry points (nnr.encoding.split, nnr.cabac.rows,
-nnr.payload_rows) and checkpoints streamed one tensor at a time (nnr.streaming).
+nnr.decoding.split) and checkpoints streamed one tensor at a time (nnr.streaming).
 
 Small tensors and small split thresholds keep these fast; the properties are those of the
 issue: identical bytes and arrays for 1 and 2 workers, the split payload equal to the
@@ -22,7 +22,7 @@ import nnr
 from nnr.cabac.enc_levels import encode_codeword_end, encode_iae, entry_points
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.encoding.layer import encode_layer
-from nnr.encoding.split import SPLIT_MIN_ELEMENTS, SPLIT_SCAN_ORDER, encode_split_payload, quantize_split
+from nnr.encoding.split import SPLIT_MIN_ELEMENTS, SPLIT_SCAN_ORDER, SplitCoding, encode_split_payload, quantize_split
 
 RNG = np.random.default_rng(20)
 
@@ -39,8 +39,7 @@ def test_split_payload_is_the_sequential_codeword(dq: bool, shape: tuple[int, in
     lv2, qp2 = quantize_split(_weights(shape), -38, 2, dq, workers=2)
     assert qp == qp2 and np.array_equal(lv, lv2)
     for po in (False, True):
-        data, eps, mism = encode_split_payload(lv, qp, 2, dq=dq, gpi=1, parent_node_id_present=False, num_gtx=11,
-                                               param_opt=po, workers=1)
+        data, eps, mism = encode_split_payload(lv, qp, SplitCoding(2, dq, 1, False, 11, po), 1)
         enc = ArithmeticEncoder()
         encode_iae(enc, 8, qp)
         info = encode_layer(enc, lv, dq=dq, scan_order=SPLIT_SCAN_ORDER, gpi=1, parent_node_id_present=False,
@@ -49,15 +48,13 @@ def test_split_payload_is_the_sequential_codeword(dq: bool, shape: tuple[int, in
         assert data == ref
         assert [x for e in eps for x in (e.value, e.dq_state, e.bit_offset)] == entry_points(ref, info)
         assert mism == 0
-        assert encode_split_payload(lv, qp, 2, dq=dq, gpi=1, parent_node_id_present=False, num_gtx=11,
-                                    param_opt=po, workers=2) == (data, eps, mism)
+        assert encode_split_payload(lv, qp, SplitCoding(2, dq, 1, False, 11, po), 2) == (data, eps, mism)
 
 
 def test_split_dq_rows_end_in_state_zero() -> None:
     # every entry point of a DQ tensor signals state 0 (each row's trellis ends there)
     lv, qp = quantize_split(_weights((300, 90), 3), -38, 2, True)
-    _, eps, _ = encode_split_payload(lv, qp, 2, dq=True, gpi=1, parent_node_id_present=False, num_gtx=11,
-                                     param_opt=True)
+    _, eps, _ = encode_split_payload(lv, qp, SplitCoding(2, True, 1, False, 11, True))
     assert len(eps) == 300 // 64 and all(e.dq_state == 0 for e in eps)
 
 
@@ -65,18 +62,17 @@ def test_row_decoder_checks_every_entry_point() -> None:
     from nnr.cabac.engine import ArithmeticDecoder
     from nnr.cabac.levels import TensorSideInfo
     from nnr.errors import MalformedStreamError
-    from nnr.payload_rows import decode_rows
+    from nnr.decoding.split import RowCoding, decode_rows
 
     lv, qp = quantize_split(_weights((300, 90), 3), -38, 2, True)
-    data, eps, _ = encode_split_payload(lv, qp, 2, dq=True, gpi=1, parent_node_id_present=False, num_gtx=11,
-                                        param_opt=True)
+    data, eps, _ = encode_split_payload(lv, qp, SplitCoding(2, True, 1, False, 11, True))
     flat = [x for e in eps for x in (e.value, e.dq_state, e.bit_offset)]
 
     def run(points: list[int], workers: int) -> np.ndarray:
         dec = ArithmeticDecoder(data, 0, len(data))
         assert dec.decode_bypass_bins(8) == qp & 0xFF  # qp_offset
-        return decode_rows(dec, 300, 90, True, SPLIT_SCAN_ORDER, 1, 11, False, points, TensorSideInfo(), 1 << 40,
-                           workers)
+        return decode_rows(dec, RowCoding(300, 90, True, SPLIT_SCAN_ORDER, 1, 11, False, 1 << 40), points,
+                           TensorSideInfo(), workers)
 
     for workers in (1, 2):
         assert np.array_equal(run(flat, workers), lv.reshape(-1))

@@ -1,6 +1,6 @@
 """The writer's trace: what the encoder writes, held to the syntax tables and to the decoder's trace.
 
-``write_stream(..., trace=True)`` records every element as the stream writer writes it (through
+``write_stream(..., watch=StreamWatch(trace=True))`` records every element as the stream writer writes it (through
 :class:`nnr.bitstream.BitWriter`, the writer's one place for elements) and the arithmetic-coded
 payload as the same per-tensor summaries the decoder traces.  For encoder round trips in many
 settings (edition 1 and 2, DQ, block scans, codebooks, row skipping, integer tensors, update
@@ -25,7 +25,7 @@ from nnr.bitstream import TraceEvent
 from nnr.decoder import Decoder
 from nnr.encoding import EncodeSettings, compress
 from nnr.encoding.inputs import prepare_tensors
-from nnr.encoding.stream import write_stream
+from nnr.encoding.stream import StreamWatch, write_stream
 from nnr.incremental import IncrementalState
 
 SYNTAX = syntax.load()
@@ -59,7 +59,7 @@ def round_trip(tensors: dict[str, np.ndarray], settings: dict[str, object], *, d
                state: IncrementalState | None = None, hdsp: bool = False) -> tuple[bytes, IncrementalState | None]:
     s = EncodeSettings.from_kwargs(settings)
     res, a = compress(prepare_tensors(tensors), s, state=state, hdsp=hdsp)
-    traced = write_stream(a, s, state=state, hdsp=hdsp, trace=True)
+    traced = write_stream(a, s, state=state, hdsp=hdsp, watch=StreamWatch(trace=True))
     assert traced.data == res.data  # tracing changes nothing
     report = syntax.check_trace(traced.trace, SYNTAX)
     assert report.ok, "writer trace does not match syntax/:\n  " + "\n  ".join(report.problems)
@@ -108,5 +108,5 @@ def test_writer_trace_reaches_the_payload_summaries() -> None:
     """The payload rows the tables trace as summaries appear on the writer's side."""
     s = EncodeSettings.from_kwargs({"row_skipping": True})
     _, a = compress(prepare_tensors(model()), s)
-    names = {e.name for e in write_stream(a, s, trace=True).trace if e.structure == "nnr_compressed_data_unit_payload"}
+    names = {e.name for e in write_stream(a, s, watch=StreamWatch(trace=True)).trace if e.structure == "nnr_compressed_data_unit_payload"}
     assert {"qp_offset", "row_skip_enabled_flag", "row_skip_flag", "parameter_set_ids", "levels", "terminate_bin"} <= names

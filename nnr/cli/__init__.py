@@ -11,11 +11,16 @@ problems, 3 an internal error.  Every error is one line on stderr, never a trace
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import warnings
 from collections.abc import Sequence
 
+import numpy as np
+
+import nnr
 from nnr.cli import conformance, decode, diff, encode, info, sweep, trace
-from nnr.cli.common import Subcommand
+from nnr.cli.common import SafeText, Subcommand
 from nnr.errors import NNRError, NNRUsageError
 
 COMMANDS: tuple[Subcommand, ...] = (decode.COMMAND, encode.COMMAND, info.COMMAND, trace.COMMAND, conformance.COMMAND,
@@ -23,8 +28,6 @@ COMMANDS: tuple[Subcommand, ...] = (decode.COMMAND, encode.COMMAND, info.COMMAND
 
 
 def _parser() -> argparse.ArgumentParser:
-    import nnr
-
     p = argparse.ArgumentParser(prog="nnr", description="ISO/IEC 15938-17 Neural Network Coding (NNC/NNR) tool")
     p.add_argument("--version", action="version", version=f"nnr {nnr.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -35,8 +38,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import re
-
     argv = list(sys.argv[1:] if argv is None else argv)
     for i in range(len(argv) - 1):  # "--qp -44..-30": a range, not an option
         if argv[i] == "--qp" and re.fullmatch(r"-?\d+\.\.-?\d+", argv[i + 1]):
@@ -47,12 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:  # report with the subcommand's usage, not the top-level one
         parser._defaults["_subparsers"][args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     command = next(c for c in COMMANDS if c.name == args.command)
-    import warnings
-
-    import numpy as np
-
-    from nnr.cli.common import SafeText
-
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = SafeText(out), SafeText(err)
     try:

@@ -13,6 +13,8 @@ from typing import TextIO
 import numpy as np
 import numpy.typing as npt
 
+from nnr import checkpoint
+from nnr.decoder import CHECKPOINT_SUFFIXES
 from nnr.errors import NNRUsageError
 
 
@@ -37,9 +39,7 @@ def have_safetensors() -> bool:
 
 def write_npz(path: str, arrays: dict[str, npt.NDArray[np.generic]]) -> None:
     """An .npz archive with one member ``<name>.npy`` per tensor (:func:`nnr.checkpoint.write_npz`)."""
-    from nnr.checkpoint import write_npz as write
-
-    write(path, arrays)
+    checkpoint.write_npz(path, arrays)
 
 
 def write_tensors(path: str, arrays: dict[str, npt.NDArray[np.generic]], fmt: str) -> list[str]:
@@ -97,12 +97,8 @@ class ProgressBar:
 def check_stream_path(path: str) -> None:
     """One clear line for inputs that cannot be a stream (a directory, a checkpoint); a missing
     file is reported by the reader ("cannot read ...")."""
-    import os
-
     if os.path.isdir(path):
         raise NNRUsageError(f"{path!r} is a directory, not an .nnc stream")
-    from nnr.decoder import CHECKPOINT_SUFFIXES
-
     if path.lower().endswith(CHECKPOINT_SUFFIXES):
         raise NNRUsageError(f"{path!r} is a checkpoint, not an .nnc stream (use 'nnr encode' to encode it)")
 

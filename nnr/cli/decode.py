@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
+from nnr import parallel
 from nnr.checkpoint import MAX_SHARD_BYTES, check_not_over_input, write_checkpoint
 from nnr.cli.common import ProgressBar, Subcommand, check_stream_path, overflowing, write_tensors
 from nnr.decoder import Decoder
 from nnr.dialect import add_dialect_argument
-from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS
+from nnr.dtypes import FLOAT_DTYPES, NUMPY_LACKS, cast_to
 from nnr.errors import NNRError, NNRUsageError
+from nnr.lazy import open_stream
+from nnr.streaming import CheckpointLayout, decode_to_checkpoint
 
 HELP = "decode one stream or a sequence of update streams"
 FILE_KINDS = {".npz": "npz", ".safetensors": "safetensors", ".pt": "pt", ".pth": "pt"}
@@ -33,8 +37,6 @@ _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "K
 
 def _size(text: str) -> int:
     """A size in bytes: an integer, optionally with a unit (KB, MB, GB, TB; KiB, MiB, GiB, TiB)."""
-    import re
-
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
     unit = m.group(2).upper() if m else ""
     if m is None or unit not in _UNITS or float(m.group(1)) * _UNITS[unit] < 1:
@@ -75,8 +77,6 @@ def _dtypes(original: dict[str, str], arrays: dict[str, Any], choice: str) -> di
 
 
 def _npz_arrays(arrays: dict[str, Any], dtypes: dict[str, str], path: str) -> dict[str, Any]:
-    from nnr.dtypes import cast_to
-
     out = {}
     lacking = []
     for k, v in arrays.items():
@@ -138,8 +138,6 @@ def run(args: argparse.Namespace) -> int:
     for path, stem in zip(args.inputs, stems):
         try:
             if args.only:
-                from nnr.lazy import open_stream
-
                 with open_stream(path, verify_entry_points=not args.no_verify_entry_points,
                                  dialect=args.dialect) as lazy:
                     _check_only(path, args.only, lazy)
@@ -186,8 +184,6 @@ def _config_hint(folder: str) -> None:
 
 def _standalone(args: argparse.Namespace) -> bool:
     """Whether the one stream decodes tensor by tensor (else: a decoder session, in memory)."""
-    from nnr.lazy import open_stream
-
     try:
         with open_stream(args.inputs[0], verify_entry_points=not args.no_verify_entry_points,
                          dialect=args.dialect) as lazy:
@@ -224,8 +220,6 @@ class _LazyArrays(Mapping[str, Any]):
         return self.choice if decoded.startswith("float") else None
 
     def __getitem__(self, name: str) -> Any:
-        from nnr.dtypes import cast_to
-
         v = self.lazy.get_tensor(name, workers=self.workers)
         dt = self._dtype(name, str(v.dtype))
         if dt and dt not in NUMPY_LACKS and dt != str(v.dtype):
@@ -242,10 +236,6 @@ class _LazyArrays(Mapping[str, Any]):
 def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
     """One stream into a .safetensors file, a Hugging Face folder or an .npz archive, one tensor
     at a time (nnr.streaming: the model is never held whole)."""
-    from nnr import parallel
-    from nnr.lazy import open_stream
-    from nnr.streaming import decode_to_checkpoint
-
     path = args.inputs[0]
     out = args.output
     if fmt == "safetensors" and folder:
@@ -264,9 +254,9 @@ def _run_streaming(args: argparse.Namespace, fmt: str, folder: bool) -> int:
                     arrays = _LazyArrays(lazy, args.only or lazy.keys(), args.dtype, workers, path)
                     files, count = write_tensors(target, arrays, "npz"), len(arrays)  # type: ignore[arg-type]
         if fmt != "npz":
-            files, count = decode_to_checkpoint(path, out, folder=fmt == "hf", dtype=args.dtype, workers=workers,
-                                                max_shard_bytes=args.max_shard_size or MAX_SHARD_BYTES,
-                                                only=args.only, verify_entry_points=not args.no_verify_entry_points,
+            layout = CheckpointLayout(fmt == "hf", args.dtype, args.max_shard_size or MAX_SHARD_BYTES)
+            files, count = decode_to_checkpoint(path, out, layout, workers=workers, only=args.only,
+                                                verify_entry_points=not args.no_verify_entry_points,
                                                 dialect=args.dialect, progress=bar)
     except NNRError as e:
         e.args = (f"{path}: {e}",)

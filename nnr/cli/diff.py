@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from typing import Any
 
 import numpy as np
 
+import nnr
+from nnr.checkpoint import checkpoint_kind, read_checkpoint
 from nnr.cli.common import Subcommand, dump_json
-from nnr.errors import NNRUsageError
+from nnr.errors import NNRError, NNRUsageError
 
 HELP = "per-tensor max / relative error and SNR between two streams, checkpoints or folders"
 
@@ -40,10 +43,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def load(path: str, updates: str = "add") -> dict[str, Any]:
     """Tensors of a stream, a checkpoint or an update sequence ``base.nnc+upd.nnc+...`` (a path
     that exists is taken whole, even with a '+' in its name)."""
-    import os
-
-    from nnr.checkpoint import checkpoint_kind, read_checkpoint
-
     if "+" in path and not os.path.exists(path):
         return load_sequence(path.split("+"), updates, path)
     if not os.path.exists(path):
@@ -56,12 +55,6 @@ def load(path: str, updates: str = "add") -> dict[str, Any]:
 
 def load_sequence(paths: list[str], updates: str, spec: str) -> dict[str, Any]:
     """The model a receiver rebuilds from a base stream and its updates (one decoder session)."""
-    import os
-
-    import nnr
-    from nnr.checkpoint import checkpoint_kind
-    from nnr.errors import NNRError
-
     for p in paths:
         if not p:
             raise NNRUsageError(f"{spec!r}: an empty name in the '+' sequence")

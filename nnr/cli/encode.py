@@ -6,13 +6,19 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from nnr import parallel
+from nnr.checkpoint import RAW, check_not_over_input, checkpoint_kind, read_checkpoint, replace_file
 from nnr.cli.common import ProgressBar, Subcommand
+from nnr.decoder import CHECKPOINT_SUFFIXES
 from nnr.encoder import encode
+from nnr.encoding.rate_control import relative_qps, search_qp
 from nnr.errors import NNRUsageError
+from nnr.streaming import TensorSource, encode_checkpoint, streamable_settings
 
 HELP = "encode a checkpoint (.safetensors, Hugging Face folder, .npz, .pt) into a stream"
 DESCRIPTION = ("Encode the tensors of a checkpoint: a .safetensors file, a Hugging Face folder (model.safetensors "
@@ -107,9 +113,6 @@ def encode_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnr.checkpoint import check_not_over_input, read_checkpoint, replace_file
-    from nnr.decoder import CHECKPOINT_SUFFIXES
-
     out = args.output
     if os.path.isdir(out):
         raise NNRUsageError(f"-o {out!r} is a directory; give the .nnc file to write")
@@ -131,15 +134,9 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise NNRUsageError(f"--qp-per-tensor names {unknown[0]!r}, which is not a tensor of {args.input!r}")
     if args.qp_rel is not None:
-        from nnr.encoding.rate_control import relative_qps
-
         rel = relative_qps(tensors, args.qp_rel, int(settings.get("qp_density", 2)))
         settings["qp_per_tensor"] = {**rel, **(settings.get("qp_per_tensor") or {})}
     elif args.target_bpp is not None or args.max_rel_error is not None:
-        from functools import partial
-
-        from nnr.encoding.rate_control import search_qp
-
         point = search_qp(tensors, target_bits_per_param=args.target_bpp, max_rel_error=args.max_rel_error,
                           encode=partial(encode, dtypes=dtypes, record_dtypes=True), **settings)
         settings["qp"] = point.qp
@@ -163,9 +160,6 @@ def run(args: argparse.Namespace) -> int:
 def _streamable(args: argparse.Namespace) -> bool:
     """A .safetensors file or Hugging Face folder with per-tensor settings: encoded one tensor at
     a time (nnr.streaming); QP searches and whole-model settings read everything first."""
-    from nnr.checkpoint import checkpoint_kind
-    from nnr.streaming import streamable_settings
-
     if not os.path.exists(args.input) or checkpoint_kind(args.input) not in ("safetensors", "hf"):
         return False
     if args.qp_rel is not None or args.target_bpp is not None or args.max_rel_error is not None:
@@ -174,10 +168,6 @@ def _streamable(args: argparse.Namespace) -> bool:
 
 
 def _run_streaming(args: argparse.Namespace) -> int:
-    from nnr import parallel
-    from nnr.checkpoint import replace_file
-    from nnr.streaming import TensorSource, encode_checkpoint
-
     src = TensorSource(args.input)
     if not src.slots:
         raise NNRUsageError(f"{args.input!r} holds no tensors")
@@ -202,8 +192,6 @@ def _run_streaming(args: argparse.Namespace) -> int:
 
 
 def _itemsize(dtype: str) -> int:
-    from nnr.checkpoint import RAW
-
     return RAW[dtype].itemsize if dtype in RAW else np.dtype(dtype).itemsize
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
 from typing import Any
 
 import numpy as np
 
-from nnr.cli.common import Subcommand, dump_json
+from nnr.checkpoint import RAW
+from nnr.cli.common import Subcommand, check_stream_path, dump_json
 from nnr.decoder import DecodedStream, DecodedUnit, Decoder, read_input
 from nnr.dialect import add_dialect_argument
+from nnr.errors import NNRError, NNRUsageError
 from nnr.units.types import CompressedParameterTypes, PayloadType
 
 HELP = "units, tensors, tools and sizes of a stream"
@@ -111,8 +114,6 @@ def info_dict(stream: DecodedStream, size: int) -> dict[str, Any]:
 
 
 def _itemsize(dtype: str) -> int:
-    from nnr.checkpoint import RAW
-
     return RAW[dtype].itemsize if dtype in RAW else np.dtype(dtype).itemsize
 
 
@@ -127,8 +128,6 @@ def _stats(v: Any) -> dict[str, Any]:
 def _matches(name: str, pattern: str | None) -> bool:
     if pattern is None:
         return True
-    import fnmatch
-
     return pattern in name or fnmatch.fnmatchcase(name, pattern)
 
 
@@ -145,8 +144,6 @@ def _filtered(d: dict[str, Any], pattern: str | None) -> dict[str, Any]:
         units.append(u)
     outputs = [o for o in d["outputs"] if _matches(o["name"], pattern)]
     if not outputs:
-        from nnr.errors import NNRUsageError
-
         raise NNRUsageError(f"--filter {pattern!r} matches no tensor of the stream")
     return {**d, "units": units, "outputs": outputs}
 
@@ -159,9 +156,6 @@ def _totals_line(t: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnr.cli.common import check_stream_path
-    from nnr.errors import NNRError
-
     session = Decoder(dialect=args.dialect)
     reports = []
     for path in args.inputs:

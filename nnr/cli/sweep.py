@@ -11,9 +11,13 @@ import argparse
 import json
 import math
 import sys
+from functools import partial
 from typing import Any
 
+from nnr.checkpoint import read_checkpoint
 from nnr.cli.common import ProgressBar, Subcommand
+from nnr.encoder import encode
+from nnr.encoding.rate_control import sweep
 from nnr.errors import NNRUsageError
 
 HELP = "rate-distortion table (and plot) of a checkpoint over a range of QPs"
@@ -43,12 +47,6 @@ def parse_range(text: str, step: int) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functools import partial
-
-    from nnr.checkpoint import read_checkpoint
-    from nnr.encoder import encode
-    from nnr.encoding.rate_control import sweep
-
     qps = parse_range(args.qp, args.step)
     if args.plot:
         try:

@@ -9,9 +9,10 @@ from typing import TextIO
 
 from nnr.bitstream import TraceEvent
 from nnr.bitstream.bintrace import BinEvent, BinTracer
-from nnr.cli.common import Subcommand
+from nnr.cli.common import Subcommand, check_stream_path
 from nnr.decoder import Decoder, read_input
 from nnr.dialect import add_dialect_argument, dialect_lines
+from nnr.errors import NNRError, NNRUsageError
 
 HELP = "every syntax element with bit offset, descriptor and value (--bins: every arithmetic-coded bin)"
 DEFAULT_MAX_BINS = 10000
@@ -80,9 +81,6 @@ def format_bin(e: BinEvent) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nnr.cli.common import check_stream_path
-    from nnr.errors import NNRError, NNRUsageError
-
     for path in args.inputs:
         check_stream_path(path)
     bins_on = args.bins or args.unit is not None or args.tensor is not None

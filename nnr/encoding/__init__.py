@@ -43,7 +43,7 @@ from nnr.encoding.datadriven import DataDriven
 from nnr.encoding.model import ModelInfo, apply_block_id_and_param_type, block_spec_ok
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.split import split_tensors
-from nnr.encoding.stream import StreamResult, levels_dict, write_stream
+from nnr.encoding.stream import StreamResult, StreamWatch, levels_dict, write_stream
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState
 
@@ -122,7 +122,8 @@ def compress(
     tick = _Ticker(progress, 2 * sum(int(v.size) for v in a.params.values()))
     split = split_tensors(a, s, state is not None or hdsp, workers, tick)
     approximate(a, s, qfn, tick, workers, tick.part)
-    res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, tick=tick, workers=workers, split=split)
+    res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, workers=workers, split=split,
+                       watch=StreamWatch(tick=tick))
     tick.finish()
     if hdsp and res.state is not None:
         after = res.state

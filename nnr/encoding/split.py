@@ -29,6 +29,7 @@ limits, row skipping, update streams (TCA / HDSP) and units holding several tens
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,14 +37,24 @@ import numpy.typing as npt
 
 from nnr import parallel
 from nnr.cabac.contexts import BlockScan, block_size, matrix_shape, signalled_contexts
+from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, entry_points
 from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.cabac.enc_levels import encode_iae, entry_points, TensorEncodeInfo
-from nnr.cabac.rows import RowCode, best_sets, block_row_range, encode_block_row, encode_tensor_prefix, join_rows
-from nnr.cabac.rows import trial_block_row
+from nnr.cabac.rows import (
+    RowCode,
+    best_sets,
+    block_row_range,
+    encode_block_row,
+    encode_tensor_prefix,
+    join_rows,
+    trial_block_row,
+)
+from nnr.encoding.approx import Quantized, QuantMethod, coding_order
 from nnr.errors import NNRUsageError
+from nnr.quantization import _fits, _slots_to_levels, _urq_round, overflow_qp, scan_permutation, step_size
+from nnr.quantization.trellis import dq_no_rate
 from nnr.units.compressed_data_unit import EntryPoint
 
-__all__ = ["SPLIT_MIN_ELEMENTS", "SPLIT_SCAN_ORDER", "encode_split_payload", "quantize_split", "split_tensors",
+__all__ = ["SPLIT_MIN_ELEMENTS", "SPLIT_SCAN_ORDER", "SplitCoding", "encode_split_payload", "quantize_split", "split_tensors",
            "splittable"]
 
 SPLIT_MIN_ELEMENTS = 1 << 20
@@ -99,10 +110,6 @@ def quantize_split(w: npt.NDArray[np.float32], qp: int, qp_density: int, dq: boo
     """Levels (DQ reconstruction indices when ``dq``) of ``w`` quantized block row by block row
     (scan order :data:`SPLIT_SCAN_ORDER`), and the QP used (raised as NNCodec raises it when a
     level would overflow int32)."""
-    from nnr.quantization import _fits, _slots_to_levels, _urq_round, overflow_qp, scan_permutation
-    from nnr.quantization import step_size
-    from nnr.quantization.trellis import dq_no_rate
-
     h, wd = matrix_shape(w.shape)
     flat = np.ascontiguousarray(w, dtype=np.float32).reshape(h, wd)
     scan = BlockScan(h, wd, SPLIT_SCAN_ORDER)
@@ -156,13 +163,25 @@ def _last_in_scan(levels: npt.NDArray[np.int32], scan: BlockScan, br: int) -> in
     return int(levels[segs[-1] - 1])
 
 
-def encode_split_payload(levels: npt.NDArray[np.int32], qp: int, qp_density: int, *, dq: bool, gpi: int,
-                         parent_node_id_present: bool, num_gtx: int, param_opt: bool, workers: int = 1
+@dataclass(frozen=True)
+class SplitCoding:
+    """How a split tensor's unit is coded (what :func:`encode_split_payload` needs besides the levels)."""
+
+    qp_density: int
+    dq: bool
+    general_profile_idc: int
+    parent_node_id_present: bool
+    num_gtx: int  # cabac_unary_length_minus1 + 1
+    param_opt: bool  # choose the parameter sets by NNCodec's trial pass
+
+
+def encode_split_payload(levels: npt.NDArray[np.int32], qp: int, c: SplitCoding, workers: int = 1
                          ) -> tuple[bytes, list[EntryPoint], int]:
     """The payload of a unit holding only this tensor (qp_offset, the tensor, the terminating
     bin), its entry points and DQ index mismatches: the bytes :func:`nnr.encoding.layer.encode_layer`
     writes for these levels with scan order :data:`SPLIT_SCAN_ORDER`, the block rows coded on
     ``workers`` processes."""
+    dq, num_gtx = c.dq, c.num_gtx
     h, w = matrix_shape(tuple(levels.shape))
     flat = levels.reshape(-1)
     scan = BlockScan(h, w, SPLIT_SCAN_ORDER)
@@ -174,7 +193,7 @@ def encode_split_payload(levels: npt.NDArray[np.int32], qp: int, qp_density: int
 
     order = signalled_contexts(dq, False, False, num_gtx, 0, 0)
     ids = [0] * len(order)
-    if param_opt and order:
+    if c.param_opt and order:
         stats = _run(lambda br: trial_block_row(row_list(br), scan, br, dq, num_gtx,
                                                 _last_in_scan(flat, scan, br - 1)), groups, workers)
         sums = [sum(col) for col in zip(*stats)]
@@ -185,8 +204,8 @@ def encode_split_payload(levels: npt.NDArray[np.int32], qp: int, qp_density: int
         if dq and r.state != 0:
             raise AssertionError(f"block row {br} ends in DQ state {r.state}, not 0")
     enc = ArithmeticEncoder()
-    encode_iae(enc, 6 + qp_density, qp)
-    encode_tensor_prefix(enc, h, w, gpi, parent_node_id_present, order, ids, num_gtx)
+    encode_iae(enc, 6 + c.qp_density, qp)
+    encode_tensor_prefix(enc, h, w, c.general_profile_idc, c.parent_node_id_present, order, ids, num_gtx)
     data, marks = join_rows(enc, rows)
     info = TensorEncodeInfo()
     info.marks = marks
@@ -201,8 +220,6 @@ def split_tensors(a: Any, s: Any, session: bool, workers: int = 1, tick: Any = N
     scan order :data:`SPLIT_SCAN_ORDER` and quantize them here, block rows on ``workers``;
     returns their names (the stream writer codes their payloads with :func:`encode_split_payload`).
     ``only``: consider these tensors alone (the others may not be loaded)."""
-    from nnr.encoding.approx import QuantMethod, Quantized, coding_order
-
     if (not s.split_min_elements or session or s.codebook_mode or s.lambda_scale > 0 or s.int_quant_bw
             or s.row_skipping or s.bnf or s.block_id_and_param_type is not None or s.out_of_band
             or s.scan_order not in (0, SPLIT_SCAN_ORDER) or s.ed1):  # rows are coded by 2.1.3's rules

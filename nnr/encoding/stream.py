@@ -24,16 +24,15 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.cabac.contexts import matrix_shape
-from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_iae, entry_points
 from nnr import parallel
 from nnr.bitstream import BitWriter, TraceEvent
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.block_layout import BlockRole
 from nnr.dtypes import encode_record, record_entries, unit_format
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
-from nnr.encoding.layer import encode_layer
 from nnr.encoding.model import Block
+from nnr.encoding.payload import Payload, PayloadTrace, base_levels, encode_payload, raw_payload, split_coding
+from nnr.encoding.split import encode_split_payload
 from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, advance, child_depth, continues_parent
@@ -43,6 +42,9 @@ from nnr.units.topology import TopologyUnit
 from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import ParentNodeIdType, PayloadType, TopologyStorageFormat
 from nnr.writer import StreamWriter
+
+
+UNBOUNDED = 1 << 62  # an element budget that never binds
 
 
 @dataclass
@@ -188,90 +190,11 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: Incremental
     return h
 
 
-def _base_levels(state: IncrementalState, name: str, q: Quantized, h: CompressedDataUnitHeader) -> list[int]:
-    """The TCA base of a tensor, whose node must continue the state's (the PUT check)."""
-    bad = continues_parent(state.get(name), h.device_id, h.parameter_id, h.put_node_depth)
-    if bad is not None:
-        raise NNRUsageError(f"{name!r}: {bad.reason} (incremental state)")
-    arr = state.levels(name)
-    assert arr is not None
-    if arr.size != q.values.size:
-        raise NNRUsageError(f"{name!r} has {q.values.size} elements, its previous update had {arr.size}")
-    flat: list[int] = arr.reshape(-1).astype(np.int64).tolist()
-    return flat
-
-
-Payload = tuple[bytes, list[EntryPoint], int]  # a unit's payload, its entry points, DQ index mismatches
-
-
-def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader,
-                    state: IncrementalState | None, hdsp_on: bool,
-                    trace: BitWriter | None = None, bins: BinTracer | None = None,
-                    unit: int | None = None) -> Payload:
-    """The unit's arithmetic codeword; ``trace`` receives its elements as the decoder traces
-    them (:func:`nnr.payload.decode_payload`): per tensor qp_offset, then the side information
-    and one summary of the levels.  ``bins`` receives its bins (offsets in the codeword; the
-    caller places them in the stream) as the decoder's bin trace of unit ``unit`` has them."""
-    enc = ArithmeticEncoder()
-    infos: list[TensorEncodeInfo] = []
-    pt = h.nnr_compressed_data_unit_payload_type
-    gpi = s.general_profile_idc
-    for n in p.names:
-        q = a.out[n]
-        if q.method == QuantMethod.RAW:
-            continue
-        if bins is not None:
-            enc.set_tracer(bins.begin_tensor(unit, n, s.cabac_unary_length_minus1 + 1, 0, enc))
-        if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
-            b0 = int(enc.bit_position())
-            if enc.traced and enc.tracer is not None:
-                enc.tracer.name_bypass("qp_offset")
-            encode_iae(enc, 6 + a.qp_density, q.qp)
-            if trace is not None:  # the MPS's quantization parameter is 0: the offset is the QP
-                trace.trace_value("qp_offset", f"iae({6 + a.qp_density})", b0, q.qp, 6 + a.qp_density)
-        cb_size = len(q.codebook or []) if (gpi == 1 and q.method == QuantMethod.CODEBOOK) else 0
-        cb_zero = q.cb_zero if cb_size else 0
-        tca_base = None
-        if h.temporal_context_modeling_flag and gpi == 1 and state is not None:
-            tca_base = _base_levels(state, n, q, h)
-        history = None
-        if hdsp_on:
-            assert state is not None
-            harr = state.history(n)
-            assert harr is not None
-            if harr.size != q.values.size:
-                raise NNRUsageError(f"the HDSP history of {n!r} has {harr.size} entries, the tensor {q.values.size}")
-            history = harr.astype(np.int64).tolist()
-        info = encode_layer(
-            enc, q.values, dq=bool(q.dq), scan_order=h.scan_order, gpi=gpi,
-            parent_node_id_present=bool(h.parent_node_id_present_flag), num_gtx=s.cabac_unary_length_minus1 + 1,
-            param_opt=s.param_opt, row_skip=bool(s.row_skipping) and gpi == 1, cb_size=cb_size, cb_zero=cb_zero,
-            base=tca_base, history=history, hdsp=hdsp_on, ed1=s.ed1,
-        )
-        infos.append(info)
-        if trace is not None:
-            _trace_levels(trace, n, q, info, int(enc.bit_position()))
-    t_end = int(enc.bit_position())
-    if bins is not None:
-        enc.set_tracer(bins.begin_end(unit, 0, enc) if infos else None)
-    data = encode_codeword_end(enc)
-    if trace is not None and infos:  # with the stop bit and padding, as the decoder reports it
-        trace.trace_value("terminate_bin", "ae(v)", t_end, 1, 8 * len(data) - t_end)
-    eps: list[EntryPoint] = []
-    mismatches = 0
-    for info in infos:
-        flat = entry_points(data, info)
-        for j in range(0, len(flat), 3):
-            eps.append(EntryPoint(flat[j], flat[j + 1], flat[j + 2]))
-        mismatches += int(info.dq_index_mismatches)
-    return (data if infos else b""), eps, mismatches
-
-
 def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader, payload: bytes,
                 state: IncrementalState | None, hdsp_on: bool) -> dict[str, npt.NDArray[np.int32]]:
     """The levels nnr's decoder reads from ``payload`` (the unit just written), per tensor."""
     from nnr.bitstream import BitReader
-    from nnr.payload import PayloadContext, decode_payload
+    from nnr.decoding.payload import PayloadContext, decode_payload
 
     gpi = s.general_profile_idc
     base: dict[str, list[int]] = {}
@@ -279,37 +202,16 @@ def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedD
     for n in p.names:
         q = a.out[n]
         if h.temporal_context_modeling_flag and gpi == 1 and state is not None:
-            base[n] = _base_levels(state, n, q, h)
+            base[n] = base_levels(state, n, q, h)
         if hdsp_on and state is not None:
             harr = state.history(n)
             if harr is not None:
                 history[n] = harr.astype(np.int64).tolist()
-    ctx = PayloadContext(gpi, a.qp_density, 0, base, history, True, 1 << 62, 1 << 62, ed1=s.ed1)
+    # the payload was just written: no budget applies (the caps are the largest that exist)
+    ctx = PayloadContext(general_profile_idc=gpi, qp_density=a.qp_density, quantization_parameter=0, base=base,
+                         history=history, max_elements=UNBOUNDED, max_expansion=UNBOUNDED, ed1=s.ed1)
     tensors = decode_payload(payload, 0, len(payload), h, ctx, BitReader(payload))
     return {t.name: t.levels for t in tensors if t.levels is not None and a.out[t.name].method != QuantMethod.RAW}
-
-
-def _trace_levels(w: BitWriter, name: str, q: Quantized, info: TensorEncodeInfo, end: int) -> None:
-    """The arithmetic-coded side information and levels of one tensor, summarised as the decoder
-    summarises them (bins are not traced one by one).  Offsets are codeword positions (the
-    decoder's bit counter); the encoder does not mark where the row_skip_flag bins end, so with
-    row skipping the parameter_set_ids event starts where the row_skip_flag bins start."""
-    at, levels = int(info.bit_start), int(info.bit_levels)
-    if info.hdsp_flag_coded:  # bypass bins: one bit each
-        w.trace_value("hist_dep_sig_prob_enabled_flag", "ae(v)", at, int(info.hist_dep_sig_prob_enabled_flag), 1)
-        at += 1
-    if info.row_skip_enabled_flag_coded:
-        w.trace_value("row_skip_enabled_flag", "ae(v)", at, int(info.row_skip_enabled_flag), 1)
-        at += 1
-    if info.row_skip_flag:
-        w.trace_value("row_skip_flag", "ae(v)", at, "".join(str(x) for x in info.row_skip_flag), levels - at)
-    w.trace_value("parameter_set_ids", "ae(v)", at, list(info.parameter_set_ids), levels - at)
-    nz = int(np.count_nonzero(q.values))
-    w.trace_value("levels", "ae(v)", levels, f"<{q.values.size} levels of {name!r}, {nz} non-zero>", end - levels)
-
-
-def _raw_payload(a: Approximation, p: UnitPlan) -> bytes:
-    return b"".join(np.ascontiguousarray(a.out[n].values, dtype="<f4").tobytes() for n in p.names)
 
 
 def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> None:
@@ -337,10 +239,22 @@ def write_stream_head(w: StreamWriter, a: Approximation, s: EncodeSettings) -> N
             w.topology(TopologyUnit(int(TopologyStorageFormat.NNR_TPL_UNREC), 0, encode_record(record) + b"\x00"))
 
 
+@dataclass(frozen=True)
+class StreamWatch:
+    """Who follows :func:`write_stream`: ``tick`` the elements of each unit written; ``trace``:
+    record every element written in ``result.trace``, as a decoder's tracer sees it (the
+    arithmetic-coded payload as per-tensor summaries); ``bins`` the bins of the payloads, as the
+    decoder's bin trace (:mod:`nnr.bitstream.bintrace`) has them."""
+
+    tick: Callable[[int], None] | None = None
+    trace: bool = False
+    bins: BinTracer | None = None
+
+
 def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState | None = None,
                  hdsp: bool = False, put_nodes: bool = True,
-                 tick: Callable[[int], None] | None = None, workers: int = 1, trace: bool = False,
-                 bins: BinTracer | None = None, split: frozenset[str] = frozenset()) -> StreamResult:
+                 workers: int = 1, split: frozenset[str] = frozenset(), watch: StreamWatch = StreamWatch()
+                 ) -> StreamResult:
     """The NNR units of one stream.  ``state`` is the session's incremental state (not changed:
     the state after the stream is ``result.state``, its HDSP histories not yet updated); with
     ``hdsp``, units whose tensors all have a history are coded with and without HDSP and the
@@ -348,15 +262,15 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     (NNCodec without ``approx_param_base``: put_node_depth 0, no TCA, nodes not kept).
     ``workers`` > 1: the units' payloads (independent: every header and TCA base comes from the
     state at the start of the stream) are coded on that many processes first, the same bytes.
-    ``trace``: record every element written in ``result.trace``, as a decoder's tracer sees it
-    (the arithmetic-coded payload as per-tensor summaries).  ``bins``: the bins of the payloads,
-    as the decoder's bin trace (:mod:`nnr.bitstream.bintrace`) has them (the same bytes).
+    ``watch``: who follows the writing (:class:`StreamWatch`: progress, element trace, bin trace;
+    the same bytes).
     ``split``: tensors split into block rows (:mod:`nnr.encoding.split`): a unit holding one of
     them alone is coded here first, its block rows on the workers (the same bytes as coded
     whole)."""
     for name, q in a.out.items():
         _check_qp(a, s, name, q)
     gpi = s.general_profile_idc
+    tick, trace, bins = watch.tick, watch.trace, watch.bins
     w = StreamWriter(trace=trace)
     write_stream_head(w, a, s)
     res = StreamResult(b"")
@@ -402,21 +316,16 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         failure = e
     done: dict[tuple[int, int], parallel.Job[Payload] | parallel.Failed] = {}
     if split:
-        from nnr.encoding.split import encode_split_payload
-
         for k, (p, h, modes) in enumerate(units):
             if len(p.names) == 1 and p.names[0] in split and modes == (0,) and h.scan_order > 0:
                 q = a.out[p.names[0]]
-                done[(k, 0)] = parallel.Job(encode_split_payload(
-                    q.values, q.qp, a.qp_density, dq=bool(q.dq), gpi=gpi,
-                    parent_node_id_present=bool(h.parent_node_id_present_flag),
-                    num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt, workers=workers))
+                done[(k, 0)] = parallel.Job(encode_split_payload(q.values, q.qp, split_coding(a, s, h, q), workers))
     tasks = [(k, m) for k, (_, _, modes) in enumerate(units) for m in modes if (k, m) not in done]
     if workers > 1 and len(tasks) > 1:
 
         def job(i: int) -> parallel.Job[Payload]:
             k, m = tasks[i]
-            return parallel.Job(_encode_payload(a, s, units[k][0], units[k][1], state, m == 1))
+            return parallel.Job(encode_payload(a, s, units[k][0].names, units[k][1], state, m == 1))
 
         costs = [sum(int(a.out[n].values.size) for n in units[k][0].names) for k, _ in tasks]
         done.update(zip(tasks, parallel.run(job, costs, workers)))
@@ -425,7 +334,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         r = done.get((k, mode), parallel.FAILED)
         if isinstance(r, parallel.Job):
             return r.value
-        return _encode_payload(a, s, units[k][0], units[k][1], state, mode == 1)
+        return encode_payload(a, s, units[k][0].names, units[k][1], state, mode == 1)
 
     for k, (p, h, modes) in enumerate(units):
         eps: list[EntryPoint] = []
@@ -434,7 +343,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         unit_index = len(w.units)
         first_bin = len(bins.events) if bins is not None else 0
         if not modes:
-            payload, mism = _raw_payload(a, p), 0
+            payload, mism = raw_payload(a, p.names), 0
         elif len(modes) == 2:
             cands = [payload_of(k, m) for m in modes]
             best = 1 if len(cands[1][0]) < len(cands[0][0]) else 0
@@ -442,11 +351,11 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
                 res.hdsp_modes[n] = best
             payload, eps, mism = cands[best]
             if tw is not None or bins is not None:  # trace the kept coding
-                _encode_payload(a, s, p, h, state, best == 1, tw, bins, unit_index)
+                encode_payload(a, s, p.names, h, state, best == 1, PayloadTrace(tw, bins, unit_index))
         else:
             # traced: coded again here with the tracer (the same bytes)
             payload, eps, mism = (payload_of(k, 0) if tw is None and bins is None
-                                  else _encode_payload(a, s, p, h, state, False, tw, bins, unit_index))
+                                  else encode_payload(a, s, p.names, h, state, False, PayloadTrace(tw, bins, unit_index)))
         res.dq_index_mismatches += mism
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps

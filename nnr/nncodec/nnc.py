@@ -45,7 +45,7 @@ from nnr.errors import MalformedStreamError, NNRUsageError
 from nnr.usage import check_bool, check_path, write_file
 from nnr.nncodec import _hls
 from nnr.nncodec.state import BaseUpdate, check_approx_param_base, new_approx_param_base, to_incremental, tool_enabled
-from nnr.payload import CodedTensor
+from nnr.decoding.payload import CodedTensor
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.layer_parameter_set import LayerParameterSet
 from nnr.units.types import NNRUnitType

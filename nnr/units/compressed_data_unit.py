@@ -2,7 +2,7 @@
 
 Also ``integer_codebook()``, ``tensor_dimensions_list()`` and
 ``cabac_entry_point_list(numBlockRowsMinus1, dq_flag)``.  The payload (arithmetic codeword or
-raw float tensor) is decoded by :mod:`nnr.payload`.
+raw float tensor) is decoded by :mod:`nnr.decoding.payload`.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class OutOfBandParameters:
 
 @dataclass
 class CompressedDataUnitHeader:
-    """``nnr_compressed_data_unit_header()`` (the payload is :mod:`nnr.payload`'s)."""
+    """``nnr_compressed_data_unit_header()`` (the payload is :mod:`nnr.decoding.payload`'s)."""
 
     unit_type: ClassVar[NNRUnitType] = NNRUnitType.NNR_NDU
 

@@ -5,7 +5,7 @@ writer (:class:`nnr.writer.StreamWriter`) writes a structure under its ``unit_ty
 against this table.  Every unit structure follows one convention (:class:`UnitStructure`):
 ``read(r, ctx)`` and ``write(w, ctx)`` mirror each other element for element, and
 ``apply(ctx)`` records what the unit leaves in force for the units after it.  The arithmetic-coded
-NDU payload (:mod:`nnr.payload`) and the units an NNR_AGG carries are not part of the structures.
+NDU payload (:mod:`nnr.decoding.payload`) and the units an NNR_AGG carries are not part of the structures.
 """
 
 from __future__ import annotations

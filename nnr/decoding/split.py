@@ -1,4 +1,5 @@
-"""Decoding one tensor's block rows apart: from its entry points, on workers.
+"""Decoding one tensor's block rows apart: from its entry points, on workers (mirror of
+:mod:`nnr.encoding.split`).
 
 A tensor coded with a block scan of several block rows carries an entry point per block row
 after the first (bit offset, offset register, DQ state: ``cabac_entry_point_list``).  This
@@ -13,6 +14,7 @@ trace) with ``verify_entry_points``; anything else takes the sequential path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,44 +23,62 @@ import numpy.typing as npt
 from nnr import parallel
 from nnr.cabac.contexts import BlockScan, ContextSet, signalled_contexts
 from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_parameter_sets, decode_preamble
+from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_parameter_sets, decode_preamble
 from nnr.cabac.rows import block_row_range, decode_block_row, decoder_at
 from nnr.errors import MalformedStreamError
 
-__all__ = ["decode_rows", "row_decodable"]
+__all__ = ["RowCoding", "decode_rows", "level_array", "row_decodable"]
 
 _STATE = ("ptr", "value", "bits_needed", "range", "overrun")
 
 
-def row_decodable(height: int, width: int, scan_order: int, entry_points: list[int], cb_size: int,
-                  base: object, history: object, verify: bool, traced: bool) -> bool:
-    """Whether :func:`decode_rows` applies (else the sequential decoder runs)."""
-    scan = BlockScan(height, width, scan_order)
-    return (scan.multi and verify and not traced and cb_size == 0 and base is None and history is None
-            and len(entry_points) == 3 * (scan.block_rows - 1))
+@dataclass(frozen=True)
+class RowCoding:
+    """How one tensor's levels are coded (what decoding its block rows needs besides the codeword)."""
+
+    height: int
+    width: int
+    dq: bool
+    scan_order: int
+    general_profile_idc: int
+    num_gtx: int  # cabac_unary_length_minus1 + 1
+    parent_node_id_present: bool
+    max_coded: int  # bins the payload can hold (bounds the preamble's row_skip_flag list)
 
 
-def _levels(buf: LevelBuffer) -> npt.NDArray[np.int32]:
-    from nnr.payload import level_array  # (nnr.payload imports this module)
+def row_decodable(c: RowCoding, entry_points: list[int]) -> bool:
+    """Whether :func:`decode_rows` applies to a tensor whose levels use no TCA base, codebook or
+    HDSP history, untraced (else the sequential decoder runs): a block scan of several block
+    rows with an entry point for each after the first."""
+    scan = BlockScan(c.height, c.width, c.scan_order)
+    return scan.multi and len(entry_points) == 3 * (scan.block_rows - 1)
 
-    return level_array(buf)
+
+def level_array(buf: LevelBuffer) -> npt.NDArray[np.int32]:
+    """The levels of a :class:`~nnr.cabac.levels.LevelBuffer` as one int32 array."""
+    levels = np.frombuffer(bytes(buf.small), dtype=np.uint8).astype(np.int32)
+    levels -= LEVEL_BIAS
+    if buf.large:
+        levels[np.array(buf.large[0::2], dtype=np.int64)] = np.array(buf.large[1::2], dtype=np.int32)
+    return levels
 
 
-def decode_rows(dec: ArithmeticDecoder, height: int, width: int, dq: bool, scan_order: int, gpi: int, num_gtx: int,
-                parent_node_id_present: bool, entry_points: list[int], info: TensorSideInfo, max_coded: int,
+def decode_rows(dec: ArithmeticDecoder, c: RowCoding, entry_points: list[int], info: TensorSideInfo,
                 workers: int = 1) -> npt.NDArray[np.int32]:
     """The levels of one tensor (as ``decode_tensor_levels`` outputs them, flat int32), the block
     rows on ``workers`` processes; ``dec`` is left after the tensor's last level."""
+    height, width, dq, num_gtx = c.height, c.width, c.dq, c.num_gtx
     ctxs = ContextSet(num_gtx)
     info.bit_start = dec.bit_position()
-    hdsp = decode_preamble(dec, ctxs, height, width, gpi, 0, parent_node_id_present, info, max_coded)
+    hdsp = decode_preamble(dec, ctxs, height, width, c.general_profile_idc, 0, c.parent_node_id_present, info,
+                           c.max_coded)
     skip = info.row_skip_flag
     info.bit_params = dec.bit_position()
     decode_parameter_sets(dec, ctxs, dq, False, hdsp == 1, num_gtx, 0, 0, info.parameter_set_ids)
     ids = list(info.parameter_set_ids)
     order = signalled_contexts(dq, False, hdsp == 1, num_gtx, 0, 0)
     info.bit_levels = dec.bit_position()
-    scan = BlockScan(height, width, scan_order)
+    scan = BlockScan(height, width, c.scan_order)
     info.scan_order_used = scan.scan_order
     info.block_rows = scan.block_rows
     nbr = scan.block_rows
@@ -87,7 +107,7 @@ def decode_rows(dec: ArithmeticDecoder, height: int, width: int, dq: bool, scan_
                 f"entry point {br} does not match the decoding state at block row {br + 1} (signalled bit offset "
                 f"{starts[br + 1]}, value {values[br + 1]}, dq state {states[br + 1]}; decoded {d.bit_position()}, "
                 f"{d.offset_register()}, {state})", element="cabac_entry_point_list")
-        return _levels(buf), tuple(int(getattr(d, f)) for f in _STATE)
+        return level_array(buf), tuple(int(getattr(d, f)) for f in _STATE)
 
     n = max(1, min(nbr, 4 * workers))
     groups = [list(range(i * nbr // n, (i + 1) * nbr // n)) for i in range(n)]

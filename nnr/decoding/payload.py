@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -18,10 +19,11 @@ from nnr.bitstream import BitReader
 from nnr.cabac.engine import ArithmeticDecoder
 from nnr.block_layout import BlockRole, block_coding_order, block_id_order
 from nnr.cabac.contexts import num_block_rows
-from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_codeword_end, decode_tensor_levels
-from nnr.payload_rows import decode_rows, row_decodable
-from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError
+from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_codeword_end, decode_tensor_levels
+from nnr.decoding.split import RowCoding, decode_rows, level_array, row_decodable
+from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError, TruncatedStreamError
 from nnr.limits import MAX_TENSOR_ELEMENTS
+from nnr.units.compressed_data_payload import CodedSpan, trace_coded_tensor
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader, IntegerCodebook
 from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import PayloadType
@@ -33,6 +35,7 @@ BINS_PER_BIT = 128  # safe upper bound of context-coded bins per payload bit
 # sets it.
 EXPANSION_PER_BYTE = 1 << 13
 EXPANSION_SLACK_BYTES = 32
+
 
 @dataclass
 class CodedTensor:
@@ -60,6 +63,14 @@ class CodedTensor:
         return math.prod(self.shape)
 
 
+class CodedUnit(NamedTuple):
+    """The tensors one NDU decoded to (what reconstruction and the session take from a stream)."""
+
+    unit_index: int
+    header: CompressedDataUnitHeader
+    tensors: list[CodedTensor]
+
+
 @dataclass
 class PayloadContext:
     """What the payload decoding needs besides the header."""
@@ -76,7 +87,19 @@ class PayloadContext:
     ed1: bool = False  # the edition-1 reference software's coding rules (nnr.dialect)
 
 
-def tensor_layout(h: CompressedDataUnitHeader) -> list[tuple[str, BlockRole, list[int]]]:
+Layout = list[tuple[str, BlockRole, list[int]]]  # (name, role, shape) of each tensor of an NDU, coding order
+
+
+def layout_or_none(h: CompressedDataUnitHeader) -> Layout | None:
+    """:func:`tensor_layout`, or None where the header does not give it (the payload decoding
+    reports why, in order)."""
+    try:
+        return tensor_layout(h)
+    except NNRError:
+        return None
+
+
+def tensor_layout(h: CompressedDataUnitHeader) -> Layout:
     """(name, role, shape) of each tensor of the unit, in coding order (syntax.md §8.2)."""
     dims = list(h.tensor_dimensions)
     pt = h.nnr_compressed_data_unit_payload_type
@@ -184,7 +207,7 @@ def decode_payload(
         for t in tensors:
             nbytes = 4 * t.size
             if pos + nbytes > end:
-                raise r.error(type_trunc(), f"raw float tensor needs {nbytes} bytes, {end - pos} remain",
+                raise r.error(TruncatedStreamError, f"raw float tensor needs {nbytes} bytes, {end - pos} remain",
                               "raw_float32_parameter", 8 * pos)
             t.bit_offset = 8 * pos
             t.raw = np.frombuffer(data, dtype="<f4", count=t.size, offset=pos).astype(np.float32).reshape(t.shape)
@@ -269,13 +292,14 @@ def decode_payload(
         scan = h.scan_order if len(t.shape) >= 2 else 0
         eps = _entry_points_for(h, t.role, t.shape)
         # the row decoder reads each tensor's preamble by NNCodec 2.1.3's rules only
-        by_rows = not ctx.ed1 and row_decodable(height, width, scan, eps, cb_size, base, history,
-                                                ctx.verify_entry_points, bins is not None or r.tracer is not None)
+        plain = (not ctx.ed1 and ctx.verify_entry_points and bins is None and r.tracer is None and cb_size == 0
+                 and base is None and history is None)
+        rows = RowCoding(height, width, dq, scan, ctx.general_profile_idc, num_gtx,
+                         bool(h.parent_node_id_present_flag), max_bins)
+        by_rows = plain and row_decodable(rows, eps)
         try:
-            if by_rows:  # block rows apart, from their entry points (nnr.payload_rows): the same levels
-                t.levels = decode_rows(dec, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
-                                       bool(h.parent_node_id_present_flag), eps, t.side, max_bins,
-                                       ctx.workers).reshape(t.shape)
+            if by_rows:  # block rows apart, from their entry points (nnr.decoding.split): the same levels
+                t.levels = decode_rows(dec, rows, eps, t.side, ctx.workers).reshape(t.shape)
             else:
                 decode_tensor_levels(
                     dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
@@ -289,7 +313,10 @@ def decode_payload(
             t.levels = level_array(out).reshape(t.shape)
         del out  # the int32 array is all that is kept
         if r.tracer is not None:
-            _trace_side_info(r, t, 8 * start)
+            b, side = 8 * start, t.side
+            trace_coded_tensor(r, t.name, t.levels, t.size, side,
+                               CodedSpan(b + int(side.bit_start), b + int(side.bit_row_skip), b + int(side.bit_params),
+                                         b + int(side.bit_params), b + int(side.bit_levels), b + int(side.bit_end)))
     t_end = int(dec.bit_position())
     if bins is not None:
         dec.set_tracer(bins.begin_end(r.unit_index, 8 * start, dec))
@@ -316,41 +343,3 @@ def flat_if_sized(view: Mapping[str, list[int]], name: str, size: int) -> list[i
         return view[name] if n == size else None
     v = view.get(name)
     return v if v is not None and len(v) == size else None
-
-
-def level_array(buf: LevelBuffer) -> npt.NDArray[np.int32]:
-    """The levels of a :class:`~nnr.cabac.levels.LevelBuffer` as one int32 array."""
-    levels = np.frombuffer(bytes(buf.small), dtype=np.uint8).astype(np.int32)
-    levels -= LEVEL_BIAS
-    if buf.large:
-        levels[np.array(buf.large[0::2], dtype=np.int64)] = np.array(buf.large[1::2], dtype=np.int32)
-    return levels
-
-
-def _trace_side_info(r: BitReader, t: CodedTensor, base_bit: int) -> None:
-    """Report the arithmetic-coded elements of one tensor at their codeword bit counters.
-
-    Levels are summarised in one event; the bin trace (nnr.bitstream.bintrace) has their bins.
-    """
-    side = t.side
-    b = base_bit
-    if side.hdsp_flag_coded:
-        r.trace_value("hist_dep_sig_prob_enabled_flag", "ae(v)", b + int(side.bit_start),
-                      int(side.hist_dep_sig_prob_enabled_flag), 1)
-    if side.row_skip_enabled_flag_coded:
-        r.trace_value("row_skip_enabled_flag", "ae(v)", b + int(side.bit_row_skip) - 1,
-                      int(side.row_skip_enabled_flag), 1)
-    if side.row_skip_flag:
-        r.trace_value("row_skip_flag", "ae(v)", b + int(side.bit_row_skip),
-                      "".join(str(x) for x in side.row_skip_flag), int(side.bit_params - side.bit_row_skip))
-    r.trace_value("parameter_set_ids", "ae(v)", b + int(side.bit_params), list(side.parameter_set_ids),
-                  int(side.bit_levels - side.bit_params))
-    nz = int(np.count_nonzero(t.levels)) if t.levels is not None else 0
-    r.trace_value("levels", "ae(v)", b + int(side.bit_levels), f"<{t.size} levels of {t.name!r}, {nz} non-zero>",
-                  int(side.bit_end - side.bit_levels))
-
-
-def type_trunc() -> type[NNRError]:
-    from nnr.errors import TruncatedStreamError
-
-    return TruncatedStreamError
