@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from nnr.bitstream import BitReader, Tracer
 from nnr.bitstream.bintrace import BinTracer
-from nnr.block_layout import BlockRole
+from nnr.block_layout import BlockRole, weight_of
 from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, cast_to, decode_record
 from nnr.errors import (
     LimitExceededError,
@@ -625,7 +625,7 @@ class Decoder:
                                                    unit_index=unit_index, element="compressed_parameter_types")
                     g, gv, _ = pending_g
                     pending_g = None
-                    wname = g.name[:-2] if g.name.endswith("_G") else g.name
+                    wname = wg if (wg := weight_of(g.name, BlockRole.DC_G)) is not None else g.name
                     w = recompose(gv, values[t.name], list(h.tensor_dimensions))
                     outputs.append(OutputTensor(wname, w, [g, t], BlockRole.WEIGHT, names, unit_index))
                     continue

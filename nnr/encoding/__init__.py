@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy.typing as npt
 
+from nnr.block_layout import weight_of
 from nnr.encoding.approx import Approximation, approximate, assign_qps, fold_batch_norm, init_approximation
 from nnr.encoding.datadriven import DataDriven
 from nnr.encoding.model import ModelInfo, apply_block_id_and_param_type, block_spec_ok
@@ -108,7 +109,8 @@ def compress(
         else:
             s = EncodeSettings(**{**s.__dict__, "block_id_and_param_type": None, "bnf": False})
     for name in tensors:
-        if name not in m.dims and not (name.endswith(("_G", "_H")) and name[:-2] in m.dims):
+        base = weight_of(name)
+        if name not in m.dims and (base is None or base not in m.dims):
             raise NNRUsageError(f"tensor {name!r} is not in the model description")
     a = init_approximation(tensors, m, s)
     if tensor_info:

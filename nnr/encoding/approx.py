@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
-from nnr.block_layout import BN_ROLES, BlockRole
+from nnr.block_layout import BN_ROLES, BlockRole, factor_name, factor_role, weight_of
 from nnr.encoding.layer import coded_size
 from nnr.encoding.model import Block, ModelInfo
 from nnr.encoding.reductions import std_any
@@ -144,7 +144,7 @@ def assign_qps(a: Approximation, s: EncodeSettings) -> None:
     a.qp = {}
     if not s.int_quant_bw:
         for x in a.params:
-            if x not in m.dims and x.endswith(("_G", "_H")):
+            if x not in m.dims and factor_role(x) is not None:
                 a.qp[x] = s.qp
             else:
                 a.qp[x] = s.qp if m.role(x) == BlockRole.WEIGHT else s.qp_other
@@ -172,18 +172,19 @@ def _modify_qp(a: Approximation) -> None:
     sizes: list[int] = []
     stds: list[Any] = []
     for k, v in a.params.items():
-        dc = k.endswith(("_G", "_H"))
-        w = k[:-2] if dc else k
+        base = weight_of(k)
+        w = k if base is None else base
         if m.role(w) != BlockRole.WEIGHT:
             continue
-        if dc:
-            if k.endswith("_G"):
+        if base is not None:
+            if factor_role(k) == BlockRole.DC_G:
                 continue
-            g = a.params[w + "_G"].shape
-            h = a.params[w + "_H"].shape
-            names += [w + "_G", w + "_H"]
+            gn, hn = factor_name(w, BlockRole.DC_G), factor_name(w, BlockRole.DC_H)
+            g = a.params[gn].shape
+            h = a.params[hn].shape
+            names += [gn, hn]
             sizes += [0, int(np.prod(g[:-1])) * int(h[-1])]
-            stds += [0, std_any(np.concatenate((a.params[w + "_G"].flatten(), a.params[w + "_H"].flatten()), axis=0))]
+            stds += [0, std_any(np.concatenate((a.params[gn].flatten(), a.params[hn].flatten()), axis=0))]
         else:
             names.append(k)
             sizes.append(int(v.size))
@@ -203,16 +204,16 @@ def _modify_qp(a: Approximation) -> None:
         if f > 0.5:
             f = 0.15
         a.qp[name] = int(round(np.float64(a.qp[name]) * (1 - np.float64(f))))
-        if name.endswith("_H"):
-            a.qp[name[:-2] + "_G"] = a.qp[name]
+        if (base := weight_of(name, BlockRole.DC_H)) is not None:
+            a.qp[factor_name(base, BlockRole.DC_G)] = a.qp[name]
 
 
 def init_approximation(params: Mapping[str, npt.NDArray[Any]], m: ModelInfo, s: EncodeSettings) -> Approximation:
     """NNCodec's ``init_approx_data``: scan orders and per-block compressed_parameter_types."""
     a = Approximation(model=m, qp_density=s.qp_density, params=dict(params))
     for x in a.params:
-        if x.endswith(("_G", "_H")):
-            base = x[:-2]
+        base = weight_of(x)
+        if base is not None:
             if base not in m.dims:
                 raise NNRUsageError(f"{x!r} looks like a decomposed factor but the model has no tensor {base!r}")
             if len(m.dims[base]) > 1:

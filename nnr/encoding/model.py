@@ -7,8 +7,8 @@ overwrite types and group tensors into *blocks* (``block_id_and_param_type``), w
 together in one ``NNR_PT_BLOCK`` unit when possible.
 
 A block is addressed by its weight.  Its other members are found by parameter type, except the
-local-scaling tensor (always ``<weight>_scaling``), the decomposed factors (``<weight>_G`` and
-``<weight>_H``) and, when the block has no tensor of type ``"bias"``, the bias name used by
+local-scaling tensor (always ``<weight>_scaling``), the decomposed factors
+(:func:`nnr.block_layout.factor_name`) and, when the block has no tensor of type ``"bias"``, the bias name used by
 batch-norm folding (``<weight>.bias``).  These naming rules are NNCodec's; the encoder follows
 them so that it codes the same units.
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnr.block_layout import BlockRole, block_coding_order, block_id_order
+from nnr.block_layout import BlockRole, block_coding_order, block_id_order, factor_name
 from nnr.errors import NNRUsageError
 from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import TopologyStorageFormat
@@ -198,11 +198,11 @@ class Block:
 
     @property
     def dc_g(self) -> str:
-        return self.w + "_G"
+        return factor_name(self.w, BlockRole.DC_G)
 
     @property
     def dc_h(self) -> str:
-        return self.w + "_H"
+        return factor_name(self.w, BlockRole.DC_H)
 
     @property
     def ls(self) -> str:
