@@ -144,7 +144,6 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
     """Encode the tensors of ``source`` into ``out``, one tensor at a time (module doc); returns
     the bytes written.  Settings as :func:`nnr.encode` (``split_min_elements`` default on)."""
     from nnr.encoder import _limits, _settings
-    from nnr.encoding import quantizer
     from nnr.encoding.approx import init_approximation, assign_qps
     from nnr.encoding.inputs import prepare_tensors_with_info
     from nnr.encoding.model import ModelInfo
@@ -152,6 +151,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
     from nnr.encoding.split import SPLIT_MIN_ELEMENTS
     from nnr.dtypes import TensorInfo
     from nnr.encoding.stream import plan_units, write_stream_head
+    from nnr.quantization import quant_layer
     from nnr.writer import StreamWriter
 
     kw = _settings(settings)
@@ -190,7 +190,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
         written += len(u)
     total = 2 * sum(int(stand[n].size) for n in names)
     done_elems = 0
-    qfn = quantizer()
+    qfn = quant_layer
     sizes = [sum(int(stand[n].size) for n in p.names) for p in plans]
     # tensors too large for the others to keep the workers busy: block rows on all workers, here
     big = {k for k, c in enumerate(sizes) if workers > 1 and c * workers > sum(sizes)}

@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from nnr import parallel
 from nnr.block_layout import BN_ROLES, BlockRole, factor_name, factor_role, weight_of
-from nnr.encoding.layer import coded_size
+from nnr.encoding.layer import LayerCoding, coded_size
 from nnr.encoding.model import Block, ModelInfo
 from nnr.encoding.reductions import std_any
 from nnr.encoding.settings import EncodeSettings
@@ -358,6 +358,7 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int, step: Callable[[int, i
     codebook = [int(v) for v in values]
     counts = np.bincount(idx.reshape(-1), minlength=len(codebook)).astype(np.int64)
     bounds = [((_bypass_bins(counts, off, cul) + 8) // 8 + 1, off) for off in range(len(codebook))]
+    trial = LayerCoding(dq=False, scan_order=0, gpi=0, parent_node_id_present=False, num_gtx=cul, param_opt=True)
     best_off = 0
     best_bytes = -1
     for i, (lb, off) in enumerate(sorted(bounds)):
@@ -365,8 +366,7 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int, step: Callable[[int, i
             step(i, len(bounds))
         if best_bytes >= 0 and (lb > best_bytes or (lb == best_bytes and off > best_off)):
             continue
-        n = coded_size((idx - off).astype(np.int32), dq=False, scan_order=0, gpi=0, parent_node_id_present=False,
-                       num_gtx=cul, param_opt=True, row_skip=False)
+        n = coded_size((idx - off).astype(np.int32), trial)
         if best_bytes < 0 or n < best_bytes or (n == best_bytes and off < best_off):
             best_bytes = n
             best_off = off
@@ -380,7 +380,7 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int, step: Callable[[int, i
     return codebook, (idx - best_off).astype(np.int32), best_off, best_egk
 
 
-def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
+def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer,
                 tick: Callable[[int], None] | None = None, workers: int = 1,
                 step: Callable[[int, int, int], None] | None = None) -> None:
     """Quantize every tensor the model codes (NNCodec's ``approx``); with ``workers`` > 1 the
@@ -402,12 +402,8 @@ def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
             a.out[name] = Quantized(QuantMethod.INTEGER, np.ascontiguousarray(v))
             a.dq[name] = 0
     todo = [name for name, _ in order if name not in a.out]
-    if todo and qfn is None:
-        raise NNRUsageError("float tensors need the quantizer (nnr.quantization), which is not available")
-    assert qfn is not None or not todo
 
     def one(name: str, progress: bool = False) -> Quantized:
-        assert qfn is not None
         if not s.codebook_mode:
             return _approx_uniform(a, s, qfn, name)
         sub: Callable[[int, int], None] | None = None
@@ -470,12 +466,12 @@ def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name:
         uni_levels, uni_qp = _quantize(qfn, a, s, name, 1, qp)
         if clip:
             uni_levels = _bit_depth_clip(a, s, name, uni_levels)
-    common: dict[str, Any] = {"scan_order": a.scan_order.get(name, 0), "gpi": s.general_profile_idc,
-                              "parent_node_id_present": bool(s.parent_node_id_present_flag), "num_gtx": cul,
-                              "param_opt": s.param_opt, "row_skip": False}
-    bytes_uniform = coded_size(uni_levels, dq=dq == 1, **common)
+    uniform = LayerCoding(dq=dq == 1, scan_order=a.scan_order.get(name, 0), gpi=s.general_profile_idc,
+                          parent_node_id_present=bool(s.parent_node_id_present_flag), num_gtx=cul,
+                          param_opt=s.param_opt)
+    bytes_uniform = coded_size(uni_levels, uniform)
     # NNCodec adds the codebook's size in bits to the indices' size in bytes
-    bytes_codebook = coded_size(idx, dq=False, **common) + codebook_bits(codebook, zero, egk)
+    bytes_codebook = coded_size(idx, replace(uniform, dq=False)) + codebook_bits(codebook, zero, egk)
     if bytes_codebook < bytes_uniform:
         return as_codebook
     return Quantized(QuantMethod.UNIFORM, uni_levels, uni_qp, dq)

@@ -109,11 +109,9 @@ class DataDriven:
         if self.progress is not None and not callable(self.progress):
             raise NNRUsageError("data-driven progress must be None or a callable progress(step, done, total)")
 
-    def run(self, a: Approximation, s: EncodeSettings, qfn: QuantLayer | None, workers: int = 1) -> None:
+    def run(self, a: Approximation, s: EncodeSettings, qfn: QuantLayer, workers: int = 1) -> None:
         """IOQ, then LSA / FT, on an approximation whose QPs are assigned (before batch-norm folding)."""
         self.check()
-        if qfn is None:
-            raise NNRUsageError("data-driven tools need the quantizer (nnr.quantization), which is not available")
         if self.ioq:
             assert self.evaluate is not None
             a.qp = ioq_search(a, s, qfn, self.evaluate, workers, self.progress)

@@ -10,12 +10,41 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
 from nnr.errors import NNRUsageError
 from nnr.usage import check_bool, check_int, check_name, check_number
 
 QP_BOUND = 4096  # |QP| beyond this has no finite float32 step size at any qp_density
+
+
+class SettingsKeywords(TypedDict, total=False):
+    """:class:`EncodeSettings` as keyword arguments (``nnr.encode(tensors, qp=-40, ...)``): the
+    same names and types, each optional (a test holds the two lists together)."""
+
+    qp: int
+    qp_density: int
+    nonweight_qp: int | None
+    qp_per_tensor: dict[str, int] | None
+    use_dq: bool
+    codebook_mode: int
+    scan_order: int
+    lambda_scale: float
+    param_opt: bool
+    cabac_unary_length_minus1: int
+    opt_qp: bool
+    bnf: bool
+    row_skipping: bool
+    tca: bool
+    pre_signalling: bool
+    compress_differences: bool
+    device_id: int
+    int_quant_bw: int | None
+    general_profile_idc: int
+    dialect: Any
+    out_of_band: bool
+    block_id_and_param_type: Mapping[str, Any] | None
+    split_min_elements: int
 
 
 @dataclass
