@@ -44,6 +44,7 @@ from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
 from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
 from nnr.payload import BINS_PER_BIT, EXPANSION_PER_BYTE, EXPANSION_SLACK_BYTES
+from nnr.usage import check_int
 
 __all__ = ["EncodeKeywords", "EncodeOptions", "Encoder", "EncoderOptions", "OmittedTensorWarning", "StreamOptions",
            "encode"]
@@ -225,8 +226,6 @@ class DecoderLimits:
 
 def _limits(kw: dict[str, Any]) -> DecoderLimits:
     """The decoder limits among the settings (removed from ``kw``), checked."""
-    from nnr.usage import check_int
-
     given = {k: check_int(k, kw.pop(k), 1 if k != "max_expansion" else 0)
              for k in ("max_units", "max_tensor_elements", "max_expansion") if k in kw}
     return DecoderLimits(**given)

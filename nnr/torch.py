@@ -25,14 +25,18 @@ drop-in :mod:`nnr.nncodec.nn`, leave ``num_batches_tracked`` out; their streams 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
+from nnr.decoder import Decoder
+from nnr.dtypes import NUMPY_LACKS
 from nnr.encoder import EncodeKeywords, StreamOptions
 from nnr.encoder import encode as _encode
 from nnr.encoding.datadriven import DataDrivenStep
+from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
 from nnr.errors import NNRUsageError
 from nnr.usage import check_keywords
 
@@ -68,11 +72,6 @@ def encode(model: Any, **options: Unpack[StreamOptions]) -> bytes:
 def state_dict(stream: Any, *, dtype: object = "original") -> dict[str, Any]:
     """Decode a stream into ``{name: torch.Tensor}`` (by default in the original dtypes)."""
     torch = _torch()
-    import numpy as np
-
-    from nnr.decoder import Decoder
-    from nnr.dtypes import NUMPY_LACKS
-
     ds = Decoder().decode_stream(stream)
     arrays = ds.arrays(None)
     original = ds.original()
@@ -291,8 +290,6 @@ def describe(module: Any, *, lsa: bool = False, blocks: bool = False
     ``<weight>_scaling`` tensor of ones after every weight of two or more dimensions; with
     ``blocks`` (or ``lsa``) the blocks found from the module's structure: each weight with its
     bias, scaling and the batch norm that follows it (None when the structure has none)."""
-    from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
-
     sd, bn_info = state_dict_of(module)
     if lsa:
         with_ls: dict[str, Any] = {}
@@ -355,8 +352,6 @@ def encode_model(module: Any, loader: Any = None, **options: Unpack[EncodeModelO
 
 
 def _stderr_progress() -> Any:
-    import sys
-
     def show(step: DataDrivenStep, done: int, total: int) -> None:
         pct = int(100 * done / total) if total else 100
         sys.stderr.write(f"\r{step.value:>4} [{'#' * (pct * 30 // 100):<30}] {pct:3d}%")
@@ -372,8 +367,6 @@ def model_state_dict(module: Any, stream: Any) -> dict[str, Any]:
     the weights, a folded batch norm made the identity with the folded bias put back (into the
     weight's bias, or else the batch norm's shift), ``num_batches_tracked`` kept from the module."""
     torch = _torch()
-    from nnr.decoder import Decoder
-
     ds = Decoder(reconstruct_lsa=True).decode_stream(stream)
     dec = {o.name: o.value for o in ds.outputs}
     own = module.state_dict()

@@ -131,14 +131,14 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise NNRUsageError(f"--qp-per-tensor names {unknown[0]!r}, which is not a tensor of {args.input!r}")
     if args.qp_rel is not None:
-        from nnr.encoding.rate_control import relative_qps
+        from nnr.rate_control import relative_qps
 
         rel = relative_qps(tensors, args.qp_rel, int(settings.get("qp_density", 2)))
         settings["qp_per_tensor"] = {**rel, **(settings.get("qp_per_tensor") or {})}
     elif args.target_bpp is not None or args.max_rel_error is not None:
         from functools import partial
 
-        from nnr.encoding.rate_control import search_qp
+        from nnr.rate_control import search_qp
 
         point = search_qp(tensors, target_bits_per_param=args.target_bpp, max_rel_error=args.max_rel_error,
                           encode=partial(encode, dtypes=dtypes, record_dtypes=True), **settings)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     from nnr.checkpoint import read_checkpoint
     from nnr.encoder import encode
-    from nnr.encoding.rate_control import sweep
+    from nnr.rate_control import sweep
 
     qps = parse_range(args.qp, args.step)
     if args.plot:
