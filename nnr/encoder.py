@@ -65,7 +65,7 @@ Evaluate = Callable[[dict[str, npt.NDArray[Any]]], Any]
 class EncodeKeywords(SettingsKeywords, total=False):
     """The settings of one stream: :class:`~nnr.encoding.settings.EncodeSettings` by name, the
     aliases ``dq`` (``use_dq``) and ``bitdepth`` (``int_quant_bw``), the decoder limits the
-    stream must respect (:class:`DecoderLimits`) and the data-driven tool flags."""
+    stream must respect (``DecoderLimits``) and the data-driven tool flags."""
 
     dq: bool
     bitdepth: int | None

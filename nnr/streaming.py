@@ -183,7 +183,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
     assign_qps(a, s)
     plans = plan_units(a, s.out_of_band)
     w = StreamWriter()
-    write_stream_head(w, a, s)
+    write_stream_head(w, a, s, plans)
     written = 0
     for u in w.units:
         out.write(u)

@@ -31,11 +31,13 @@ from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
+from nnr.block_layout import BlockRole
 from nnr.decoder import Decoder
 from nnr.dtypes import NUMPY_LACKS
 from nnr.encoder import EncodeKeywords, StreamOptions
 from nnr.encoder import encode as _encode
 from nnr.encoding.datadriven import DataDrivenStep
+from nnr.encoding.model import role_of_type
 from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
 from nnr.errors import NNRUsageError
 from nnr.usage import check_keywords
@@ -229,8 +231,10 @@ class ModelData:
         train: dict[str, Any] = {}
         for name, v in params.items():
             t = types.get(name)
-            tuned_here = fine_tune and name in learnable and t not in (None, "weight", "weight.ls")
-            if (lsa and t == "weight.ls") or tuned_here:
+            role = role_of_type(t)
+            tuned_here = fine_tune and name in learnable and t is not None and role not in (BlockRole.WEIGHT,
+                                                                                            BlockRole.LS)
+            if (lsa and role == BlockRole.LS) or tuned_here:
                 train[name] = torch.tensor(np.asarray(v, dtype=np.float32), requires_grad=True)
         if not train:
             return {}, {}
@@ -257,8 +261,8 @@ class ModelData:
                     best = {n: v.detach().numpy().copy() for n, v in train.items()}
         finally:
             self.module.train(was)
-        out_ls = {n: v for n, v in best.items() if types.get(n) == "weight.ls"}
-        out_ft = {n: v for n, v in best.items() if types.get(n) != "weight.ls"}
+        out_ls = {n: v for n, v in best.items() if role_of_type(types.get(n)) == BlockRole.LS}
+        out_ft = {n: v for n, v in best.items() if role_of_type(types.get(n)) != BlockRole.LS}
         return out_ls, out_ft
 
     def _mean_loss(self, params: Mapping[str, Any], train: Mapping[str, Any]) -> float:

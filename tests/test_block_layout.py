@@ -9,7 +9,7 @@ import pytest
 
 from nnr.block_layout import BlockRole as R
 from nnr.block_layout import block_coding_order, block_id_order
-from nnr.encoding.model import Block, ModelInfo
+from nnr.encoding.model import ModelInfo
 from nnr.payload import tensor_layout
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -43,7 +43,7 @@ def _model() -> ModelInfo:
 
 @pytest.mark.parametrize("cpt", range(16))
 def test_decoder_and_encoder_agree(cpt: int) -> None:
-    blk = Block(_model(), "blk")
+    blk = _model().block("blk")
     ids = blk.id_list(cpt)
     members = blk.members(cpt)
     h = CompressedDataUnitHeader()
@@ -68,7 +68,7 @@ def test_decomposition_factor_names() -> None:
     assert [factor_role(n) for n in ("a_G", "a_H", "a_g", "a")] == [R.DC_G, R.DC_H, None, None]
     assert [weight_of(n) for n in ("fc.weight_G", "fc.weight_H", "fc.weight")] == ["fc.weight", "fc.weight", None]
     assert weight_of("w_H", R.DC_G) is None and weight_of("w_G", R.DC_G) == "w"
-    blk = Block(_model(), "blk")
+    blk = _model().block("blk")
     assert (blk.dc_g, blk.dc_h) == ("w_G", "w_H")
     h = CompressedDataUnitHeader()
     h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_FLOAT

@@ -7,7 +7,8 @@
 * :mod:`nnr.encoding.stream` — the NNR units of a stream (headers, payloads, entry points,
   temporal context adaptation, HDSP, omitted all-zero units);
 * :mod:`nnr.encoding.inputs` — checking and converting the caller's arrays;
-* :mod:`nnr.encoding.sparsify` — NNCodec's structured / unstructured sparsification of updates.
+* :mod:`nnr.encoding.sparsify` — NNCodec's structured / unstructured sparsification of updates;
+* :mod:`nnr.encoding.progress` — progress in elements, for the caller's callback.
 
 :func:`compress` runs them for one stream; :mod:`nnr.encoder` (``nnr.encode``, ``nnr.Encoder``)
 and :mod:`nnr.nncodec` are the public faces.
@@ -42,6 +43,7 @@ from nnr.block_layout import weight_of
 from nnr.encoding.approx import Approximation, QuantLayer, approximate, assign_qps, fold_batch_norm, init_approximation
 from nnr.encoding.datadriven import DataDriven
 from nnr.encoding.model import ModelInfo, apply_block_id_and_param_type, block_spec_ok
+from nnr.encoding.progress import Ticker
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.split import split_tensors
 from nnr.encoding.stream import StreamResult, levels_dict, write_stream
@@ -127,7 +129,7 @@ def compress(tensors: Mapping[str, npt.NDArray[Any]], settings: EncodeSettings,
         data_driven.run(a, s, qfn, workers)
     if s.bnf:
         fold_batch_norm(a, s)
-    tick = _Ticker(options.get("progress"), 2 * sum(int(v.size) for v in a.params.values()))
+    tick = Ticker(options.get("progress"), 2 * sum(int(v.size) for v in a.params.values()))
     split = split_tensors(a, s, state is not None or hdsp, workers, tick)
     approximate(a, s, qfn, tick, workers, tick.part)
     res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=options.get("put_nodes", True), tick=tick,
@@ -138,27 +140,3 @@ def compress(tensors: Mapping[str, npt.NDArray[Any]], settings: EncodeSettings,
         for name, v in levels_dict(a).items():
             after.tensors[name] = after.with_history(name, v)
     return res, a
-
-
-class _Ticker:
-    """Progress in elements (a no-op without a callback)."""
-
-    def __init__(self, fn: Callable[[int, int], None] | None, total: int) -> None:
-        self.fn = fn
-        self.total = max(total, 1)
-        self.done = 0
-
-    def __call__(self, n: int) -> None:
-        if self.fn is not None:
-            self.done = min(self.total, self.done + n)
-            self.fn(self.done, self.total)
-
-    def part(self, n: int, i: int, k: int) -> None:
-        """Within the next ``n`` elements (not yet ticked): step ``i`` of ``k`` reached."""
-        if self.fn is not None and k > 0:
-            self.fn(min(self.total, self.done + n * i // k), self.total)
-
-    def finish(self) -> None:
-        if self.fn is not None and self.done < self.total:
-            self.done = self.total
-            self.fn(self.done, self.total)

@@ -31,7 +31,7 @@ import numpy.typing as npt
 from nnr import parallel
 from nnr.block_layout import BN_ROLES, BlockRole, factor_name, factor_role, weight_of
 from nnr.encoding.layer import LayerCoding, coded_size
-from nnr.encoding.model import Block, ModelInfo
+from nnr.encoding.model import ModelInfo
 from nnr.encoding.reductions import std_any
 from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
@@ -221,7 +221,7 @@ def init_approximation(params: Mapping[str, npt.NDArray[Any]], m: ModelInfo, s: 
         elif x in m.dims and len(m.dims[x]) > 1:
             a.scan_order[x] = s.scan_order
     for b in sorted(set(m.blocks.values()), key=list(m.blocks.values()).index):
-        blk = Block(m, b)
+        blk = m.block(b)
         cpt = blk.compressed_parameter_types(a.params)
         a.cpt[b] = cpt
         if cpt & CPT.NNR_CPT_DC:
@@ -238,7 +238,7 @@ def fold_batch_norm(a: Approximation, s: EncodeSettings) -> None:
     eps = np.float32(1e-3) if m.topology_storage_format == TopologyStorageFormat.NNR_TPL_TEF else None
     for blk_id, w in [(b, n) for b, n in m.walk() if b is not None]:
         _ = w
-        blk = Block(m, blk_id)
+        blk = m.block(blk_id)
         cpt = a.cpt[blk_id]
         if not cpt & CPT.NNR_CPT_BN:
             continue
@@ -286,7 +286,7 @@ def coding_order(a: Approximation) -> list[tuple[str, BlockRole | None]]:
         if b is None:
             out.append((name, m.role(name)))
         else:
-            for role, n, _ in Block(m, b).members(a.cpt[b]):
+            for role, n, _ in m.block(b).members(a.cpt[b]):
                 out.append((n, role))
     return out
 

@@ -51,7 +51,6 @@ import numpy.typing as npt
 
 from nnr.block_layout import BlockRole
 from nnr.encoding.approx import Approximation, QuantLayer, QuantMethod, approximate, coding_order, stepsize_from_qp
-from nnr.encoding.model import Block
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.stream import write_stream
 from nnr.errors import NNRUsageError
@@ -284,7 +283,7 @@ def tune_parameters(a: Approximation, s: EncodeSettings, qfn: QuantLayer, tune: 
                 names.append(name)
         for b, cpt in a.cpt.items():
             if cpt & CPT.NNR_CPT_LS:
-                ls = Block(m, b).ls
+                ls = m.block(b).ls
                 a.qp[ls] = s.qp_other
                 a.dq[ls] = 1 if s.use_dq else 0
     return names
@@ -295,6 +294,6 @@ def _scaling_tensors(a: Approximation) -> dict[str, int]:
     out: dict[str, int] = {}
     for b, cpt in a.cpt.items():
         if cpt & CPT.NNR_CPT_LS:
-            blk = Block(a.model, b)
+            blk = a.model.block(b)
             out[blk.ls] = int(a.model.dims[blk.w][0])
     return out
