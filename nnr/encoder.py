@@ -26,13 +26,17 @@ Bad input raises :class:`nnr.NNRUsageError` before anything is written: NaN / in
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 import warnings
 from dataclasses import dataclass
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
+
+if sys.version_info >= (3, 11) or TYPE_CHECKING:  # annotations only (lazy): Python 3.10 needs no Unpack
+    from typing import Unpack
 
 from nnr import parallel
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress

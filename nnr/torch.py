@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
+
+if sys.version_info >= (3, 11) or TYPE_CHECKING:  # annotations only (lazy): Python 3.10 needs no Unpack
+    from typing import Unpack
 
 from nnr.block_layout import BlockRole
 from nnr.decoder import Decoder

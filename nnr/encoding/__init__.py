@@ -34,10 +34,14 @@ this encoder does the following instead:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy.typing as npt
+
+if sys.version_info >= (3, 11) or TYPE_CHECKING:  # annotations only (lazy): Python 3.10 needs no Unpack
+    from typing import Unpack
 
 from nnr.block_layout import weight_of
 from nnr.encoding.approx import Approximation, QuantLayer, approximate, assign_qps, fold_batch_norm, init_approximation
