@@ -9,6 +9,12 @@ The block lists its ids weight-first (``topology_elem_id_list``: weight or G, H;
 gamma, mean, var; bias) but codes its tensors LS-first (LS, bias, BN beta..var, weight or G, H):
 :func:`block_id_order` and :func:`block_coding_order` are those two orders, for the decoder's
 payload layout and the encoder's units alike.
+
+A decomposed weight ``W = G·H`` outside a block has no ``topology_elem_id_list`` to say which
+factor a unit carries: NNCodec names the factors ``<weight>_G`` and ``<weight>_H`` and tells them
+apart by that suffix.  :func:`factor_name`, :func:`factor_role` and :func:`weight_of` are that
+naming rule, for the encoder's blocks, the entry-point count of a header and the decoder's
+recomposition alike.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ import enum
 
 from nnr.units.types import CompressedParameterTypes as CPT
 
-__all__ = ["BN_ROLES", "BlockRole", "block_coding_order", "block_id_order"]
+__all__ = ["BN_ROLES", "BlockRole", "block_coding_order", "block_id_order", "factor_name", "factor_role",
+           "weight_of"]
 
 
 class BlockRole(str, enum.Enum):
@@ -42,6 +49,31 @@ class BlockRole(str, enum.Enum):
 
 
 BN_ROLES = (BlockRole.BN_BETA, BlockRole.BN_GAMMA, BlockRole.BN_MEAN, BlockRole.BN_VAR)
+
+# the name suffix of each decomposition factor (NNCodec's naming rule)
+_FACTOR_SUFFIX = {BlockRole.DC_G: "_G", BlockRole.DC_H: "_H"}
+
+
+def factor_name(weight: str, role: BlockRole) -> str:
+    """The name of decomposition factor ``role`` (DC_G or DC_H) of ``weight``: ``<weight>_G`` / ``_H``."""
+    return weight + _FACTOR_SUFFIX[role]
+
+
+def factor_role(name: str) -> BlockRole | None:
+    """DC_G or DC_H when ``name`` is named as a decomposition factor, else None."""
+    for role, suffix in _FACTOR_SUFFIX.items():
+        if name.endswith(suffix):
+            return role
+    return None
+
+
+def weight_of(name: str, role: BlockRole | None = None) -> str | None:
+    """The weight a decomposition factor's name belongs to (None: not named as a factor, or with
+    ``role`` not as that factor)."""
+    r = factor_role(name)
+    if r is None or (role is not None and r != role):
+        return None
+    return name[:-len(_FACTOR_SUFFIX[r])]
 
 
 def _weight(cpt: int) -> list[BlockRole]:

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from nnr.dtypes import FLOAT_DTYPES, INT_DTYPES, NUMPY_LACKS, from_float32_bits, to_float32
+from nnr.dtypes import FLOAT_DTYPES, INT_DTYPES, NUMPY_LACKS, cast_to, dtype_name, from_float32_bits, to_float32
 from nnr.errors import NNRUsageError
 
 __all__ = ["HF_INDEX", "checkpoint_kind", "read_checkpoint", "write_checkpoint"]
@@ -382,7 +382,6 @@ def read_torch(path: str) -> tuple[Arrays, dict[str, str]]:
             obj = obj[key]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise NNRUsageError(f"{path!r} does not hold a state dict of tensors")
-    from nnr.dtypes import dtype_name
 
     arrays: Arrays = {}
     dtypes: dict[str, str] = {}
@@ -557,7 +556,6 @@ def write_checkpoint(path: str, arrays: Mapping[str, npt.NDArray[Any]], dtypes: 
         for k, v in arrays.items():
             dt = d.get(k)
             if dt and dt not in NUMPY_LACKS and dt != str(v.dtype):
-                from nnr.dtypes import cast_to
 
                 v = cast_to(k, v, dt)
             out[k] = v

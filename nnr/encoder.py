@@ -26,25 +26,32 @@ Bad input raises :class:`nnr.NNRUsageError` before anything is written: NaN / in
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
+
+if sys.version_info >= (3, 11) or TYPE_CHECKING:  # annotations only (lazy): Python 3.10 needs no Unpack
+    from typing import Unpack
 
 from nnr import parallel
 from nnr.encoding import EncodeSettings, ModelInfo, StreamResult, compress
 from nnr.encoding.datadriven import DataDriven, DataDrivenStep
 from nnr.encoding.inputs import prepare_tensors_with_info
+from nnr.encoding.settings import SettingsKeywords
 from nnr.encoding.split import SPLIT_MIN_ELEMENTS
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
 from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
 from nnr.decoding.payload import BINS_PER_BIT, EXPANSION_PER_BYTE, EXPANSION_SLACK_BYTES
+from nnr.usage import check_int
 
-__all__ = ["Encoder", "OmittedTensorWarning", "encode"]
+__all__ = ["EncodeKeywords", "EncodeOptions", "Encoder", "EncoderOptions", "OmittedTensorWarning", "StreamOptions",
+           "encode"]
 
 
 class OmittedTensorWarning(UserWarning):
@@ -56,6 +63,55 @@ ALIASES = {"dq": "use_dq", "bitdepth": "int_quant_bw"}
 Progress = Callable[[int, int], None]
 ToolProgress = Callable[[DataDrivenStep, int, int], None]
 TOOL_FLAGS = ("ioq", "lsa", "fine_tune")
+Evaluate = Callable[[dict[str, npt.NDArray[Any]]], Any]
+
+
+class EncodeKeywords(SettingsKeywords, total=False):
+    """The settings of one stream: :class:`~nnr.encoding.settings.EncodeSettings` by name, the
+    aliases ``dq`` (``use_dq``) and ``bitdepth`` (``int_quant_bw``), the decoder limits the
+    stream must respect (``DecoderLimits``) and the data-driven tool flags."""
+
+    dq: bool
+    bitdepth: int | None
+    max_units: int
+    max_tensor_elements: int
+    max_expansion: int
+    ioq: bool
+    lsa: bool
+    fine_tune: bool
+
+
+class _SharedOptions(TypedDict, total=False):
+    """The options :func:`encode` and :class:`Encoder` share besides the settings and ``model``."""
+
+    workers: int
+    record_dtypes: bool | None
+    evaluate: Evaluate | None
+    tune: Any
+    tool_progress: ToolProgress | None
+
+
+class StreamOptions(EncodeKeywords, _SharedOptions, total=False):
+    """The keyword arguments of :func:`encode` but ``model``: the settings
+    (:class:`EncodeKeywords`), ``progress``, ``workers``, ``dtypes``, ``record_dtypes``,
+    ``evaluate``, ``tune``, ``tool_progress``."""
+
+    progress: Progress | None
+    dtypes: Mapping[str, str] | None
+
+
+class EncodeOptions(StreamOptions, total=False):
+    """The keyword arguments of :func:`encode`: :class:`StreamOptions` and ``model``."""
+
+    model: Any
+
+
+class EncoderOptions(EncodeKeywords, _SharedOptions, total=False):
+    """The keyword arguments of :class:`Encoder`: the settings (:class:`EncodeKeywords`), ``hdsp``,
+    ``model``, ``workers``, ``record_dtypes``, ``evaluate``, ``tune``, ``tool_progress``."""
+
+    hdsp: bool
+    model: Any
 
 
 def _settings(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -101,10 +157,7 @@ def model_description(model: Any) -> ModelInfo | None:
                         "(and optionally 'parameter_type', 'block_identifier')")
 
 
-def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progress: Progress | None = None,
-           workers: int = 1, dtypes: Mapping[str, str] | None = None, record_dtypes: bool | None = None,
-           evaluate: Callable[[dict[str, npt.NDArray[Any]]], Any] | None = None, tune: Any = None,
-           tool_progress: ToolProgress | None = None, **settings: Any) -> bytes:
+def encode(tensors: Mapping[str, npt.NDArray[Any]], **options: Unpack[EncodeOptions]) -> bytes:
     """Encode ``tensors`` (name -> array) into one NNR bitstream, as NNCodec's ``nnc.compress``.
 
     Float arrays (float16/32/64, bfloat16 / float8 torch tensors or ml_dtypes arrays) are
@@ -127,11 +180,15 @@ def encode(tensors: Mapping[str, npt.NDArray[Any]], *, model: Any = None, progre
     ``ioq`` / ``lsa`` / ``fine_tune`` with ``evaluate`` / ``tune``: the data-driven tools (see
     the module); ``tool_progress(step, done, total)`` reports them.
     """
-    settings.setdefault("split_min_elements", SPLIT_MIN_ELEMENTS)  # nnr's own default (not NNCodec's)
-    n = parallel.resolve_workers(workers)
-    kw = _settings(settings)
+    o = options
+    model, progress, dtypes = o.pop("model", None), o.pop("progress", None), o.pop("dtypes", None)
+    record_dtypes = o.pop("record_dtypes", None)
+    n = parallel.resolve_workers(o.pop("workers", 1))
+    tools = (o.pop("evaluate", None), o.pop("tune", None), o.pop("tool_progress", None))
+    o.setdefault("split_min_elements", SPLIT_MIN_ELEMENTS)  # nnr's own default (not NNCodec's)
+    kw = _settings(o)
     limits = _limits(kw)
-    dd = _data_driven(kw, evaluate, tune, tool_progress)
+    dd = _data_driven(kw, *tools)
     s = EncodeSettings.from_kwargs(kw)
     _check_progress(progress)
     t, info = prepare_tensors_with_info(tensors, dtypes, record_dtypes)
@@ -173,8 +230,6 @@ class DecoderLimits:
 
 def _limits(kw: dict[str, Any]) -> DecoderLimits:
     """The decoder limits among the settings (removed from ``kw``), checked."""
-    from nnr.usage import check_int
-
     given = {k: check_int(k, kw.pop(k), 1 if k != "max_expansion" else 0)
              for k in ("max_units", "max_tensor_elements", "max_expansion") if k in kw}
     return DecoderLimits(**given)
@@ -196,17 +251,17 @@ class Encoder:
     (the flags may be given per stream).
     """
 
-    def __init__(self, *, hdsp: bool = False, model: Any = None, workers: int = 1, record_dtypes: bool | None = None,
-                 evaluate: Callable[[dict[str, npt.NDArray[Any]]], Any] | None = None, tune: Any = None,
-                 tool_progress: ToolProgress | None = None, **settings: Any) -> None:
-        self.workers = parallel.resolve_workers(workers)
-        kw = _settings(settings)
+    def __init__(self, **options: Unpack[EncoderOptions]) -> None:
+        o = options
+        hdsp, model, record_dtypes = o.pop("hdsp", False), o.pop("model", None), o.pop("record_dtypes", None)
+        self.workers = parallel.resolve_workers(o.pop("workers", 1))
+        self._tools = (o.pop("evaluate", None), o.pop("tune", None), o.pop("tool_progress", None))
+        kw = _settings(o)
         kw.setdefault("compress_differences", True)
         kw.setdefault("tca", True)
         self.limits = _limits(kw)
         self._settings = kw
-        self._tools = (evaluate, tune, tool_progress)
-        _data_driven(dict(kw), evaluate, tune, tool_progress)  # refuse bad settings now
+        _data_driven(dict(kw), *self._tools)  # refuse bad settings now
         EncodeSettings.from_kwargs({k: v for k, v in kw.items() if k not in TOOL_FLAGS})
         self._model = model_description(model)
         self.hdsp = bool(hdsp)
@@ -215,7 +270,7 @@ class Encoder:
         self.last: StreamResult | None = None
 
     def encode(self, tensors: Mapping[str, npt.NDArray[Any]], *, progress: Progress | None = None,
-               **overrides: Any) -> bytes:
+               **overrides: Unpack[EncodeKeywords]) -> bytes:
         """The next stream of the session; the state advances only when encoding succeeds."""
         kw = {**self._settings, **_settings(overrides)}
         dd = _data_driven(kw, *self._tools)

@@ -178,7 +178,8 @@ class LazyStream:
     # -- access ----------------------------------------------------------------------------------
 
     def keys(self) -> list[str]:
-        """Tensor names in stream order (a decomposed weight appears as its ``_G`` / ``_H``)."""
+        """Tensor names in stream order (a decomposed weight appears as its factors,
+        :func:`nnr.block_layout.factor_name`)."""
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:

@@ -1,4 +1,5 @@
-"""The limits an honest model needs, one definition for encoder and decoder (docs/robustness.rst).
+"""The limits an honest model needs, one definition for encoder and decoder (docs/robustness.rst),
+and the int32 range levels and integer tensors live in.
 
 Both sides refuse what exceeds them (the encoder with :class:`nnr.NNRUsageError` before writing,
 the decoder with :class:`nnr.LimitExceededError`), and both take the same keyword to raise them:
@@ -8,7 +9,14 @@ the decoder with :class:`nnr.LimitExceededError`), and both take the same keywor
 
 from __future__ import annotations
 
-__all__ = ["MAX_TENSOR_ELEMENTS", "MAX_UNITS"]
+from typing import Final
+
+__all__ = ["INT32_MAX", "INT32_MIN", "MAX_TENSOR_ELEMENTS", "MAX_UNITS"]
+
+# levels, reconstruction indices and integer tensors (NNR_PT_INT) are int32 (Final: mypyc folds
+# them into the compiled level coders)
+INT32_MIN: Final = -(1 << 31)
+INT32_MAX: Final = (1 << 31) - 1
 
 # NNR units per stream: a model has one NDU per tensor or block (large mixture-of-experts
 # checkpoints have ~90,000 tensors)

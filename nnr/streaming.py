@@ -49,7 +49,6 @@ from nnr.checkpoint import (
 )
 from nnr.dtypes import NUMPY_LACKS, TensorInfo, to_float32
 from nnr.encoder import _limits, _settings
-from nnr.encoding import quantizer
 from nnr.encoding.approx import (
     Quantized,
     QuantMethod,
@@ -66,6 +65,7 @@ from nnr.encoding.split import SPLIT_MIN_ELEMENTS, encode_split_payload, split_t
 from nnr.encoding.stream import _check_qp, _header, plan_units, write_stream_head
 from nnr.errors import NNRUsageError
 from nnr.lazy import open_stream
+from nnr.quantization import quant_layer
 from nnr.units.compressed_data_unit import EntryPoint
 from nnr.units.types import PayloadType
 from nnr.writer import StreamWriter
@@ -194,14 +194,14 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
     assign_qps(a, s)
     plans = plan_units(a, s.out_of_band)
     w = StreamWriter()
-    write_stream_head(w, a, s)
+    write_stream_head(w, a, s, plans)
     written = 0
     for u in w.units:
         out.write(u)
         written += len(u)
     total = 2 * sum(int(stand[n].size) for n in names)
     done_elems = 0
-    qfn = quantizer()
+    qfn = quant_layer
     sizes = [sum(int(stand[n].size) for n in p.names) for p in plans]
     # tensors too large for the others to keep the workers busy: block rows on all workers, here
     big = {k for k, c in enumerate(sizes) if workers > 1 and c * workers > sum(sizes)}

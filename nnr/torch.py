@@ -25,16 +25,28 @@ drop-in :mod:`nnr.nncodec.nn`, leave ``num_batches_tracked`` out; their streams 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
-from nnr.encoding.datadriven import DataDrivenStep
-from nnr.errors import NNRUsageError
+if sys.version_info >= (3, 11) or TYPE_CHECKING:  # annotations only (lazy): Python 3.10 needs no Unpack
+    from typing import Unpack
 
-__all__ = ["ModelData", "describe", "encode", "encode_model", "load_model", "load_state_dict", "model_state_dict",
-           "state_dict"]
+from nnr.block_layout import BlockRole
+from nnr.decoder import Decoder
+from nnr.dtypes import NUMPY_LACKS
+from nnr.encoder import EncodeKeywords, StreamOptions
+from nnr.encoder import encode as _encode
+from nnr.encoding.datadriven import DataDrivenStep
+from nnr.encoding.model import role_of_type
+from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
+from nnr.errors import NNRUsageError
+from nnr.usage import check_keywords
+
+__all__ = ["EncodeModelOptions", "ModelData", "Tuning", "describe", "encode", "encode_model", "load_model",
+           "load_state_dict", "model_state_dict", "state_dict"]
 
 
 def _torch() -> Any:
@@ -55,23 +67,16 @@ def _state_dict_of(obj: Any) -> Mapping[str, Any]:
     raise NNRUsageError(f"expected a torch.nn.Module or a state dict, got {type(obj).__name__}")
 
 
-def encode(model: Any, **settings: Any) -> bytes:
-    """One stream of a module's state dict (or a state dict), settings as :func:`nnr.encode`
+def encode(model: Any, **options: Unpack[StreamOptions]) -> bytes:
+    """One stream of a module's state dict (or a state dict), options as :func:`nnr.encode`
     (every original dtype recorded: ``record_dtypes=True``)."""
-    from nnr.encoder import encode as _encode
-
-    settings.setdefault("record_dtypes", True)
-    return _encode(dict(_state_dict_of(model)), **settings)
+    options.setdefault("record_dtypes", True)
+    return _encode(dict(_state_dict_of(model)), **options)
 
 
 def state_dict(stream: Any, *, dtype: object = "original") -> dict[str, Any]:
     """Decode a stream into ``{name: torch.Tensor}`` (by default in the original dtypes)."""
     torch = _torch()
-    import numpy as np
-
-    from nnr.decoder import Decoder
-    from nnr.dtypes import NUMPY_LACKS
-
     ds = Decoder().decode_stream(stream)
     arrays = ds.arrays(None)
     original = ds.original()
@@ -109,6 +114,18 @@ def load_state_dict(module: Any, stream: Any, *, strict: bool = True, dtype: obj
 # Data-driven encoding of a module: IOQ, LSA, FT and batch-norm folding with the caller's data
 
 
+class Tuning(TypedDict, total=False):
+    """How :class:`ModelData` tunes and evaluates (each optional; defaults in brackets):
+    ``eval_loader`` [``loader``], ``epochs`` [1], ``lr`` [1e-3], ``max_batches`` [None: all],
+    ``keep_best`` [True]."""
+
+    eval_loader: Any
+    epochs: int
+    lr: float
+    max_batches: int | None
+    keep_best: bool
+
+
 class ModelData:
     """A module with its data, as the data-driven tools' ``evaluate`` and ``tune`` callables
     (:mod:`nnr.encoding.datadriven`).
@@ -127,9 +144,11 @@ class ModelData:
     ``progress(step, done, total)`` is called per tuning batch.  The module itself is not changed.
     """
 
-    def __init__(self, module: Any, loader: Any, loss: Any = None, metric: Any = None, *, eval_loader: Any = None,
-                 epochs: int = 1, lr: float = 1e-3, max_batches: int | None = None, progress: Any = None,
-                 keep_best: bool = True) -> None:
+    def __init__(self, module: Any, loader: Any, loss: Any = None, metric: Any = None, *, progress: Any = None,
+                 **tuning: Unpack[Tuning]) -> None:
+        check_keywords("ModelData", tuning, Tuning)
+        eval_loader, epochs, lr = tuning.get("eval_loader"), tuning.get("epochs", 1), tuning.get("lr", 1e-3)
+        max_batches, keep_best = tuning.get("max_batches"), tuning.get("keep_best", True)
         torch = _torch()
         if not isinstance(module, torch.nn.Module):
             raise NNRUsageError(f"expected a torch.nn.Module, got {type(module).__name__}")
@@ -215,8 +234,10 @@ class ModelData:
         train: dict[str, Any] = {}
         for name, v in params.items():
             t = types.get(name)
-            tuned_here = fine_tune and name in learnable and t not in (None, "weight", "weight.ls")
-            if (lsa and t == "weight.ls") or tuned_here:
+            role = role_of_type(t)
+            tuned_here = fine_tune and name in learnable and t is not None and role not in (BlockRole.WEIGHT,
+                                                                                            BlockRole.LS)
+            if (lsa and role == BlockRole.LS) or tuned_here:
                 train[name] = torch.tensor(np.asarray(v, dtype=np.float32), requires_grad=True)
         if not train:
             return {}, {}
@@ -243,8 +264,8 @@ class ModelData:
                     best = {n: v.detach().numpy().copy() for n, v in train.items()}
         finally:
             self.module.train(was)
-        out_ls = {n: v for n, v in best.items() if types.get(n) == "weight.ls"}
-        out_ft = {n: v for n, v in best.items() if types.get(n) != "weight.ls"}
+        out_ls = {n: v for n, v in best.items() if role_of_type(types.get(n)) == BlockRole.LS}
+        out_ft = {n: v for n, v in best.items() if role_of_type(types.get(n)) != BlockRole.LS}
         return out_ls, out_ft
 
     def _mean_loss(self, params: Mapping[str, Any], train: Mapping[str, Any]) -> float:
@@ -276,8 +297,6 @@ def describe(module: Any, *, lsa: bool = False, blocks: bool = False
     ``<weight>_scaling`` tensor of ones after every weight of two or more dimensions; with
     ``blocks`` (or ``lsa``) the blocks found from the module's structure: each weight with its
     bias, scaling and the batch norm that follows it (None when the structure has none)."""
-    from nnr.encoding.pytorch import describe_state_dict, guess_blocks, state_dict_of
-
     sd, bn_info = state_dict_of(module)
     if lsa:
         with_ls: dict[str, Any] = {}
@@ -292,10 +311,23 @@ def describe(module: Any, *, lsa: bool = False, blocks: bool = False
     return params, m, spec
 
 
-def encode_model(module: Any, loader: Any = None, *, loss: Any = None, metric: Any = None, eval_loader: Any = None,
-                 ioq: bool = False, lsa: bool = False, fine_tune: bool = False, bnf: bool = False, epochs: int = 1,
-                 lr: float = 1e-3, max_batches: int | None = None, progress: Any = None, keep_best: bool = True,
-                 **settings: Any) -> bytes:
+class EncodeModelOptions(EncodeKeywords, Tuning, total=False):
+    """The keyword arguments of :func:`encode_model`: the settings of :func:`nnr.encode`
+    (:class:`nnr.encoder.EncodeKeywords`), :class:`Tuning`, ``loss``, ``metric``, ``progress``
+    and :func:`nnr.encode`'s ``workers``, ``dtypes``, ``record_dtypes``."""
+
+    loss: Any
+    metric: Any
+    progress: Any
+    workers: int
+    dtypes: Mapping[str, str] | None
+    record_dtypes: bool | None
+
+
+_MODEL_DATA_KEYWORDS = ("loss", "metric", "progress") + tuple(Tuning.__optional_keys__)
+
+
+def encode_model(module: Any, loader: Any = None, **options: Unpack[EncodeModelOptions]) -> bytes:
     """Encode a module with the data-driven tools, its data given by ``loader`` (see
     :class:`nnr.torch.ModelData`, also for ``epochs``, ``lr``, ``max_batches``, ``keep_best``): ``ioq``
     needs ``metric``, ``lsa`` / ``fine_tune`` need ``loss``;
@@ -303,8 +335,11 @@ def encode_model(module: Any, loader: Any = None, *, loss: Any = None, metric: A
     other settings as :func:`nnr.encode`.  ``progress``: a callable ``progress(step, done,
     total)`` (:class:`nnr.encoding.datadriven.DataDrivenStep`) or True for a bar on stderr.
     :func:`nnr.torch.load_model` loads the stream back into the module."""
-    from nnr.encoder import encode as _encode
-
+    settings: dict[str, Any] = {k: v for k, v in options.items() if k not in _MODEL_DATA_KEYWORDS}
+    tuning: dict[str, Any] = {k: v for k, v in options.items() if k in Tuning.__optional_keys__}
+    loss, metric, progress = options.get("loss"), options.get("metric"), options.get("progress")
+    ioq, lsa, fine_tune = (bool(settings.pop(k, False)) for k in ("ioq", "lsa", "fine_tune"))
+    bnf = settings.pop("bnf", False)
     tools = [t for t, on in (("ioq", ioq), ("lsa", lsa), ("fine_tune", fine_tune)) if on]
     if tools and loader is None:
         raise NNRUsageError(f"{', '.join(tools)} need(s) loader, an iterable of (inputs, targets) batches")
@@ -316,17 +351,14 @@ def encode_model(module: Any, loader: Any = None, *, loss: Any = None, metric: A
     params, m, spec = describe(module, lsa=lsa, blocks=True)
     if lsa and spec is None:
         raise NNRUsageError("lsa: no blocks found in the module's structure (weights of two or more dimensions)")
-    data = ModelData(module, loader if loader is not None else [], loss, metric, eval_loader=eval_loader,
-                     epochs=epochs, lr=lr, max_batches=max_batches, progress=report,
-                     keep_best=keep_best) if tools else None
+    data = ModelData(module, loader if loader is not None else [], loss, metric, progress=report,
+                     **tuning) if tools else None
     return _encode(params, model=m, block_id_and_param_type=spec, bnf=bnf and spec is not None, ioq=ioq, lsa=lsa,
                    fine_tune=fine_tune, evaluate=data.evaluate if data else None, tune=data.tune if data else None,
                    tool_progress=report, **settings)
 
 
 def _stderr_progress() -> Any:
-    import sys
-
     def show(step: DataDrivenStep, done: int, total: int) -> None:
         pct = int(100 * done / total) if total else 100
         sys.stderr.write(f"\r{step.value:>4} [{'#' * (pct * 30 // 100):<30}] {pct:3d}%")
@@ -342,8 +374,6 @@ def model_state_dict(module: Any, stream: Any) -> dict[str, Any]:
     the weights, a folded batch norm made the identity with the folded bias put back (into the
     weight's bias, or else the batch norm's shift), ``num_batches_tracked`` kept from the module."""
     torch = _torch()
-    from nnr.decoder import Decoder
-
     ds = Decoder(reconstruct_lsa=True).decode_stream(stream)
     dec = {o.name: o.value for o in ds.outputs}
     own = module.state_dict()

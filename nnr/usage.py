@@ -59,6 +59,15 @@ def check_name(name: str, v: Any) -> str:
     return v
 
 
+def check_keywords(function: str, given: Mapping[str, Any], keywords: Any) -> None:
+    """Refuse keyword arguments ``**options: Unpack[keywords]`` does not name (a TypedDict), as
+    Python refuses unknown keywords of a plain signature (TypeError)."""
+    known = keywords.__required_keys__ | keywords.__optional_keys__
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
+
+
 def check_mapping(name: str, v: Any) -> Mapping[Any, Any]:
     if not isinstance(v, Mapping):
         raise NNRUsageError(f"{name} must be a dict, got {type(v).__name__} {v!r}")

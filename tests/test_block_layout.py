@@ -9,7 +9,7 @@ import pytest
 
 from nnr.block_layout import BlockRole as R
 from nnr.block_layout import block_coding_order, block_id_order
-from nnr.encoding.model import Block, ModelInfo
+from nnr.encoding.model import ModelInfo
 from nnr.decoding.payload import tensor_layout
 from nnr.units.compressed_data_unit import CompressedDataUnitHeader
 from nnr.units.types import CompressedParameterTypes as CPT
@@ -43,7 +43,7 @@ def _model() -> ModelInfo:
 
 @pytest.mark.parametrize("cpt", range(16))
 def test_decoder_and_encoder_agree(cpt: int) -> None:
-    blk = Block(_model(), "blk")
+    blk = _model().block("blk")
     ids = blk.id_list(cpt)
     members = blk.members(cpt)
     h = CompressedDataUnitHeader()
@@ -58,3 +58,22 @@ def test_decoder_and_encoder_agree(cpt: int) -> None:
     assert [(n, r) for n, r, _ in layout] == [(n, r) for r, n, _ in members]
     assert [r for _, r, _ in layout] == block_coding_order(cpt)
     assert len(ids) == len(block_id_order(cpt))
+
+
+def test_decomposition_factor_names() -> None:
+    # NNCodec's naming of non-block factors: <weight>_G / <weight>_H, told apart by the suffix
+    from nnr.block_layout import factor_name, factor_role, weight_of
+
+    assert factor_name("fc.weight", R.DC_G) == "fc.weight_G" and factor_name("fc.weight", R.DC_H) == "fc.weight_H"
+    assert [factor_role(n) for n in ("a_G", "a_H", "a_g", "a")] == [R.DC_G, R.DC_H, None, None]
+    assert [weight_of(n) for n in ("fc.weight_G", "fc.weight_H", "fc.weight")] == ["fc.weight", "fc.weight", None]
+    assert weight_of("w_H", R.DC_G) is None and weight_of("w_G", R.DC_G) == "w"
+    blk = _model().block("blk")
+    assert (blk.dc_g, blk.dc_h) == ("w_G", "w_H")
+    h = CompressedDataUnitHeader()
+    h.nnr_compressed_data_unit_payload_type = PayloadType.NNR_PT_FLOAT
+    h.compressed_parameter_types = CPT.NNR_CPT_DC
+    h.scan_order, h.tensor_dimensions = 1, [64, 8]
+    h.decomposition_rank, h.g_number_of_rows = 16, 64
+    # the G unit has the entry points of G's 64 rows (8x8 blocks: 8 block rows), H those of its 16 rows
+    assert (h.block_rows_minus1("w_G"), h.block_rows_minus1("w_H")) == (7, 1)

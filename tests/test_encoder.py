@@ -28,7 +28,7 @@ import pytest
 import nnr
 from nnr.cabac import levels as _levels
 from nnr.cli import main as cli_main
-from nnr.encoding.layer import coded_size
+from nnr.encoding.layer import LayerCoding, coded_size
 from nnr.nncodec import HdspTool, new_approx_param_base, nn, nnc, tensor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -184,8 +184,8 @@ def test_zero_greater_flag_trial_sizes() -> None:
     assert len(sizes) == 120
     for i, want in enumerate(sizes):
         q, dq, scan, gpi, pnp, popt = gen.gtx0_levels(i)
-        got = coded_size(q, dq=bool(dq), scan_order=scan, gpi=gpi, parent_node_id_present=bool(pnp), num_gtx=0,
-                         param_opt=bool(popt), row_skip=False)
+        got = coded_size(q, LayerCoding(dq=bool(dq), scan_order=scan, gpi=gpi, parent_node_id_present=bool(pnp),
+                                        num_gtx=0, param_opt=bool(popt)))
         assert got == want, f"vector {i}"
 
 

@@ -108,6 +108,27 @@ def test_settings() -> None:
     usage_error("args must be a dict", tensor.encode, W, ["qp"])
 
 
+def test_keyword_types_name_every_setting() -> None:
+    # the typed keywords of the public API (PEP 692) list exactly the settings EncodeSettings has
+    from nnr.encoder import ALIASES, TOOL_FLAGS, EncodeKeywords, EncodeOptions, EncoderOptions
+    from nnr.encoding import CompressOptions, compress
+    from nnr.encoding.settings import EncodeSettings, SettingsKeywords
+    from nnr.torch import EncodeModelOptions, Tuning
+
+    assert set(SettingsKeywords.__optional_keys__) == set(EncodeSettings.names())
+    limits = {"max_units", "max_tensor_elements", "max_expansion"}
+    assert set(EncodeKeywords.__optional_keys__) == set(EncodeSettings.names()) | set(ALIASES) | set(TOOL_FLAGS) | limits
+    shared = {"workers", "record_dtypes", "evaluate", "tune", "tool_progress", "model"}
+    assert set(EncodeOptions.__optional_keys__) - set(EncodeKeywords.__optional_keys__) == shared | {"progress", "dtypes"}
+    assert set(EncoderOptions.__optional_keys__) - set(EncodeKeywords.__optional_keys__) == shared | {"hdsp"}
+    assert set(EncodeModelOptions.__optional_keys__) - set(EncodeKeywords.__optional_keys__) == set(
+        Tuning.__optional_keys__) | {"loss", "metric", "progress", "workers", "dtypes", "record_dtypes"}
+    assert not CompressOptions.__required_keys__
+    # a keyword no TypedDict names is refused as Python refuses it
+    with pytest.raises(TypeError, match="compress.. got an unexpected keyword argument 'wokers'"):
+        compress({"w": W}, EncodeSettings(), wokers=2)  # type: ignore[call-arg]
+
+
 def test_blocks() -> None:
     d = {"fc.weight": W, "fc.bias": W[:, 0].copy()}
     bad = {"block_identifier": {"fc.weight": "fc", "fc.bias": "fc"},

@@ -107,9 +107,15 @@ def check_round_trip(tensors: dict[str, np.ndarray], kw: dict[str, Any]) -> None
         return
     assert nnr.encode(tensors, **kw) == res.data
     rec = nnc.compress(tensors, quantize_only=True, **kw)
-    out = nnc.decompress(bytearray(res.data))
+    try:
+        out = nnc.decompress(bytearray(res.data))
+        direct = nnr.decode(res.data)
+    except nnr.AmbiguousDialectError:
+        # a profile-0 NDU both rule sets decode, to different tensors, with no other NDU to settle
+        # it (about 1 in 300 tiny tensors, docs/deviations.rst): the writer's rules say which
+        assert s.general_profile_idc == 0
+        out = direct = nnr.decode(res.data, dialect="ed1")
     assert list(out) == list(t)
-    direct = nnr.decode(res.data)
     if res.dq_index_mismatches:
         assert kw["use_dq"] and (kw["row_skipping"] or kw.get("int_quant_bw")), res.dq_index_mismatches
         return
@@ -127,6 +133,16 @@ def check_round_trip(tensors: dict[str, np.ndarray], kw: dict[str, Any]) -> None
 @given(st.lists(tensor(), min_size=1, max_size=3), encoder_settings())
 def test_round_trip(arrays: list[np.ndarray], kw: dict[str, Any]) -> None:
     check_round_trip({f"t{i}": a for i, a in enumerate(arrays)}, kw)
+
+
+def test_round_trip_of_an_ambiguous_profile0_stream() -> None:
+    # hypothesis found it: both units decode under both rule sets, to different tensors
+    a = np.array([[54.22, 51.22, 1.055, 117.5, -30.56, 222.9, -28.7]], dtype=np.float16)
+    kw = {"qp_density": 2, "qp": 6, "nonweight_qp": None, "use_dq": True, "scan_order": 0,
+          "cabac_unary_length_minus1": 1, "row_skipping": False, "param_opt": False, "general_profile_idc": 0}
+    with pytest.raises(nnr.AmbiguousDialectError):
+        nnr.decode(nnr.encode({"t0": a, "t1": a.copy()}, **kw))
+    check_round_trip({"t0": a, "t1": a.copy()}, kw)
 
 
 @settings(max_examples=60 if COMPILED else 15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,7 @@ import pytest
 import nnr
 from nnr.cli import main
 from nnr.encoding.approx import stepsize_from_qp
-from nnr.encoding.rate_control import relative_qps, search_qp, sweep
+from nnr.rate_control import relative_qps, search_qp, sweep
 
 
 def tensors():

@@ -21,7 +21,7 @@ import pytest
 import nnr
 from nnr.cabac.enc_levels import encode_codeword_end, encode_iae, entry_points
 from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.encoding.layer import encode_layer
+from nnr.encoding.layer import LayerCoding, encode_layer
 from nnr.encoding.split import SPLIT_MIN_ELEMENTS, SPLIT_SCAN_ORDER, SplitCoding, encode_split_payload, quantize_split
 
 RNG = np.random.default_rng(20)
@@ -42,8 +42,8 @@ def test_split_payload_is_the_sequential_codeword(dq: bool, shape: tuple[int, in
         data, eps, mism = encode_split_payload(lv, qp, SplitCoding(2, dq, 1, False, 11, po), 1)
         enc = ArithmeticEncoder()
         encode_iae(enc, 8, qp)
-        info = encode_layer(enc, lv, dq=dq, scan_order=SPLIT_SCAN_ORDER, gpi=1, parent_node_id_present=False,
-                            num_gtx=11, param_opt=po, row_skip=False)
+        info = encode_layer(enc, lv, LayerCoding(dq=dq, scan_order=SPLIT_SCAN_ORDER, gpi=1,
+                                                 parent_node_id_present=False, num_gtx=11, param_opt=po))
         ref = encode_codeword_end(enc)
         assert data == ref
         assert [x for e in eps for x in (e.value, e.dq_state, e.bit_offset)] == entry_points(ref, info)

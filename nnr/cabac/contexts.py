@@ -40,8 +40,6 @@ from nnr.cabac.engine import ContextModel
 # then the parameter-set flag and row_skip_flag.  With zero greater-than flags the first
 # flag's models fall on the first remainder models, as in NNCodec's store (nnr.encoding.gtx0).
 
-INT32_MAX: Final = 2147483647  # levels (and reconstruction indices) are int32
-INT32_MIN: Final = -2147483648
 NUM_DQ_STATES: Final = 8
 NUM_REM_CONTEXTS: Final = 31  # prefix bins of the remainder: REM[0..30]
 SIG0: Final = 0

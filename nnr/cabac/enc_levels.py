@@ -26,7 +26,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import GTX0, INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, SIG0, SIGN0, BlockScan, ContextSet, rem0
+from nnr.cabac.contexts import GTX0, NUM_REM_CONTEXTS, SIG0, SIGN0, BlockScan, ContextSet, rem0
 from nnr.cabac.contexts import dq_index, dq_level, dq_next_state, gtx_context, neighbour_class, num_level_contexts
 from nnr.cabac.contexts import preamble_coded, skipped_row_state
 from nnr.cabac.contexts import rem_context, rem_prefix_cut, sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
@@ -34,6 +34,7 @@ from nnr.cabac.encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
 from nnr.cabac.engine import NUM_PARAMETER_SETS, RENORM, STEP, ContextModel, lps_range, next_state
 from nnr.cabac.levels import TensorSideInfo, trace_level
 from nnr.errors import NNRUsageError
+from nnr.limits import INT32_MAX, INT32_MIN
 
 # ---------------------------------------------------------------------------------------------
 # Estimated bits of a context-coded bin, 15-bit fixed point (1 bit = 32768), as NNCodec's encoder

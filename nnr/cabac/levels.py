@@ -21,13 +21,14 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, STT, BlockScan, ContextSet
+from nnr.cabac.contexts import NUM_REM_CONTEXTS, STT, BlockScan, ContextSet
 from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, preamble_coded, rem_context
 from nnr.cabac.contexts import rem_prefix_cut, skipped_row_state
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.bitstream.bintrace import BinTracer
 from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
+from nnr.limits import INT32_MAX, INT32_MIN
 
 
 

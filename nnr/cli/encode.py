@@ -16,9 +16,9 @@ from nnr.checkpoint import RAW, check_not_over_input, checkpoint_kind, read_chec
 from nnr.cli.common import ProgressBar, Subcommand
 from nnr.decoder import CHECKPOINT_SUFFIXES
 from nnr.encoder import encode
-from nnr.encoding.rate_control import relative_qps, search_qp
 from nnr.errors import NNRUsageError
 from nnr.streaming import TensorSource, encode_checkpoint, streamable_settings
+from nnr.rate_control import relative_qps, search_qp
 
 HELP = "encode a checkpoint (.safetensors, Hugging Face folder, .npz, .pt) into a stream"
 DESCRIPTION = ("Encode the tensors of a checkpoint: a .safetensors file, a Hugging Face folder (model.safetensors "

@@ -17,8 +17,8 @@ from typing import Any
 from nnr.checkpoint import read_checkpoint
 from nnr.cli.common import ProgressBar, Subcommand
 from nnr.encoder import encode
-from nnr.encoding.rate_control import sweep
 from nnr.errors import NNRUsageError
+from nnr.rate_control import sweep
 
 HELP = "rate-distortion table (and plot) of a checkpoint over a range of QPs"
 

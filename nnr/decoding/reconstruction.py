@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nnr.block_layout import BlockRole
+from nnr.block_layout import BlockRole, weight_of
 from nnr.decoding.payload import CodedTensor, CodedUnit
 from nnr.dtypes import TensorInfo, cast_to
 from nnr.errors import MalformedStreamError, NNRError
@@ -114,9 +114,9 @@ def _unit_values(unit_index: int, tensors: list[CodedTensor], post: PostProcessi
 def _recomposed(pending_g: tuple[CodedTensor, npt.NDArray[np.generic], int], t: CodedTensor,
                 hv: npt.NDArray[np.generic], h: CompressedDataUnitHeader, names: list[str],
                 unit_index: int) -> OutputTensor:
-    """W = G·H, named after the weight (G's name without its ``_G``), in H's unit."""
+    """W = G·H, named after the weight (:func:`nnr.block_layout.weight_of` G's name), in H's unit."""
     g, gv, _ = pending_g
-    wname = g.name[:-2] if g.name.endswith("_G") else g.name
+    wname = wg if (wg := weight_of(g.name, BlockRole.DC_G)) is not None else g.name
     w = recompose(gv, hv, list(h.tensor_dimensions))
     return OutputTensor(wname, w, [g, t], BlockRole.WEIGHT, names, unit_index)
 

@@ -7,7 +7,8 @@
 * :mod:`nnr.encoding.stream` — the NNR units of a stream (headers, payloads, entry points,
   temporal context adaptation, HDSP, omitted all-zero units);
 * :mod:`nnr.encoding.inputs` — checking and converting the caller's arrays;
-* :mod:`nnr.encoding.sparsify` — NNCodec's structured / unstructured sparsification of updates.
+* :mod:`nnr.encoding.sparsify` — NNCodec's structured / unstructured sparsification of updates;
+* :mod:`nnr.encoding.progress` — progress in elements, for the caller's callback.
 
 :func:`compress` runs them for one stream; :mod:`nnr.encoder` (``nnr.encode``, ``nnr.Encoder``)
 and :mod:`nnr.nncodec` are the public faces.
@@ -33,56 +34,65 @@ this encoder does the following instead:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy.typing as npt
 
-from nnr.encoding.approx import Approximation, approximate, assign_qps, fold_batch_norm, init_approximation
+if sys.version_info >= (3, 11) or TYPE_CHECKING:  # annotations only (lazy): Python 3.10 needs no Unpack
+    from typing import Unpack
+
+from nnr.block_layout import weight_of
+from nnr.encoding.approx import Approximation, QuantLayer, approximate, assign_qps, fold_batch_norm, init_approximation
 from nnr.encoding.datadriven import DataDriven
 from nnr.encoding.model import ModelInfo, apply_block_id_and_param_type, block_spec_ok
+from nnr.encoding.progress import Ticker
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.split import split_tensors
 from nnr.encoding.stream import StreamResult, StreamWatch, levels_dict, write_stream
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState
+from nnr.quantization import quant_layer as uniform_quantizer
+from nnr.usage import check_keywords
 
-__all__ = ["EncodeSettings", "ModelInfo", "StreamResult", "compress", "quantizer"]
-
-
-def quantizer() -> Any:
-    """The uniform / dependent quantizer (``nnr.quantization.quant_layer``), or None if absent."""
-    try:
-        from nnr.quantization import quant_layer
-    except ImportError:
-        return None
-    return quant_layer
+__all__ = ["CompressOptions", "EncodeSettings", "ModelInfo", "StreamResult", "compress"]
 
 
-def compress(
-    tensors: Mapping[str, npt.NDArray[Any]],
-    settings: EncodeSettings,
-    *,
-    model: ModelInfo | None = None,
-    state: IncrementalState | None = None,
-    hdsp: bool = False,
-    put_nodes: bool = True,
-    strict_blocks: bool = True,
-    quant_layer: Any = None,
-    progress: Callable[[int, int], None] | None = None,
-    workers: int = 1,
-    tensor_info: Mapping[str, Any] | None = None,
-    data_driven: DataDriven | None = None,
-) -> tuple[StreamResult, Approximation]:
+class CompressOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`compress` (each optional; defaults in brackets).
+
+    ``model`` [NNCodec's description of the dict]: order, types and blocks.  ``strict_blocks``
+    [True]: refuse a ``block_id_and_param_type`` NNCodec's sanity check rejects (False: ignore it
+    as NNCodec does).  ``state`` [None], ``hdsp`` [False], ``put_nodes`` [True]: the session's
+    incremental state and how the stream continues it.  ``quant_layer`` [the uniform / dependent
+    quantizer of :mod:`nnr.quantization`].  ``progress`` [None], ``workers`` [1].
+    ``tensor_info`` [None]: original dtypes and shapes to record.  ``data_driven`` [None]:
+    IOQ / LSA / FT.
+    """
+
+    model: ModelInfo | None
+    state: IncrementalState | None
+    hdsp: bool
+    put_nodes: bool
+    strict_blocks: bool
+    quant_layer: QuantLayer | None
+    progress: Callable[[int, int], None] | None
+    workers: int
+    tensor_info: Mapping[str, Any] | None
+    data_driven: DataDriven | None
+
+
+def compress(tensors: Mapping[str, npt.NDArray[Any]], settings: EncodeSettings,
+             **options: Unpack[CompressOptions]) -> tuple[StreamResult, Approximation]:
     """Encode ``tensors`` (float32 / int32 arrays, checked by the caller) into one stream.
 
-    ``model`` describes order, types and blocks (default: NNCodec's description of the dict);
-    ``settings.block_id_and_param_type`` regroups it as NNCodec does.  A description NNCodec's
-    sanity check rejects raises :class:`NNRUsageError` with ``strict_blocks``, otherwise it is
-    ignored (and ``bnf`` switched off) as NNCodec does.  ``state``: the session's incremental
-    state, left unchanged; the state after the stream is ``result.state`` (with ``hdsp``, its
-    histories updated with the new levels; ``put_nodes``: see
-    :func:`nnr.encoding.stream.write_stream`).
+    ``options``: :class:`CompressOptions`.  ``settings.block_id_and_param_type`` regroups the
+    model description as NNCodec does; one NNCodec's sanity check rejects raises
+    :class:`NNRUsageError` with ``strict_blocks``, otherwise it is ignored (and ``bnf`` switched
+    off) as NNCodec does.  ``state`` is left unchanged; the state after the stream is
+    ``result.state`` (with ``hdsp``, its histories updated with the new levels; ``put_nodes``:
+    see :func:`nnr.encoding.stream.write_stream`).
     ``progress(done, total)`` is called with
     element counts (each element is counted once when quantized and once when coded; the
     codebook search, which codes a tensor once per candidate, advances within its tensor).
@@ -92,6 +102,9 @@ def compress(
     ``data_driven``: IOQ / LSA / FT with the caller's evaluate and tune callables
     (:mod:`nnr.encoding.datadriven`), run after the QPs are assigned, before batch-norm folding.
     """
+    check_keywords("compress", options, CompressOptions)
+    model, state, tensor_info = options.get("model"), options.get("state"), options.get("tensor_info")
+    hdsp, workers, data_driven = options.get("hdsp", False), options.get("workers", 1), options.get("data_driven")
     s = settings
     if model is None:
         m = ModelInfo.from_tensors(tensors)
@@ -101,56 +114,33 @@ def compress(
         if block_spec_ok(s.block_id_and_param_type, tensors):
             apply_block_id_and_param_type(m, s.block_id_and_param_type)
             m.check_blocks()
-        elif strict_blocks:
+        elif options.get("strict_blocks", True):
             raise NNRUsageError("block_id_and_param_type does not describe valid blocks of these tensors "
                                 "(each block needs one 'weight', members of known types with 1-D shapes and the "
                                 "weight's first dimension)")
         else:
             s = EncodeSettings(**{**s.__dict__, "block_id_and_param_type": None, "bnf": False})
     for name in tensors:
-        if name not in m.dims and not (name.endswith(("_G", "_H")) and name[:-2] in m.dims):
+        base = weight_of(name)
+        if name not in m.dims and (base is None or base not in m.dims):
             raise NNRUsageError(f"tensor {name!r} is not in the model description")
     a = init_approximation(tensors, m, s)
     if tensor_info:
         a.tensor_info = dict(tensor_info)
     assign_qps(a, s)
-    qfn = quant_layer if quant_layer is not None else quantizer()
+    qfn = options.get("quant_layer") or uniform_quantizer
     if data_driven is not None and data_driven.active:
         data_driven.run(a, s, qfn, workers)
     if s.bnf:
         fold_batch_norm(a, s)
-    tick = _Ticker(progress, 2 * sum(int(v.size) for v in a.params.values()))
+    tick = Ticker(options.get("progress"), 2 * sum(int(v.size) for v in a.params.values()))
     split = split_tensors(a, s, state is not None or hdsp, workers, tick)
     approximate(a, s, qfn, tick, workers, tick.part)
-    res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=put_nodes, workers=workers, split=split,
-                       watch=StreamWatch(tick=tick))
+    res = write_stream(a, s, state=state, hdsp=hdsp, put_nodes=options.get("put_nodes", True), workers=workers,
+                       split=split, watch=StreamWatch(tick=tick))
     tick.finish()
     if hdsp and res.state is not None:
         after = res.state
         for name, v in levels_dict(a).items():
             after.tensors[name] = after.with_history(name, v)
     return res, a
-
-
-class _Ticker:
-    """Progress in elements (a no-op without a callback)."""
-
-    def __init__(self, fn: Callable[[int, int], None] | None, total: int) -> None:
-        self.fn = fn
-        self.total = max(total, 1)
-        self.done = 0
-
-    def __call__(self, n: int) -> None:
-        if self.fn is not None:
-            self.done = min(self.total, self.done + n)
-            self.fn(self.done, self.total)
-
-    def part(self, n: int, i: int, k: int) -> None:
-        """Within the next ``n`` elements (not yet ticked): step ``i`` of ``k`` reached."""
-        if self.fn is not None and k > 0:
-            self.fn(min(self.total, self.done + n * i // k), self.total)
-
-    def finish(self) -> None:
-        if self.fn is not None and self.done < self.total:
-            self.done = self.total
-            self.fn(self.done, self.total)

@@ -29,9 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
-from nnr.block_layout import BN_ROLES, BlockRole
-from nnr.encoding.layer import coded_size
-from nnr.encoding.model import Block, ModelInfo
+from nnr.block_layout import BN_ROLES, BlockRole, factor_name, factor_role, weight_of
+from nnr.encoding.layer import LayerCoding, coded_size
+from nnr.encoding.model import ModelInfo
 from nnr.encoding.reductions import std_any
 from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
@@ -144,7 +144,7 @@ def assign_qps(a: Approximation, s: EncodeSettings) -> None:
     a.qp = {}
     if not s.int_quant_bw:
         for x in a.params:
-            if x not in m.dims and x.endswith(("_G", "_H")):
+            if x not in m.dims and factor_role(x) is not None:
                 a.qp[x] = s.qp
             else:
                 a.qp[x] = s.qp if m.role(x) == BlockRole.WEIGHT else s.qp_other
@@ -172,18 +172,19 @@ def _modify_qp(a: Approximation) -> None:
     sizes: list[int] = []
     stds: list[Any] = []
     for k, v in a.params.items():
-        dc = k.endswith(("_G", "_H"))
-        w = k[:-2] if dc else k
+        base = weight_of(k)
+        w = k if base is None else base
         if m.role(w) != BlockRole.WEIGHT:
             continue
-        if dc:
-            if k.endswith("_G"):
+        if base is not None:
+            if factor_role(k) == BlockRole.DC_G:
                 continue
-            g = a.params[w + "_G"].shape
-            h = a.params[w + "_H"].shape
-            names += [w + "_G", w + "_H"]
+            gn, hn = factor_name(w, BlockRole.DC_G), factor_name(w, BlockRole.DC_H)
+            g = a.params[gn].shape
+            h = a.params[hn].shape
+            names += [gn, hn]
             sizes += [0, int(np.prod(g[:-1])) * int(h[-1])]
-            stds += [0, std_any(np.concatenate((a.params[w + "_G"].flatten(), a.params[w + "_H"].flatten()), axis=0))]
+            stds += [0, std_any(np.concatenate((a.params[gn].flatten(), a.params[hn].flatten()), axis=0))]
         else:
             names.append(k)
             sizes.append(int(v.size))
@@ -203,16 +204,16 @@ def _modify_qp(a: Approximation) -> None:
         if f > 0.5:
             f = 0.15
         a.qp[name] = int(round(np.float64(a.qp[name]) * (1 - np.float64(f))))
-        if name.endswith("_H"):
-            a.qp[name[:-2] + "_G"] = a.qp[name]
+        if (base := weight_of(name, BlockRole.DC_H)) is not None:
+            a.qp[factor_name(base, BlockRole.DC_G)] = a.qp[name]
 
 
 def init_approximation(params: Mapping[str, npt.NDArray[Any]], m: ModelInfo, s: EncodeSettings) -> Approximation:
     """NNCodec's ``init_approx_data``: scan orders and per-block compressed_parameter_types."""
     a = Approximation(model=m, qp_density=s.qp_density, params=dict(params))
     for x in a.params:
-        if x.endswith(("_G", "_H")):
-            base = x[:-2]
+        base = weight_of(x)
+        if base is not None:
             if base not in m.dims:
                 raise NNRUsageError(f"{x!r} looks like a decomposed factor but the model has no tensor {base!r}")
             if len(m.dims[base]) > 1:
@@ -220,7 +221,7 @@ def init_approximation(params: Mapping[str, npt.NDArray[Any]], m: ModelInfo, s: 
         elif x in m.dims and len(m.dims[x]) > 1:
             a.scan_order[x] = s.scan_order
     for b in sorted(set(m.blocks.values()), key=list(m.blocks.values()).index):
-        blk = Block(m, b)
+        blk = m.block(b)
         cpt = blk.compressed_parameter_types(a.params)
         a.cpt[b] = cpt
         if cpt & CPT.NNR_CPT_DC:
@@ -237,7 +238,7 @@ def fold_batch_norm(a: Approximation, s: EncodeSettings) -> None:
     eps = np.float32(1e-3) if m.topology_storage_format == TopologyStorageFormat.NNR_TPL_TEF else None
     for blk_id, w in [(b, n) for b, n in m.walk() if b is not None]:
         _ = w
-        blk = Block(m, blk_id)
+        blk = m.block(blk_id)
         cpt = a.cpt[blk_id]
         if not cpt & CPT.NNR_CPT_BN:
             continue
@@ -285,7 +286,7 @@ def coding_order(a: Approximation) -> list[tuple[str, BlockRole | None]]:
         if b is None:
             out.append((name, m.role(name)))
         else:
-            for role, n, _ in Block(m, b).members(a.cpt[b]):
+            for role, n, _ in m.block(b).members(a.cpt[b]):
                 out.append((n, role))
     return out
 
@@ -357,6 +358,7 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int, step: Callable[[int, i
     codebook = [int(v) for v in values]
     counts = np.bincount(idx.reshape(-1), minlength=len(codebook)).astype(np.int64)
     bounds = [((_bypass_bins(counts, off, cul) + 8) // 8 + 1, off) for off in range(len(codebook))]
+    trial = LayerCoding(dq=False, scan_order=0, gpi=0, parent_node_id_present=False, num_gtx=cul, param_opt=True)
     best_off = 0
     best_bytes = -1
     for i, (lb, off) in enumerate(sorted(bounds)):
@@ -364,8 +366,7 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int, step: Callable[[int, i
             step(i, len(bounds))
         if best_bytes >= 0 and (lb > best_bytes or (lb == best_bytes and off > best_off)):
             continue
-        n = coded_size((idx - off).astype(np.int32), dq=False, scan_order=0, gpi=0, parent_node_id_present=False,
-                       num_gtx=cul, param_opt=True, row_skip=False)
+        n = coded_size((idx - off).astype(np.int32), trial)
         if best_bytes < 0 or n < best_bytes or (n == best_bytes and off < best_off):
             best_bytes = n
             best_off = off
@@ -379,7 +380,7 @@ def _codebook_of(levels: npt.NDArray[np.int32], cul: int, step: Callable[[int, i
     return codebook, (idx - best_off).astype(np.int32), best_off, best_egk
 
 
-def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
+def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer,
                 tick: Callable[[int], None] | None = None, workers: int = 1,
                 step: Callable[[int, int, int], None] | None = None) -> None:
     """Quantize every tensor the model codes (NNCodec's ``approx``); with ``workers`` > 1 the
@@ -401,12 +402,8 @@ def approximate(a: Approximation, s: EncodeSettings, qfn: QuantLayer | None,
             a.out[name] = Quantized(QuantMethod.INTEGER, np.ascontiguousarray(v))
             a.dq[name] = 0
     todo = [name for name, _ in order if name not in a.out]
-    if todo and qfn is None:
-        raise NNRUsageError("float tensors need the quantizer (nnr.quantization), which is not available")
-    assert qfn is not None or not todo
 
     def one(name: str, progress: bool = False) -> Quantized:
-        assert qfn is not None
         if not s.codebook_mode:
             return _approx_uniform(a, s, qfn, name)
         sub: Callable[[int, int], None] | None = None
@@ -469,12 +466,12 @@ def _approx_codebook(a: Approximation, s: EncodeSettings, qfn: QuantLayer, name:
         uni_levels, uni_qp = _quantize(qfn, a, s, name, 1, qp)
         if clip:
             uni_levels = _bit_depth_clip(a, s, name, uni_levels)
-    common: dict[str, Any] = {"scan_order": a.scan_order.get(name, 0), "gpi": s.general_profile_idc,
-                              "parent_node_id_present": bool(s.parent_node_id_present_flag), "num_gtx": cul,
-                              "param_opt": s.param_opt, "row_skip": False}
-    bytes_uniform = coded_size(uni_levels, dq=dq == 1, **common)
+    uniform = LayerCoding(dq=dq == 1, scan_order=a.scan_order.get(name, 0), gpi=s.general_profile_idc,
+                          parent_node_id_present=bool(s.parent_node_id_present_flag), num_gtx=cul,
+                          param_opt=s.param_opt)
+    bytes_uniform = coded_size(uni_levels, uniform)
     # NNCodec adds the codebook's size in bits to the indices' size in bytes
-    bytes_codebook = coded_size(idx, dq=False, **common) + codebook_bits(codebook, zero, egk)
+    bytes_codebook = coded_size(idx, replace(uniform, dq=False)) + codebook_bits(codebook, zero, egk)
     if bytes_codebook < bytes_uniform:
         return as_codebook
     return Quantized(QuantMethod.UNIFORM, uni_levels, uni_qp, dq)

@@ -51,7 +51,6 @@ import numpy.typing as npt
 
 from nnr.block_layout import BlockRole
 from nnr.encoding.approx import Approximation, QuantLayer, QuantMethod, approximate, coding_order, stepsize_from_qp
-from nnr.encoding.model import Block
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.stream import write_stream
 from nnr.errors import NNRUsageError
@@ -109,11 +108,9 @@ class DataDriven:
         if self.progress is not None and not callable(self.progress):
             raise NNRUsageError("data-driven progress must be None or a callable progress(step, done, total)")
 
-    def run(self, a: Approximation, s: EncodeSettings, qfn: QuantLayer | None, workers: int = 1) -> None:
+    def run(self, a: Approximation, s: EncodeSettings, qfn: QuantLayer, workers: int = 1) -> None:
         """IOQ, then LSA / FT, on an approximation whose QPs are assigned (before batch-norm folding)."""
         self.check()
-        if qfn is None:
-            raise NNRUsageError("data-driven tools need the quantizer (nnr.quantization), which is not available")
         if self.ioq:
             assert self.evaluate is not None
             a.qp = ioq_search(a, s, qfn, self.evaluate, workers, self.progress)
@@ -286,7 +283,7 @@ def tune_parameters(a: Approximation, s: EncodeSettings, qfn: QuantLayer, tune: 
                 names.append(name)
         for b, cpt in a.cpt.items():
             if cpt & CPT.NNR_CPT_LS:
-                ls = Block(m, b).ls
+                ls = m.block(b).ls
                 a.qp[ls] = s.qp_other
                 a.dq[ls] = 1 if s.use_dq else 0
     return names
@@ -297,6 +294,6 @@ def _scaling_tensors(a: Approximation) -> dict[str, int]:
     out: dict[str, int] = {}
     for b, cpt in a.cpt.items():
         if cpt & CPT.NNR_CPT_LS:
-            blk = Block(a.model, b)
+            blk = a.model.block(b)
             out[blk.ls] = int(a.model.dims[blk.w][0])
     return out

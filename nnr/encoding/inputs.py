@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nnr.dtypes import NUMPY_LACKS, TensorInfo, dtype_name
+from nnr.dtypes import FLOAT_DTYPES, INT_DTYPES, NUMPY_LACKS, TensorInfo, dtype_name
 from nnr.errors import NNRUsageError
+from nnr.limits import INT32_MAX, INT32_MIN
 from nnr.units.compressed_data_unit import MAX_TENSOR_DIMENSIONS
 from nnr.usage import check_name
 
-INT32_MIN = -(1 << 31)
-INT32_MAX = (1 << 31) - 1
 
 
 def _as_array(name: str, value: Any) -> npt.NDArray[Any]:
@@ -112,8 +111,6 @@ def prepare_tensors_with_info(tensors: Mapping[str, Any], dtypes: Mapping[str, s
     ``record=None`` returns only what NNCodec cannot encode at all (bfloat16 / float8, 0-d
     shapes), so for every input NNCodec takes the stream stays NNCodec's; ``True``: every
     dtype that differs (float16, int64, ...); ``False``: nothing."""
-    from nnr.dtypes import FLOAT_DTYPES, INT_DTYPES
-
     for k, d in (dtypes or {}).items():
         if k not in tensors:
             raise NNRUsageError(f"dtypes names {k!r}, which is not among the tensors")

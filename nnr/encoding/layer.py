@@ -9,7 +9,7 @@ which is how NNCodec compares alternatives (codebook offset, codebook vs uniform
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -27,31 +27,39 @@ from nnr.encoding.gtx0 import coded_size_gtx0
 from nnr.errors import NNRUsageError
 
 
-def encode_layer(
-    enc: ArithmeticEncoder,
-    levels: npt.NDArray[np.int32],
-    *,
-    dq: bool,
-    scan_order: int,
-    gpi: int,
-    parent_node_id_present: bool,
-    num_gtx: int,
-    param_opt: bool,
-    row_skip: bool,
-    cb_size: int = 0,
-    cb_zero: int = 0,
-    base: list[int] | None = None,
-    history: list[int] | None = None,
-    hdsp: bool = False,
-    ed1: bool = False,
-) -> TensorEncodeInfo:
-    """Code one tensor as NNCodec's ``encodeLayer`` (``encodeLayer2`` with a TCA ``base``).
+@dataclass(frozen=True)
+class LayerCoding:
+    """The per-layer settings NNCodec's ``encodeLayer`` codes one tensor with.
 
     ``row_skip``: row_skip_enabled_flag = 1 with the all-zero rows skipped (edition 2, tensors
-    with two or more dimensions).  ``hdsp``: hist_dep_sig_prob_enabled_flag = 1 with ``history``
-    (only written when a parent node id is present; NNCodec's TCA path always writes it).
-    ``ed1``: the edition-1 reference software's coding rules (nnr.dialect).
+    with two or more dimensions).  ``cb_size`` / ``cb_zero``: the codebook's size and zero index
+    (edition 2 codebook binarization; 0: none).  ``base``: the TCA base levels.  ``hdsp``:
+    hist_dep_sig_prob_enabled_flag = 1 with ``history`` (only written when a parent node id is
+    present; NNCodec's TCA path always writes it).  ``ed1``: the edition-1 reference software's
+    coding rules (nnr.dialect).
     """
+
+    dq: bool
+    scan_order: int
+    gpi: int
+    parent_node_id_present: bool
+    num_gtx: int
+    param_opt: bool
+    row_skip: bool = False
+    cb_size: int = 0
+    cb_zero: int = 0
+    base: list[int] | None = None
+    history: list[int] | None = None
+    hdsp: bool = False
+    ed1: bool = False
+
+
+def encode_layer(enc: ArithmeticEncoder, levels: npt.NDArray[np.int32], coding: LayerCoding) -> TensorEncodeInfo:
+    """Code one tensor as NNCodec's ``encodeLayer`` (``encodeLayer2`` with a TCA ``coding.base``)."""
+    c = coding
+    dq, scan_order, gpi, num_gtx, param_opt = c.dq, c.scan_order, c.gpi, c.num_gtx, c.param_opt
+    row_skip, cb_size, cb_zero, base, history, ed1 = c.row_skip, c.cb_size, c.cb_zero, c.base, c.history, c.ed1
+    parent_node_id_present, hdsp = c.parent_node_id_present, c.hdsp
     h, w = matrix_shape(tuple(levels.shape))
     flat: list[int] = levels.reshape(-1).tolist()
     if levels.ndim <= 1:
@@ -69,21 +77,20 @@ def encode_layer(
     return info
 
 
-def coded_size(levels: npt.NDArray[np.int32], **kwargs: Any) -> int:
+def coded_size(levels: npt.NDArray[np.int32], coding: LayerCoding) -> int:
     """Bytes of the codeword holding only this layer (NNCodec's trial encodings).
 
     ``num_gtx`` 0 (NNCodec's trials with cabac_unary_length_minus1 0) goes through
     :mod:`nnr.encoding.gtx0`, which reproduces the context sharing NNCodec has then.
     """
-    if kwargs.get("num_gtx") == 0:
-        if kwargs.get("cb_size") or kwargs.get("base") is not None or kwargs.get("hdsp") or kwargs.get("row_skip"):
+    c = coding
+    if c.num_gtx == 0:
+        if c.cb_size or c.base is not None or c.hdsp or c.row_skip:
             raise NNRUsageError("trial coding with zero greater-than flags supports plain levels only")
         h, w = matrix_shape(tuple(levels.shape))
-        scan = int(kwargs.get("scan_order", 0)) if levels.ndim > 1 else 0
-        return coded_size_gtx0(levels.reshape(-1).tolist(), h, w, dq=bool(kwargs.get("dq")), scan_order=scan,
-                               gpi=int(kwargs.get("gpi", 0)),
-                               parent_node_id_present=bool(kwargs.get("parent_node_id_present")),
-                               param_opt=bool(kwargs.get("param_opt")))
+        scan = c.scan_order if levels.ndim > 1 else 0
+        return coded_size_gtx0(levels.reshape(-1).tolist(), h, w, dq=c.dq, scan_order=scan, gpi=c.gpi,
+                               parent_node_id_present=c.parent_node_id_present, param_opt=c.param_opt)
     enc = ArithmeticEncoder()
-    encode_layer(enc, levels, **kwargs)
+    encode_layer(enc, levels, coding)
     return len(encode_codeword_end(enc))

@@ -7,8 +7,8 @@ overwrite types and group tensors into *blocks* (``block_id_and_param_type``), w
 together in one ``NNR_PT_BLOCK`` unit when possible.
 
 A block is addressed by its weight.  Its other members are found by parameter type, except the
-local-scaling tensor (always ``<weight>_scaling``), the decomposed factors (``<weight>_G`` and
-``<weight>_H``) and, when the block has no tensor of type ``"bias"``, the bias name used by
+local-scaling tensor (always ``<weight>_scaling``), the decomposed factors
+(:func:`nnr.block_layout.factor_name`) and, when the block has no tensor of type ``"bias"``, the bias name used by
 batch-norm folding (``<weight>.bias``).  These naming rules are NNCodec's; the encoder follows
 them so that it codes the same units.
 """
@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnr.block_layout import BlockRole, block_coding_order, block_id_order
+from nnr.block_layout import BlockRole, block_coding_order, block_id_order, factor_name
 from nnr.errors import NNRUsageError
 from nnr.units.types import CompressedParameterTypes as CPT
 from nnr.units.types import TopologyStorageFormat
@@ -55,6 +55,8 @@ class ModelInfo:
     topology_storage_format: int | None = TopologyStorageFormat.NNR_TPL_UNREC
     topology_compression_format: int = 0
     ids: dict[str, int] | None = None  # parameter ids when not the positions (e.g. skipped state-dict entries)
+    # every block's members, built on the first block() (apply_block_id_and_param_type resets it)
+    _block_members: dict[str, Block] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def index(self) -> dict[str, int]:
@@ -117,6 +119,18 @@ class ModelInfo:
             if n != 1:
                 raise NNRUsageError(f"block {b!r} has {n} tensors of type 'weight'; a block needs exactly one")
 
+    def block(self, block_id: str) -> Block:
+        """The members of block ``block_id`` by role (all blocks are built once, in one pass)."""
+        if self._block_members is None:
+            roles: dict[str, dict[BlockRole, str]] = {}
+            for name, b in self.blocks.items():
+                role = self.role(name)
+                if role is not None:
+                    roles.setdefault(b, {})[role] = name
+            self._block_members = {b: Block(self, b, r) for b, r in roles.items()}
+        blk = self._block_members.get(block_id)
+        return blk if blk is not None else Block(self, block_id, {})
+
     def walk(self) -> Iterator[tuple[str | None, str]]:
         """(block id, tensor) for single tensors, (block id, weight) for blocks, in parameter order."""
         index = self.index
@@ -135,6 +149,7 @@ def apply_block_id_and_param_type(m: ModelInfo, spec: Mapping[str, Any]) -> None
     ptype = spec.get("parameter_type") or {}
     values = list(bid.values())
     m.blocks = {}
+    m._block_members = None
     for name in m.dims:
         if name in ptype:
             m.types[name] = str(ptype[name])
@@ -181,16 +196,12 @@ def block_spec_ok(spec: Mapping[str, Any], tensors: Mapping[str, Any] | None) ->
 
 
 class Block:
-    """The members of one block by role (NNCodec's naming rules)."""
+    """The members of one block by role (NNCodec's naming rules); :meth:`ModelInfo.block` builds them."""
 
-    def __init__(self, m: ModelInfo, block_id: str) -> None:
+    def __init__(self, m: ModelInfo, block_id: str, by_role: dict[BlockRole, str]) -> None:
         self.block_id = block_id
         self.model = m
-        self.by_role: dict[BlockRole, str] = {}
-        for name, b in m.blocks.items():
-            role = m.role(name)
-            if b == block_id and role is not None:
-                self.by_role[role] = name
+        self.by_role = by_role
 
     @property
     def w(self) -> str:
@@ -198,11 +209,11 @@ class Block:
 
     @property
     def dc_g(self) -> str:
-        return self.w + "_G"
+        return factor_name(self.w, BlockRole.DC_G)
 
     @property
     def dc_h(self) -> str:
-        return self.w + "_H"
+        return factor_name(self.w, BlockRole.DC_H)
 
     @property
     def ls(self) -> str:

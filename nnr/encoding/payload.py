@@ -17,7 +17,7 @@ from nnr.bitstream.bintrace import BinTracer
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_iae, entry_points
 from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
-from nnr.encoding.layer import encode_layer
+from nnr.encoding.layer import LayerCoding, encode_layer
 from nnr.encoding.settings import EncodeSettings
 from nnr.encoding.split import SplitCoding
 from nnr.errors import NNRUsageError
@@ -91,12 +91,12 @@ def encode_payload(a: Approximation, s: EncodeSettings, names: list[str], h: Com
             if harr.size != q.values.size:
                 raise NNRUsageError(f"the HDSP history of {n!r} has {harr.size} entries, the tensor {q.values.size}")
             history = harr.astype(np.int64).tolist()
-        info = encode_layer(
-            enc, q.values, dq=bool(q.dq), scan_order=h.scan_order, gpi=gpi,
+        info = encode_layer(enc, q.values, LayerCoding(
+            dq=bool(q.dq), scan_order=h.scan_order, gpi=gpi,
             parent_node_id_present=bool(h.parent_node_id_present_flag), num_gtx=s.cabac_unary_length_minus1 + 1,
             param_opt=s.param_opt, row_skip=bool(s.row_skipping) and gpi == 1, cb_size=cb_size, cb_zero=cb_zero,
             base=tca_base, history=history, hdsp=hdsp_on, ed1=s.ed1,
-        )
+        ))
         infos.append(info)
         if trace is not None:
             _trace_levels(trace, n, q, info, int(enc.bit_position()))

@@ -10,12 +10,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypedDict
 
+from nnr.dialect import Dialect, as_dialect
 from nnr.errors import NNRUsageError
+from nnr.limits import INT32_MAX
 from nnr.usage import check_bool, check_int, check_name, check_number
 
 QP_BOUND = 4096  # |QP| beyond this has no finite float32 step size at any qp_density
+
+
+class SettingsKeywords(TypedDict, total=False):
+    """:class:`EncodeSettings` as keyword arguments (``nnr.encode(tensors, qp=-40, ...)``): the
+    same names and types, each optional (a test holds the two lists together)."""
+
+    qp: int
+    qp_density: int
+    nonweight_qp: int | None
+    qp_per_tensor: dict[str, int] | None
+    use_dq: bool
+    codebook_mode: int
+    scan_order: int
+    lambda_scale: float
+    param_opt: bool
+    cabac_unary_length_minus1: int
+    opt_qp: bool
+    bnf: bool
+    row_skipping: bool
+    tca: bool
+    pre_signalling: bool
+    compress_differences: bool
+    device_id: int
+    int_quant_bw: int | None
+    general_profile_idc: int
+    dialect: Any
+    out_of_band: bool
+    block_id_and_param_type: Mapping[str, Any] | None
+    split_min_elements: int
 
 
 @dataclass
@@ -65,8 +96,6 @@ class EncodeSettings:
     def ed1(self) -> bool:
         """Whether the payloads follow the edition-1 reference software's coding rules (profile 0
         unless ``dialect="ed2"`` asks for NNCodec 2.1.3's profile-0 bytes; nnr.dialect)."""
-        from nnr.dialect import Dialect
-
         return self.general_profile_idc == 0 and self.dialect != Dialect.ED2
 
     @property
@@ -117,15 +146,13 @@ class EncodeSettings:
         self.cabac_unary_length_minus1 = integer("cabac_unary_length_minus1", self.cabac_unary_length_minus1, 0, 255)
         self.general_profile_idc = integer("general_profile_idc", self.general_profile_idc, 0, 1)
         if self.dialect is not None:
-            from nnr.dialect import Dialect, as_dialect
-
             d = as_dialect(self.dialect)
             if d == Dialect.AUTO:
                 raise NNRUsageError("dialect 'auto' is for decoding; the encoder writes 'ed1' or 'ed2' rules")
             if d == Dialect.ED1 and self.general_profile_idc != 0:
                 raise NNRUsageError("dialect 'ed1' (NNCodec 0.3.1's rules) needs general_profile_idc 0")
             self.dialect = d
-        self.device_id = integer("device_id", self.device_id, 0, (1 << 31) - 1)
+        self.device_id = integer("device_id", self.device_id, 0, INT32_MAX)
         self.split_min_elements = integer("split_min_elements", self.split_min_elements, 0, 1 << 62)
         self.lambda_scale = check_number("lambda_scale", 0.0 if self.lambda_scale is None else self.lambda_scale, 0.0)
         if self.int_quant_bw is None or self.int_quant_bw is False or (

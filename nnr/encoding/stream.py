@@ -99,7 +99,7 @@ def plan_units(a: Approximation, out_of_band: bool = False) -> list[UnitPlan]:
             dims = m.dims[name] if out_of_band else (tuple(a.params[name].shape) or (1,))
             plans.append(UnitPlan([name], False, 0, dims, name, parameter_id=index[name]))
             continue
-        blk = Block(m, b)
+        blk = m.block(b)
         cpt = a.cpt[b]
         members = blk.members(cpt)
         for _, n, _ in members:
@@ -221,9 +221,10 @@ def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> N
                             f"({lo}..{hi}); use a larger qp_density")
 
 
-def write_stream_head(w: StreamWriter, a: Approximation, s: EncodeSettings) -> None:
-    """The units before the NDUs: NNR_STR, NNR_MPS, the topology units (with nnr's tensor-info
-    record when ``a.tensor_info`` holds what the NDU headers cannot carry)."""
+def write_stream_head(w: StreamWriter, a: Approximation, s: EncodeSettings, plans: list[UnitPlan]) -> None:
+    """The units before the NDUs (``plans``, :func:`plan_units`): NNR_STR, NNR_MPS, the topology
+    units (with nnr's tensor-info record when ``a.tensor_info`` holds what the NDU headers cannot
+    carry)."""
     gpi = s.general_profile_idc
     w.start_unit(gpi)
     mps = ModelParameterSet(topology_carriage_flag=1, mps_quantization_method_flags=1,
@@ -234,7 +235,7 @@ def write_stream_head(w: StreamWriter, a: Approximation, s: EncodeSettings) -> N
     if a.model.topology_storage_format is not None:
         w.topology(TopologyUnit(int(a.model.topology_storage_format), a.model.topology_compression_format, b"\x00"))
     if a.tensor_info:
-        record = record_entries(a.tensor_info, [p.names for p in plan_units(a, s.out_of_band)])
+        record = record_entries(a.tensor_info, [p.names for p in plans])
         if record:  # what nnr_decompressed_data_format cannot carry (nnr.dtypes)
             w.topology(TopologyUnit(int(TopologyStorageFormat.NNR_TPL_UNREC), 0, encode_record(record) + b"\x00"))
 
@@ -272,7 +273,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     gpi = s.general_profile_idc
     tick, trace, bins = watch.tick, watch.trace, watch.bins
     w = StreamWriter(trace=trace)
-    write_stream_head(w, a, s)
+    plans = plan_units(a, s.out_of_band)
+    write_stream_head(w, a, s, plans)
     res = StreamResult(b"")
     use_hdsp = gpi == 1 and hdsp and state is not None
     after = state.copy() if state is not None else None
@@ -282,7 +284,7 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
     units: list[tuple[UnitPlan, CompressedDataUnitHeader, tuple[int, ...]]] = []
     failure: Exception | None = None
     try:
-        for p in plan_units(a, s.out_of_band):
+        for p in plans:
             h = _header(a, s, p, nodes)
             ph, pw = matrix_shape(p.dims)
             if h.scan_order > 0 and not (pw > 1 and ph > 1):

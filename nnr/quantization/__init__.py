@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from nnr.cabac.contexts import block_size, matrix_shape, scan_order_in_force
 from nnr.errors import NNRUsageError
+from nnr.limits import INT32_MIN
 from nnr.quantization.rdoq import urq_lambda_factor, urq_with_rate
 from nnr.quantization.trellis import dq_lambda_factor, dq_no_rate, dq_with_rate
 
@@ -37,7 +38,6 @@ __all__ = [
     "scan_permutation",
 ]
 
-INT32_MIN = -(2**31)
 
 
 def step_size(qp: int, qp_density: int) -> numpy.float32:

@@ -20,6 +20,7 @@ import math
 
 from mypy_extensions import i64
 
+from nnr.limits import INT32_MAX
 from nnr.quantization.rate import level_bits, new_store, update_level
 
 
@@ -62,7 +63,7 @@ def urq_with_rate(w: list[float], qstep: float, lambda_factor: float, num_gtx: i
         q = top - 1
         if q < 1:
             q = 1
-        if top > 2147483647:
+        if top > INT32_MAX:
             q = top + 1  # NNCodec's (int32_t) of an out-of-range round(): no candidate but 0
         while q <= top:
             t = u - float(q)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from enum import IntEnum, IntFlag
 from typing import Union
 
+from nnr.units import types
+
 DESCRIPTOR_KINDS = ("u", "i", "ue", "ie", "flt", "st", "bs", "ae", "iae", "uae")
 
 _DESCRIPTOR_RE = re.compile(r"^([a-z_]+)\((.*)\)$")
@@ -62,8 +64,6 @@ def compile_expr(expr: str) -> ast.expr | None:
 
 def enum_constants() -> dict[str, int]:
     """Member name -> value of every enum of :mod:`nnr.units.types` (``NNR_NDU``, ``NNR_PT_INT``...)."""
-    from nnr.units import types
-
     out: dict[str, int] = {}
     for obj in vars(types).values():
         if isinstance(obj, type) and issubclass(obj, (IntEnum, IntFlag)) and obj not in (IntEnum, IntFlag):

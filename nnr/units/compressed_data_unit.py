@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
+from nnr.block_layout import BlockRole, factor_role
 from nnr.cabac.contexts import num_block_rows
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, ReservedValueError, UnsupportedFeatureError
 from nnr.units.context import UnitContext
@@ -173,9 +174,9 @@ class CompressedDataUnitHeader:
             r = self.decomposition_rank or 0
             if self.nnr_compressed_data_unit_payload_type == PayloadType.NNR_PT_BLOCK:
                 return rows(g) + rows(r)
-            # Non-block G / H: NNCodec tells them apart by the _G / _H name suffix.
+            # Non-block G / H: NNCodec tells them apart by their names (nnr.block_layout)
             n = name if name is not None else (self.topology_elem_id or "")
-            return rows(g) if n.endswith("_G") else rows(r)
+            return rows(g) if factor_role(n) == BlockRole.DC_G else rows(r)
         return rows(self.tensor_dimensions[0])
 
     @classmethod

@@ -1,4 +1,5 @@
-"""Rate control: choosing QPs from a target instead of by hand.
+"""Rate control: choosing QPs from a target instead of by hand (above :mod:`nnr.encoder` and
+:mod:`nnr.decoder`, which it runs).
 
 A fixed QP means different things for different tensors: QP -38 (step 2**-9.5) gives about 4 %
 relative error on weights of standard deviation 0.02, and far less on weights of spread 1.
@@ -28,6 +29,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nnr.decoder import decode
+from nnr.encoder import encode as nnr_encode
 from nnr.encoding.approx import qp_from_stepsize
 from nnr.errors import NNRUsageError
 
@@ -69,8 +72,6 @@ class RatePoint:
 
 def measure(tensors: Mapping[str, Any], qp: int, encode: Callable[..., bytes], **settings: Any) -> RatePoint:
     """Encode with weight QP ``qp``, decode, and measure."""
-    from nnr.decoder import decode
-
     data = encode(tensors, qp=qp, **settings)
     dec = decode(data)
     sig = noise = 0.0
@@ -93,16 +94,10 @@ def measure(tensors: Mapping[str, Any], qp: int, encode: Callable[..., bytes], *
                      10 * math.log10(sig / noise) if noise > 0 and sig > 0 else math.inf, per)
 
 
-def _default_encode() -> Callable[..., bytes]:
-    from nnr.encoder import encode
-
-    return encode
-
-
 def sweep(tensors: Mapping[str, Any], qps: list[int], encode: Callable[..., bytes] | None = None,
           progress: Callable[[int, int], None] | None = None, **settings: Any) -> list[RatePoint]:
     """A :class:`RatePoint` for every weight QP in ``qps``."""
-    enc = encode if encode is not None else _default_encode()
+    enc = encode if encode is not None else nnr_encode
     out = []
     for i, qp in enumerate(qps):
         out.append(measure(tensors, qp, enc, **settings))
@@ -121,7 +116,7 @@ def search_qp(tensors: Mapping[str, Any], *, target_bits_per_param: float | None
         raise NNRUsageError(f"target_bits_per_param must be positive, got {target_bits_per_param}")
     if max_rel_error is not None and not max_rel_error > 0:
         raise NNRUsageError(f"max_rel_error must be positive, got {max_rel_error}")
-    enc = encode if encode is not None else _default_encode()
+    enc = encode if encode is not None else nnr_encode
     cache: dict[int, RatePoint] = {}
 
     def at(qp: int) -> RatePoint:
