@@ -11,9 +11,9 @@ of technologies, cells, busy hours and signal conditions, so the split is non-II
 is generated here from a seed: nothing is downloaded.
 
 The model is Llama-shaped (RMSNorm, rotary position embedding in causal self-attention, SwiGLU
-feed-forward, untied output head), ~0.43M parameters.  Local training: AdamW on next-token
-cross-entropy.  Metrics: accuracy of the ``ping`` token given the rest of the record, and
-per-token perplexity over the whole record.
+feed-forward, untied output head), ~0.44M parameters.  Local training: AdamW on next-token
+cross-entropy, lr 1e-3 reached after 5 warmup steps in each round.  Metrics: accuracy of the
+``ping`` token given the rest of the record, and per-token perplexity over the whole record.
 """
 
 from __future__ import annotations
