@@ -5,12 +5,13 @@ writes JSON: per round the server-side accuracy (and perplexity for the language
 down bytes of both, and the client-side time spent in nnr (decode + encode, summed over the
 round's clients); plus totals and ratios (initial model included).
 
-* ``--task digits`` (default): ``examples/fl_digits``, a numpy MLP 64-H-10, 2 clients.
+* ``--task digits`` (default): ``examples/fl_digits``, a numpy MLP (``--hidden``: 64-256-256-10,
+  85k parameters, by default), SGD, 2 clients.
 * ``--task llm``: ``examples/fl_llm``, the tiny Llama-style model (0.44M parameters, PyTorch),
   five non-IID regions, ``--steps`` local AdamW steps per round.
 
     python benchmarks/bench_fl.py --rounds 20 --out fl.json
-    python benchmarks/bench_fl.py --settings '{"diff_qp": -16}' --hidden 128
+    python benchmarks/bench_fl.py --settings '{"diff_qp": -16}' --hidden 128 --seed 1
     python benchmarks/bench_fl.py --task llm --out fl_llm.json
 """
 
@@ -30,9 +31,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_llm"))
 BACKEND = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
 
 
-def simulate(*, compress: bool, rounds: int, hidden: int, lr: float, epochs: int, fraction_evaluate: float,
-             settings: dict[str, Any] | None) -> dict[str, Any]:
-    """One Flower simulation-engine run of the digits app."""
+def simulate(*, compress: bool, rounds: int, hidden: int | tuple[int, ...], lr: float, epochs: int,
+             fraction_evaluate: float, settings: dict[str, Any] | None, seed: int = 0) -> dict[str, Any]:
+    """One Flower simulation-engine run of the digits app (``seed``: initial model and batch order)."""
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
 
@@ -44,10 +45,10 @@ def simulate(*, compress: bool, rounds: int, hidden: int, lr: float, epochs: int
     @app.main()
     def main(grid: Any, context: Any) -> None:
         out.update(server_app.run(grid, num_rounds=rounds, compress=compress, hidden=hidden,
-                                  fraction_evaluate=fraction_evaluate, settings=settings))
+                                  fraction_evaluate=fraction_evaluate, settings=settings, seed=seed))
 
     t0 = time.perf_counter()
-    run_simulation(server_app=app, client_app=client_app.make(lr=lr, epochs=epochs), num_supernodes=2, backend_config=BACKEND)
+    run_simulation(server_app=app, client_app=client_app.make(lr=lr, epochs=epochs, seed=seed), num_supernodes=2, backend_config=BACKEND)
     out["wall_seconds"] = time.perf_counter() - t0
     return out
 
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", choices=("digits", "llm"), default="digits")
     p.add_argument("--steps", type=int, default=20, help="llm: local AdamW steps per round")
     p.add_argument("--rounds", type=int, default=20)
-    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--hidden", default="256,256", help="digits: hidden widths of the MLP (comma-separated)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial model and the local batches")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--fraction-evaluate", type=float, default=0.0)
@@ -81,13 +83,18 @@ def main(argv: list[str] | None = None) -> int:
 
         res: dict[str, Any] = {"task": {"dataset": "synthetic mobile-network records, 5 regions (non-IID)",
                                         "model": "tiny Llama (RMSNorm, rotary attention, SwiGLU; 0.44M, PyTorch)",
-                                        "clients": 5, "rounds": a.rounds, "local_steps": a.steps}, "settings": settings}
+                                        "clients": 5, "rounds": a.rounds, "local_steps": a.steps, "seed": a.seed}, "settings": settings}
         if not a.skip_float32:
-            res["float32"] = simulate_llm(compress=False, rounds=a.rounds, steps=a.steps)
-        res["nnr"] = simulate_llm(compress=True, rounds=a.rounds, steps=a.steps, settings=settings)
+            res["float32"] = simulate_llm(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed)
+        res["nnr"] = simulate_llm(compress=True, rounds=a.rounds, steps=a.steps, settings=settings, seed=a.seed)
     else:
-        common = dict(rounds=a.rounds, hidden=a.hidden, lr=a.lr, epochs=a.epochs, fraction_evaluate=a.fraction_evaluate)
-        res = {"task": {"dataset": "sklearn digits", "model": f"MLP 64-{a.hidden}-10 (numpy)", "clients": 2, **common},
+        from digits_app import task
+
+        hidden = task.parse_hidden(a.hidden)
+        common = dict(rounds=a.rounds, hidden=hidden, lr=a.lr, epochs=a.epochs, fraction_evaluate=a.fraction_evaluate,
+                      seed=a.seed)
+        res = {"task": {"dataset": "sklearn digits", "model": f"MLP 64-{a.hidden.replace(',', '-')}-10 (numpy)",
+                        "clients": 2, **common},
                "settings": settings}
         if not a.skip_float32:
             res["float32"] = simulate(compress=False, settings=None, **common)  # type: ignore[arg-type]
@@ -103,10 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         "nnr_final_accuracy": res["nnr"]["accuracy"][-1],
         "client_seconds_per_round": sum(c["client_seconds"] for c in res["nnr"]["communication"]) / a.rounds,
     }
+    res["summary"]["nnr_last5_accuracy"] = sum(res["nnr"]["accuracy"][-5:]) / len(res["nnr"]["accuracy"][-5:])
     if "perplexity" in res["nnr"]:
         res["summary"]["nnr_final_perplexity"] = res["nnr"]["perplexity"][-1]
     if "float32" in res:
         res["summary"]["float32_final_accuracy"] = res["float32"]["accuracy"][-1]
+        res["summary"]["float32_last5_accuracy"] = sum(res["float32"]["accuracy"][-5:]) / len(res["float32"]["accuracy"][-5:])
         if "perplexity" in res["float32"]:
             res["summary"]["float32_final_perplexity"] = res["float32"]["perplexity"][-1]
             res["summary"]["perplexity_ratio"] = res["nnr"]["perplexity"][-1] / res["float32"]["perplexity"][-1]

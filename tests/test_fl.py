@@ -406,3 +406,26 @@ def test_simulation_engine(tmp_path: Path) -> None:
     for a, b in zip(got["communication"], ref["communication"]):
         assert {k: v for k, v in a.items() if k != "client_seconds"} == \
                {k: v for k, v in b.items() if k != "client_seconds"}
+
+
+def test_digits_task_deeper_mlp_gradient() -> None:
+    """The example task's MLP with two hidden layers (the issue's held-out 64-256-256-10 shape,
+    narrower here): one full-batch SGD step at lr 1 moves each parameter by minus the gradient
+    of ``task.loss``, checked against central finite differences in float64."""
+    x, y = task.partition(0, 2)
+    x, y = x[:40], y[:40]
+    m = task.init_model((12, 9), seed=3)
+    assert sorted(m) == ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight", "fc3.bias", "fc3.weight"]
+    m["fc1.bias"] += 0.05  # nonzero biases, so their gradients are exercised too
+    step = {k: m[k] - v for k, v in task.train(m, x, y, epochs=1, lr=1.0, batch_size=len(x)).items()}
+    m64 = {k: v.astype(np.float64) for k, v in m.items()}
+    r = np.random.default_rng(0)
+    for k, v in m64.items():
+        for idx in [tuple(int(r.integers(0, n)) for n in v.shape) for _ in range(4)]:
+            eps = 1e-4
+            v[idx] += eps
+            up = task.loss(m64, x.astype(np.float64), y)
+            v[idx] -= 2 * eps
+            down = task.loss(m64, x.astype(np.float64), y)
+            v[idx] += eps
+            assert step[k][idx] == pytest.approx((up - down) / (2 * eps), rel=2e-2, abs=2e-5), (k, idx)

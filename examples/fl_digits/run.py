@@ -3,7 +3,8 @@
     pip install 'nnr[flower]' 'flwr[simulation]' scikit-learn matplotlib
     python examples/fl_digits/run.py            # 20 rounds, 2 clients; writes fl_digits.png
 
-Runs FedAvg twice on the same numpy MLP and data split: once exchanging float32 arrays, once
+Runs FedAvg twice on the same numpy MLP (64-256-256-10 by default, 85k parameters; ``--hidden
+64`` for the small one) and data split: once exchanging float32 arrays, once
 wrapped in ``nnr.fl.NNCStrategy`` with ``nnr.fl.nnc_mod`` on the clients (NNC bitstreams).
 Prints per-round accuracy and traffic and plots accuracy and cumulative bytes per round.
 
@@ -25,12 +26,16 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "benchmarks"))
 def main() -> int:
     p = argparse.ArgumentParser(description="nnr.fl on scikit-learn's digits: nnr vs float32 FedAvg")
     p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--hidden", default="256,256", help="hidden widths of the MLP (comma-separated)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial model and the batch order")
     p.add_argument("--plot", default="fl_digits.png")
     a = p.parse_args()
 
     from bench_fl import simulate  # the benchmark's runner (Flower simulation engine)
+    from digits_app import task
 
-    common = dict(rounds=a.rounds, hidden=64, lr=0.1, epochs=1, fraction_evaluate=0.0)
+    common = dict(rounds=a.rounds, hidden=task.parse_hidden(a.hidden), lr=0.1, epochs=1, fraction_evaluate=0.0,
+                  seed=a.seed)
     f32 = simulate(compress=False, settings=None, **common)  # type: ignore[arg-type]
     nnc = simulate(compress=True, settings=None, **common)  # type: ignore[arg-type]
 

@@ -28,8 +28,8 @@ BACKEND = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
 
 
 def simulate(*, compress: bool, rounds: int = 20, steps: int = 20, settings: dict[str, Any] | None = None,
-             clients: int = 5) -> dict[str, Any]:
-    """One Flower simulation-engine run of the app."""
+             clients: int = 5, seed: int = 0) -> dict[str, Any]:
+    """One Flower simulation-engine run of the app (``seed``: initial model and batches)."""
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
 
@@ -40,10 +40,11 @@ def simulate(*, compress: bool, rounds: int = 20, steps: int = 20, settings: dic
 
     @app.main()
     def main(grid: Any, context: Any) -> None:
-        out.update(server_app.run(grid, num_rounds=rounds, compress=compress, clients=clients, settings=settings))
+        out.update(server_app.run(grid, num_rounds=rounds, compress=compress, clients=clients, settings=settings,
+                                   seed=seed))
 
     t0 = time.perf_counter()
-    run_simulation(server_app=app, client_app=client_app.make(steps=steps, compress=compress),
+    run_simulation(server_app=app, client_app=client_app.make(steps=steps, compress=compress, seed=seed),
                    num_supernodes=clients, backend_config=BACKEND)
     out["wall_seconds"] = time.perf_counter() - t0
     return out
@@ -61,14 +62,15 @@ def main() -> int:
     p = argparse.ArgumentParser(description="nnr.fl on a tiny Llama-style model, five regions: nnr vs float32")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--steps", type=int, default=20, help="local AdamW steps per round")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial model and the local batches")
     p.add_argument("--settings", default="{}", help="nnr.fl settings as JSON (default: nnr.fl's defaults)")
     p.add_argument("--plot", default="fl_llm.png")
     p.add_argument("--json", default="", help="also write both runs here")
     a = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    f32 = simulate(compress=False, rounds=a.rounds, steps=a.steps)
-    nnc = simulate(compress=True, rounds=a.rounds, steps=a.steps, settings=json.loads(a.settings))
+    f32 = simulate(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed)
+    nnc = simulate(compress=True, rounds=a.rounds, steps=a.steps, settings=json.loads(a.settings), seed=a.seed)
     cf, cn = cumulative(f32["communication"]), cumulative(nnc["communication"])
     print(f"{'round':>5} {'acc f32':>8} {'acc nnr':>8} {'ppl f32':>8} {'ppl nnr':>8} {'f32 bytes':>11} "
           f"{'nnr bytes':>10} {'ratio':>7} {'nnr s':>6}")

@@ -11,9 +11,11 @@ import nnr.fl
 from digits_app import task
 
 
-def make(lr: float | None = None, epochs: int | None = None, outer_mods: list[Any] | None = None) -> ClientApp:
-    """The ClientApp; ``lr`` / ``epochs`` default to the run config's ``lr`` / ``local-epochs``;
-    ``outer_mods`` run outside nnc_mod (they see the coded messages)."""
+def make(lr: float | None = None, epochs: int | None = None, outer_mods: list[Any] | None = None,
+         seed: int | None = None) -> ClientApp:
+    """The ClientApp; ``lr`` / ``epochs`` / ``seed`` (of the batch order) default to the run
+    config's ``lr`` / ``local-epochs`` / ``seed``; ``outer_mods`` run outside nnc_mod (they see
+    the coded messages)."""
     app = ClientApp(mods=[*(outer_mods or []), nnr.fl.nnc_mod])
 
     @app.train()
@@ -24,7 +26,8 @@ def make(lr: float | None = None, epochs: int | None = None, outer_mods: list[An
         rnd = int(msg.content["config"]["server-round"])
         step = lr if lr is not None else float(context.run_config.get("lr", 0.1))
         n = epochs if epochs is not None else int(context.run_config.get("local-epochs", 1))
-        new = task.train(model, x, y, epochs=n, lr=step, seed=1000 * rnd + pid)
+        run_seed = seed if seed is not None else int(context.run_config.get("seed", 0))
+        new = task.train(model, x, y, epochs=n, lr=step, seed=100_000 * run_seed + 1000 * rnd + pid)
         metrics = MetricRecord({"train_loss": task.loss(new, x, y), "num-examples": len(x)})
         arrays = ArrayRecord({k: Array(v) for k, v in new.items()})
         return Message(RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)

@@ -14,11 +14,12 @@ import nnr.fl
 from digits_app import task
 
 
-def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, hidden: int = 64,
+def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, hidden: int | tuple[int, ...] = 64,
         fraction_evaluate: float = 0.0, settings: dict[str, Any] | None = None,
-        on_round: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run the federation; returns per-round accuracy and traffic.  ``on_round(r)`` is called
-    after round ``r``'s model was evaluated."""
+        on_round: Callable[[int], None] | None = None, seed: int = 0) -> dict[str, Any]:
+    """Run the federation from the initial model of ``seed`` (``hidden``: the MLP's hidden
+    widths); returns per-round accuracy and traffic.  ``on_round(r)`` is called after round
+    ``r``'s model was evaluated."""
     strategy: Any = FedAvg(fraction_train=1.0, fraction_evaluate=fraction_evaluate, min_available_nodes=2)
     if compress:
         strategy = nnr.fl.NNCStrategy(strategy, **(settings or {}))
@@ -30,7 +31,7 @@ def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, hidden: int 
             on_round(server_round)
         return MetricRecord({"accuracy": task.accuracy(model, x, y)})
 
-    initial = ArrayRecord({k: Array(v) for k, v in task.init_model(hidden).items()})
+    initial = ArrayRecord({k: Array(v) for k, v in task.init_model(hidden, seed).items()})
     result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=num_rounds, evaluate_fn=evaluate)
     acc = [float(result.evaluate_metrics_serverapp[r]["accuracy"]) for r in range(1, num_rounds + 1)]
     if compress:
@@ -54,7 +55,8 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     rc = context.run_config
     out = run(grid, num_rounds=int(rc.get("num-server-rounds", 3)), compress=bool(rc.get("nnr", True)),
-              hidden=int(rc.get("hidden", 64)), fraction_evaluate=float(rc.get("fraction-evaluate", 0.0)))
+              hidden=task.parse_hidden(rc.get("hidden", 64)),  # type: ignore[arg-type]
+              fraction_evaluate=float(rc.get("fraction-evaluate", 0.0)), seed=int(rc.get("seed", 0)))
     path = str(rc.get("result-path", ""))
     if path:
         with open(path, "w") as f:

@@ -12,9 +12,10 @@ import nnr.fl
 from llm_app import task
 
 
-def make(steps: int | None = None, compress: bool = True) -> ClientApp:
-    """The ClientApp; ``steps`` (local AdamW steps per round) defaults to the run config's
-    ``local-steps``.  With ``compress`` off the app is plain Flower (the float32 reference)."""
+def make(steps: int | None = None, compress: bool = True, seed: int | None = None) -> ClientApp:
+    """The ClientApp; ``steps`` (local AdamW steps per round) and ``seed`` (of the batches drawn)
+    default to the run config's ``local-steps`` and ``seed``.  With ``compress`` off the app is
+    plain Flower (the float32 reference)."""
     app = ClientApp(mods=[nnr.fl.nnc_mod] if compress else [])
 
     @app.train()
@@ -25,8 +26,9 @@ def make(steps: int | None = None, compress: bool = True) -> ClientApp:
         region = int(context.node_config["partition-id"])
         rnd = int(msg.content["config"]["server-round"])
         n = steps if steps is not None else int(context.run_config.get("local-steps", 20))
+        run_seed = seed if seed is not None else int(context.run_config.get("seed", 0))
         data = task.partition(region)
-        loss = task.train(model, data, steps=n, seed=1000 * rnd + region)
+        loss = task.train(model, data, steps=n, seed=100_000 * run_seed + 1000 * rnd + region)
         metrics = MetricRecord({"train_loss": loss, "num-examples": len(data)})
         return Message(RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics}), reply_to=msg)
 
