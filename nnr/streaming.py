@@ -224,7 +224,7 @@ def encode_checkpoint(source: TensorSource, out: BinaryIO, *, workers: int = 1, 
 def _encode_unit(a: Any, s: Any, p: Any, source: TensorSource, qfn: Any, workers: int) -> tuple[Any, bytes]:
     """One NDU of the stream (header, payload): its tensors read, quantized and coded (large
     ones block row by block row on ``workers``), then let go."""
-    from nnr.cabac.contexts import matrix_shape
+    from nnr.cabac.scan import matrix_shape
     from nnr.encoding.approx import QuantMethod, Quantized, _approx_codebook, _approx_uniform
     from nnr.encoding.inputs import prepare_tensors_with_info
     from nnr.encoding.split import encode_split_payload, split_tensors

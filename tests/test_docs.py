@@ -82,7 +82,7 @@ def test_source_pages_of_every_module(site: str) -> None:
         if 'class="viewcode-link"' not in ref:  # a module with nothing but its docstring
             continue
         assert os.path.exists(path), mod
-    engine = _read(site, "_gen/api/nnr.cabac.engine.html")
+    engine = _read(site, "_gen/api/nnr.cabac.estimator.html")
     assert engine.count('class="viewcode-link"') >= 10
     assert 'id="ArithmeticDecoder.decode_bin"' in _read(site, "_modules/nnr/cabac/engine.html")
 

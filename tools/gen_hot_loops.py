@@ -4,18 +4,18 @@ mypyc keeps native fields and locals apart only when they are spelled out one by
 per bin costs the decoder's fast loop measurably, so some hot code is unrolled or inlined in the
 source:
 
-* :class:`nnr.cabac.enc_levels.TrialModel`: the nine parameter sets of the probability
+* :class:`nnr.cabac.trial_model.TrialModel`: the nine parameter sets of the probability
   estimator side by side (one chain template, instantiated from ``PARAMETER_SETS``);
 * the butterflies of :func:`nnr.quantization.trellis.dq_no_rate`: the eight DQ states (one
   butterfly template, instantiated from ``BRANCHES``, which the DQ state machine defines);
 * the context-coded bin of the arithmetic decoder: the LPS sub-range, the bin decision with its
   renormalization and the two-rate estimator update, stated once here and written both into
-  the engine (:func:`nnr.cabac.engine.lps_range`, ``ArithmeticDecoder.decode_bin``,
-  :func:`nnr.cabac.engine.next_state`) and into the inlined copy of the level decoder's fast
+  the engine (:func:`nnr.cabac.estimator.range_lps`, ``ArithmeticDecoder.decode_bin``,
+  :func:`nnr.cabac.estimator.next_state`) and into the inlined copy of the level decoder's fast
   loop (engine state in locals there);
 * the context-coded bin of the arithmetic encoder, likewise into
   ``ArithmeticEncoder.encode_bin`` and the level encoder's fast loop (which calls the engine's
-  ``lps_range`` and ``next_state``).
+  ``range_lps`` and ``next_state``).
 
 This script writes each between the ``# BEGIN GENERATED <name>`` / ``# END GENERATED <name>``
 lines of its module.
@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":  # the rules of this checkout, not of an installed nnr
     sys.path.insert(0, str(ROOT))
 
-from nnr.cabac.engine import CURVE, PARAMETER_SETS  # noqa: E402
+from nnr.cabac.estimator import CURVE, PARAMETER_SETS  # noqa: E402
 from nnr.quantization.trellis import BRANCHES, NUM_SLOTS  # noqa: E402
 
 STEP_ROW = len(CURVE)  # STEP[(sh - 4) * 32 + 16 + k] = CURVE[16 + k] >> sh (engine._step_table)
@@ -82,7 +82,7 @@ _TRIAL_CODE = '''
     def code(self, b: i64) -> None:
         """One bin ``b`` under every set: add its estimated bits, then update the estimator.
 
-        Each set is :func:`~nnr.cabac.engine.next_state` in its branch-free form
+        Each set is :func:`~nnr.cabac.estimator.next_state` in its branch-free form
         (``s += sign * STEP[row + 16 + (sign * s >> k)]``, the estimator steps toward the bin),
         written out so that the nine run as independent chains without calls;
         tests/test_cabac_encoder.py holds every set to ``next_state`` and :data:`EST_BITS`.
@@ -117,7 +117,7 @@ _TRIAL_TAIL = '''
 
 
 def trial_model() -> str:
-    """The fields and the unrolled methods of nnr/cabac/enc_levels.py's TrialModel."""
+    """The fields and the unrolled methods of nnr/cabac/trial_model.py's TrialModel."""
     sets = range(len(PARAMETER_SETS))
     out = []
     for f in "psck":
@@ -227,7 +227,7 @@ def estimator_update(indent: int, p: str, k: str, step: str, t: tuple[str, str],
     return "".join(" " * indent + ln for ln in out)
 
 
-def lps_range(indent: int, p: str, rlps: str, table: str) -> str:
+def range_lps(indent: int, p: str, rlps: str, table: str) -> str:
     """The LPS sub-range for state P and the range: RLPS[(range & 0xE0) + |P >> 7|]
     (deepcabac.md §2.2); ``rlps`` is where it goes (an assignment or a return)."""
     lines = [f"q = {p} >> 7\n", "if q < 0:\n", "    q = -q\n", f"{rlps}i64({table}[(rng & 0xE0) + q])\n"]
@@ -288,17 +288,17 @@ def encode_decision(indent: int, mps: str, rng: str, low: str, window: str, reno
 # the regions and their splicing
 
 REGIONS = (
-    ("nnr/cabac/enc_levels.py", "trial-model", trial_model),
+    ("nnr/cabac/trial_model.py", "trial-model", trial_model),
     ("nnr/quantization/trellis.py", "dq-butterflies", dq_butterflies),
-    ("nnr/cabac/engine.py", "estimator-update",
+    ("nnr/cabac/estimator.py", "estimator-update",
      lambda: estimator_update(4, "p", "k", "STEP", ("t0", "t1"), ("4 >> (t0 >> 5)", "4 >> (t1 >> 5)"))),
-    ("nnr/cabac/levels.py", "estimator-update",
+    ("nnr/cabac/dec_levels.py", "estimator-update",
      lambda: estimator_update(12, "cp", "t", "step", ("c.t0", "c.t1"), ("c.a0", "c.a1"))),
-    ("nnr/cabac/engine.py", "lps-range", lambda: lps_range(4, "p", "return ", "RLPS")),
-    ("nnr/cabac/levels.py", "lps-range", lambda: lps_range(12, "cp", "rlps = ", "rlps_table")),
-    ("nnr/cabac/engine.py", "decode-decision", lambda: decode_decision(8, "p", "self.range", "RENORM")),
-    ("nnr/cabac/levels.py", "decode-decision", lambda: decode_decision(12, "cp", "rng", "renorm")),
-    ("nnr/cabac/encoder.py", "encode-decision",
+    ("nnr/cabac/estimator.py", "range-lps", lambda: range_lps(4, "p", "return ", "RLPS")),
+    ("nnr/cabac/dec_levels.py", "range-lps", lambda: range_lps(12, "cp", "rlps = ", "rlps_table")),
+    ("nnr/cabac/arith_decoder.py", "decode-decision", lambda: decode_decision(8, "p", "self.range", "RENORM")),
+    ("nnr/cabac/dec_levels.py", "decode-decision", lambda: decode_decision(12, "cp", "rng", "renorm")),
+    ("nnr/cabac/arith_encoder.py", "encode-decision",
      lambda: encode_decision(8, "mps", "self.range", "self.low", "self.window", "RENORM")),
     ("nnr/cabac/enc_levels.py", "encode-decision",
      lambda: encode_decision(12, "(1 if cp >= 0 else 0)", "rng", "low", "window", "renorm")),

@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nnr.cabac.contexts import matrix_shape
+from nnr.cabac.coding import qp_offset_bits
+from nnr.cabac.scan import matrix_shape
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_iae, entry_points
 from nnr import parallel
 from nnr.bitstream import BitWriter, TraceEvent
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.encoder import ArithmeticEncoder
+from nnr.cabac.arith_encoder import ArithmeticEncoder
 from nnr.block_layout import BlockRole
 from nnr.dtypes import encode_record, record_entries, unit_format
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
@@ -201,7 +202,9 @@ def _base_levels(state: IncrementalState, name: str, q: Quantized, h: Compressed
     return flat
 
 
-Payload = tuple[bytes, list[EntryPoint], int]  # a unit's payload, its entry points, DQ index mismatches
+# a unit's payload, its entry points, per tensor where the decoder outputs other DQ indices than those coded
+# (position, index, flat: TensorEncodeInfo.dq_decoded)
+Payload = tuple[bytes, list[EntryPoint], dict[str, list[int]]]
 
 
 def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader,
@@ -214,6 +217,7 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
     caller places them in the stream) as the decoder's bin trace of unit ``unit`` has them."""
     enc = ArithmeticEncoder()
     infos: list[TensorEncodeInfo] = []
+    names: list[str] = []
     pt = h.nnr_compressed_data_unit_payload_type
     gpi = s.general_profile_idc
     for n in p.names:
@@ -226,9 +230,10 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
             b0 = int(enc.bit_position())
             if enc.traced and enc.tracer is not None:
                 enc.tracer.name_bypass("qp_offset")
-            encode_iae(enc, 6 + a.qp_density, q.qp)
+            nbits = qp_offset_bits(a.qp_density)
+            encode_iae(enc, nbits, q.qp)
             if trace is not None:  # the MPS's quantization parameter is 0: the offset is the QP
-                trace.trace_value("qp_offset", f"iae({6 + a.qp_density})", b0, q.qp, 6 + a.qp_density)
+                trace.trace_value("qp_offset", f"iae({nbits})", b0, q.qp, nbits)
         cb_size = len(q.codebook or []) if (gpi == 1 and q.method == QuantMethod.CODEBOOK) else 0
         cb_zero = q.cb_zero if cb_size else 0
         tca_base = None
@@ -249,6 +254,7 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
             base=tca_base, history=history, hdsp=hdsp_on, ed1=s.ed1,
         )
         infos.append(info)
+        names.append(n)
         if trace is not None:
             _trace_levels(trace, n, q, info, int(enc.bit_position()))
     t_end = int(enc.bit_position())
@@ -258,35 +264,14 @@ def _encode_payload(a: Approximation, s: EncodeSettings, p: UnitPlan, h: Compres
     if trace is not None and infos:  # with the stop bit and padding, as the decoder reports it
         trace.trace_value("terminate_bin", "ae(v)", t_end, 1, 8 * len(data) - t_end)
     eps: list[EntryPoint] = []
-    mismatches = 0
-    for info in infos:
+    decoded: dict[str, list[int]] = {}
+    for n, info in zip(names, infos):
         flat = entry_points(data, info)
         for j in range(0, len(flat), 3):
             eps.append(EntryPoint(flat[j], flat[j + 1], flat[j + 2]))
-        mismatches += int(info.dq_index_mismatches)
-    return (data if infos else b""), eps, mismatches
-
-
-def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader, payload: bytes,
-                state: IncrementalState | None, hdsp_on: bool) -> dict[str, npt.NDArray[np.int32]]:
-    """The levels nnr's decoder reads from ``payload`` (the unit just written), per tensor."""
-    from nnr.bitstream import BitReader
-    from nnr.payload import PayloadContext, decode_payload
-
-    gpi = s.general_profile_idc
-    base: dict[str, list[int]] = {}
-    history: dict[str, list[int]] = {}
-    for n in p.names:
-        q = a.out[n]
-        if h.temporal_context_modeling_flag and gpi == 1 and state is not None:
-            base[n] = _base_levels(state, n, q, h)
-        if hdsp_on and state is not None:
-            harr = state.history(n)
-            if harr is not None:
-                history[n] = harr.astype(np.int64).tolist()
-    ctx = PayloadContext(gpi, a.qp_density, 0, base, history, True, 1 << 62, 1 << 62, ed1=s.ed1)
-    tensors = decode_payload(payload, 0, len(payload), h, ctx, BitReader(payload))
-    return {t.name: t.levels for t in tensors if t.levels is not None and a.out[t.name].method != QuantMethod.RAW}
+        if info.dq_decoded:
+            decoded[n] = list(info.dq_decoded)
+    return (data if infos else b""), eps, decoded
 
 
 def _trace_levels(w: BitWriter, name: str, q: Quantized, info: TensorEncodeInfo, end: int) -> None:
@@ -407,10 +392,11 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         for k, (p, h, modes) in enumerate(units):
             if len(p.names) == 1 and p.names[0] in split and modes == (0,) and h.scan_order > 0:
                 q = a.out[p.names[0]]
-                done[(k, 0)] = parallel.Job(encode_split_payload(
+                data, row_eps, decoded = encode_split_payload(
                     q.values, q.qp, a.qp_density, dq=bool(q.dq), gpi=gpi,
                     parent_node_id_present=bool(h.parent_node_id_present_flag),
-                    num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt, workers=workers))
+                    num_gtx=s.cabac_unary_length_minus1 + 1, param_opt=s.param_opt, workers=workers)
+                done[(k, 0)] = parallel.Job((data, row_eps, {p.names[0]: decoded} if decoded else {}))
     tasks = [(k, m) for k, (_, _, modes) in enumerate(units) for m in modes if (k, m) not in done]
     if workers > 1 and len(tasks) > 1:
 
@@ -433,8 +419,9 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         tw = BitWriter(tracer=payload_events.append) if trace else None
         unit_index = len(w.units)
         first_bin = len(bins.events) if bins is not None else 0
+        mism: dict[str, list[int]] = {}
         if not modes:
-            payload, mism = _raw_payload(a, p), 0
+            payload = _raw_payload(a, p)
         elif len(modes) == 2:
             cands = [payload_of(k, m) for m in modes]
             best = 1 if len(cands[1][0]) < len(cands[0][0]) else 0
@@ -447,18 +434,20 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             # traced: coded again here with the tracer (the same bytes)
             payload, eps, mism = (payload_of(k, 0) if tw is None and bins is None
                                   else _encode_payload(a, s, p, h, state, False, tw, bins, unit_index))
-        res.dq_index_mismatches += mism
+        res.dq_index_mismatches += sum(len(v) // 2 for v in mism.values())
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
         elif eps:
             raise NNRUsageError(f"unit of {p.names[0]!r}: entry points without a block scan")
-        if mism:
+        for n, fix in mism.items():
             # DQ indices of the wrong parity for their state (bit-depth clipping after the
             # trellis): the stream (NNCodec's bytes) decodes to neighbouring indices; what the
-            # encoder reports and keeps as TCA base is what the decoder will output
-            hdsp_used = bool(res.hdsp_modes.get(p.names[0], 0))
-            for n, levels in _as_decoded(a, s, p, h, payload, state, hdsp_used).items():
-                a.out[n] = replace(a.out[n], values=levels.reshape(a.out[n].values.shape))
+            # encoder reports and keeps as TCA base is what the decoder will output (the level
+            # encoder says which)
+            values = a.out[n].values.copy()
+            flat = values.reshape(-1)
+            flat[np.array(fix[0::2], dtype=np.int64)] = np.array(fix[1::2], dtype=flat.dtype)
+            a.out[n] = replace(a.out[n], values=values)
         w.compressed_data_unit(h, payload, payload_events=payload_events)
         if bins is not None:  # the payload ends the unit: place its bins in the stream
             bins.place(first_bin, 8 * (sum(len(u) for u in w.units) - len(payload)))

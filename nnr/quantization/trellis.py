@@ -41,7 +41,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import NUM_DQ_STATES, dq_index, dq_next_state
+from nnr.cabac.dq import NUM_DQ_STATES, dq_index, dq_next_state
 from nnr.quantization.rate import level_bits, new_store, update_level
 
 DBL_MAX: Final = 1.7976931348623157e308

@@ -21,14 +21,14 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import INT32_MAX, INT32_MIN, NUM_REM_CONTEXTS, STT, BlockScan, ContextSet
-from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, preamble_coded, rem_context
-from nnr.cabac.contexts import rem_prefix_cut, skipped_row_state
-from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
+from nnr.cabac.arith_decoder import ArithmeticDecoder
+from nnr.cabac.coding import INT32_MAX, INT32_MIN, TensorCoding
+from nnr.cabac.contexts import NUM_REM_CONTEXTS, ContextSet, gtx_context, rem_context, rem_prefix_cut, sig_context
+from nnr.cabac.contexts import sign_coded, sign_context, signalled_contexts
+from nnr.cabac.dq import STT, dq_index, dq_next_state, skip_permutation, skipped_row_state
+from nnr.cabac.estimator import RENORM, RLPS, STEP, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
-
 
 
 def _level_overflow(level: i64) -> MalformedStreamError:
@@ -110,23 +110,13 @@ class TensorSideInfo:
         self.bit_end = 0
 
 
-def decode_parameter_sets(
-    dec: ArithmeticDecoder,
-    ctxs: ContextSet,
-    dq: bool,
-    use_tca: bool,
-    use_hdsp: bool,
-    num_gtx: i64,
-    cb_size: i64,
-    cb_zero: i64,
-    ids: list[int],
-    ed1: bool = False,
-) -> None:
+def decode_parameter_sets(dec: ArithmeticDecoder, ctxs: ContextSet, tc: TensorCoding, use_hdsp: bool,
+                          ids: list[int]) -> None:
     """Probability-estimator parameter-set signalling (deepcabac.md §6.3): a flag, then 3 bypass
     bins for a set other than 0, for each signalled model; the others keep set 0."""
     every = ctxs.every
     m: i64 = 0  # index of the signalled model (names its bins in a bin trace)
-    for ci in signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, ed1):
+    for ci in signalled_contexts(tc.dq, tc.use_tca, use_hdsp, tc.num_gtx, tc.cb_size, tc.cb_zero, tc.ed1):
         idx: i64 = 0
         if dec.decode_bin(ctxs.eco_flag):
             if dec.traced and dec.tracer is not None:
@@ -202,7 +192,7 @@ def _put_level(out: LevelBuffer, p: i64, level: i64, state: i64, dq: bool) -> i6
 
 def _decode_run_fast(
     dec: ArithmeticDecoder, ctxs: ContextSet, out: LevelBuffer, p0: i64, p1: i64, state: i64, prev: i64,
-    dq: bool, num_gtx: i64,
+    tc: TensorCoding,
 ) -> tuple[i64, i64]:
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the hot loop.
 
@@ -212,6 +202,8 @@ def _decode_run_fast(
     as bypass bins.  Behaviour must stay identical to decode_bin / decode_bypass and to the
     general path of decode_tensor_levels (tests/test_cabac_fast_loops.py holds them together).
     """
+    dq = tc.dq
+    num_gtx = tc.num_gtx
     sig = ctxs.sig
     sign = ctxs.sign
     gtx = ctxs.gtx
@@ -237,12 +229,12 @@ def _decode_run_fast(
         while phase < 4:
             # -- inline decode_bin(c) --
             cp = c.p
-            # BEGIN GENERATED lps-range by tools/gen_hot_loops.py (edit the generator, then run it)
+            # BEGIN GENERATED range-lps by tools/gen_hot_loops.py (edit the generator, then run it)
             q = cp >> 7
             if q < 0:
                 q = -q
             rlps = i64(rlps_table[(rng & 0xE0) + q])
-            # END GENERATED lps-range
+            # END GENERATED range-lps
             rmps = rng - rlps
             scaled = rmps << 7
             # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
@@ -270,7 +262,7 @@ def _decode_run_fast(
                     overrun += 1
                 ptr += 1
                 bn -= 8
-            # estimator update, as engine.update(c, cp, b) (inlined)
+            # estimator update, as estimator.update(c, cp, b) (inlined)
             s0 = c.s0
             # BEGIN GENERATED estimator-update by tools/gen_hot_loops.py (edit the generator, then run it)
             s1 = cp - 16 * s0
@@ -373,19 +365,19 @@ def _decode_run_fast(
     return state, prev
 
 
-def decode_preamble(
-    dec: ArithmeticDecoder, ctxs: ContextSet, height: i64, width: i64, gpi: i64, cb_size: i64,
-    parent_node_id_present: bool, info: TensorSideInfo, max_coded: i64,
-) -> i64:
+def decode_preamble(dec: ArithmeticDecoder, ctxs: ContextSet, tc: TensorCoding, info: TensorSideInfo) -> i64:
     """The edition-2 preamble of a tensor's levels (deepcabac.md §5): hist_dep_sig_prob_enabled_flag,
     row_skip_enabled_flag and the row_skip_flag list (into ``info``); returns the HDSP flag.  The
-    elements the codeword must then code may not exceed ``max_coded`` (if >= 0)."""
+    elements the codeword must then code may not exceed ``tc.max_coded`` (if >= 0)."""
+    height = tc.height
+    width = tc.width
+    max_coded = tc.max_coded
     hdsp_flag: i64 = 0
     row_skip_enabled: i64 = 0
     skip: list[int] = info.row_skip_flag
     tracer = dec.tracer
-    if preamble_coded(height, width, gpi, cb_size):
-        if parent_node_id_present:
+    if tc.preamble:
+        if tc.parent_node_id_present:
             if tracer is not None:
                 tracer.name_bypass("hist_dep_sig_prob_enabled_flag")
             hdsp_flag = dec.decode_bypass()
@@ -416,34 +408,33 @@ def decode_preamble(
     return hdsp_flag
 
 
-def decode_tensor_levels(
-    dec: ArithmeticDecoder, out: LevelBuffer, height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64,
-    num_gtx: i64, parent_node_id_present: bool, cb_size: i64, cb_zero: i64, base: list[int] | None,
-    history: list[int] | None, entry_points: list[int], verify_entry_points: bool, info: TensorSideInfo,
-    max_coded: i64 = -1, general: bool = False, ed1: bool = False,
-) -> None:
-    """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (height*width levels).
-
-    ``ed1``: the edition-1 reference software's rules (deepcabac.md §10; profile-0 streams of
-    NNCodec 0.3.1), as :func:`nnr.cabac.contexts.signalled_contexts` and
-    :class:`nnr.cabac.contexts.BlockScan` decide them.
+def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCoding, info: TensorSideInfo,
+                         general: bool = False) -> None:
+    """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (height*width levels), as
+    its coding context ``tc`` says (:func:`nnr.cabac.coding.tensor_coding`).
 
     ``out`` is sized (all zero levels) only after the preamble has shown how many elements the
-    codeword must code, which may not exceed ``max_coded`` (if >= 0) — so a stream cannot make
-    the decoder allocate what it could not have coded.
+    codeword must code, which may not exceed ``tc.max_coded`` (if >= 0) — so a stream cannot
+    make the decoder allocate what it could not have coded.
 
-    ``base`` (TCA) and ``history`` (HDSP) are position-aligned with ``out`` or None.
-    ``entry_points`` holds (value, dq_state, bit_offset) triples for block rows 1.. (flat).
-    ``cb_size`` > 0 selects the codebook-aware binarization (edition 2 with a codebook).
-    Output values are the levels, DQ-mapped to reconstruction indices when ``dq``.
+    Output values are the levels, DQ-mapped to reconstruction indices with DQ.
     ``general`` = True decodes everything on the general path, never the fast loop (tests hold
     the two to each other).
     """
-    n = height * width
+    width = tc.width
+    dq = tc.dq
+    num_gtx = tc.num_gtx
+    cb_size = tc.cb_size
+    cb_zero = tc.cb_zero
+    base = tc.base
+    history = tc.history
+    entry_points = tc.entry_points
+    verify_entry_points = tc.verify_entry_points
+    n = tc.height * width
     ctxs = ContextSet(num_gtx)
     info.bit_start = dec.bit_position()
 
-    hdsp_flag = decode_preamble(dec, ctxs, height, width, gpi, cb_size, parent_node_id_present, info, max_coded)
+    hdsp_flag = decode_preamble(dec, ctxs, tc, info)
     row_skip_enabled = info.row_skip_enabled_flag
     skip: list[int] = info.row_skip_flag
     small = out.small
@@ -453,10 +444,10 @@ def decode_tensor_levels(
     use_tca = base is not None
     use_hdsp = hdsp_flag == 1
     info.bit_params = dec.bit_position()
-    decode_parameter_sets(dec, ctxs, dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, info.parameter_set_ids, ed1)
+    decode_parameter_sets(dec, ctxs, tc, use_hdsp, info.parameter_set_ids)
     info.bit_levels = dec.bit_position()
 
-    scan = BlockScan(height, width, scan_order, ed1)
+    scan = tc.scan
     nbr = scan.block_rows
     info.scan_order_used = scan.scan_order
     multi = scan.multi
@@ -514,7 +505,7 @@ def decode_tensor_levels(
                 state = skipped_row_state(state, skip_perm)
                 continue
             if fast:
-                state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, dq, num_gtx)
+                state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, tc)
             else:
                 for p in range(p0, p1):
                     bv: i64 = 0  # (an i64 and a literal in one conditional expression would box)
