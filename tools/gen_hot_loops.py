@@ -8,14 +8,13 @@ source:
   estimator side by side (one chain template, instantiated from ``PARAMETER_SETS``);
 * the butterflies of :func:`nnr.quantization.trellis.dq_no_rate`: the eight DQ states (one
   butterfly template, instantiated from ``BRANCHES``, which the DQ state machine defines);
-* the context-coded bin of the arithmetic decoder: the LPS sub-range, the bin decision with its
-  renormalization and the two-rate estimator update, stated once here and written both into
-  the engine (:func:`nnr.cabac.estimator.range_lps`, ``ArithmeticDecoder.decode_bin``,
-  :func:`nnr.cabac.estimator.next_state`) and into the inlined copy of the level decoder's fast
-  loop (engine state in locals there);
-* the context-coded bin of the arithmetic encoder, likewise into
-  ``ArithmeticEncoder.encode_bin`` and the level encoder's fast loop (which calls the engine's
-  ``range_lps`` and ``next_state``).
+* the two-rate estimator update, stated once here and written both into
+  :func:`nnr.cabac.estimator.next_state` and into the level decoder's fast loop (the model's
+  steps read from its fields there).
+
+The bin decisions of the two engines need no copy: ``decode_decision`` / ``encode_decision``
+(:mod:`nnr.cabac.arith_decoder`, :mod:`nnr.cabac.arith_encoder`) serve the engines' methods and
+the level coders' fast loops alike (compiled into one C unit, the compiler inlines them).
 
 This script writes each between the ``# BEGIN GENERATED <name>`` / ``# END GENERATED <name>``
 lines of its module.
@@ -201,8 +200,7 @@ def dq_butterflies() -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# the arithmetic decoder's bin: ArithmeticDecoder.decode_bin and the inlined copy in the level
-# decoder's fast loop (engine state in locals there)
+# the estimator update: next_state and the inlined copy in the level decoder's fast loop
 
 _ESTIMATOR = """\
 {k} = {x} >> {shift}
@@ -227,63 +225,6 @@ def estimator_update(indent: int, p: str, k: str, step: str, t: tuple[str, str],
     return "".join(" " * indent + ln for ln in out)
 
 
-def range_lps(indent: int, p: str, rlps: str, table: str) -> str:
-    """The LPS sub-range for state P and the range: RLPS[(range & 0xE0) + |P >> 7|]
-    (deepcabac.md §2.2); ``rlps`` is where it goes (an assignment or a return)."""
-    lines = [f"q = {p} >> 7\n", "if q < 0:\n", "    q = -q\n", f"{rlps}i64({table}[(rng & 0xE0) + q])\n"]
-    return "".join(" " * indent + ln for ln in lines)
-
-
-_DECISION = """\
-b: i64 = 0
-n: i64 = 0
-if value < scaled:
-    if {p} >= 0:
-        b = 1
-    if rmps < 256:
-        n = 1
-    {rng} = rmps << n
-    value <<= n
-else:
-    if {p} < 0:
-        b = 1
-    n = i64({renorm}[rlps])
-    {rng} = rlps << n
-    value = (value - scaled) << n
-"""
-
-
-def decode_decision(indent: int, p: str, rng: str, renorm: str) -> str:
-    """A context-coded bin from the offset: MPS (sign of P) while value < (range - rLPS) << 7,
-    then the renormalization of the chosen sub-range (deepcabac.md §2.2)."""
-    text = _DECISION.format(p=p, rng=rng, renorm=renorm)
-    return "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
-
-
-_ENCODE = """\
-if b == {mps}:
-    if rmps < 256:
-        {rng} = rmps << 1
-        {low} <<= 1
-        {window} += 1
-    else:
-        {rng} = rmps
-else:
-    n = i64({renorm}[rlps])
-    {rng} = rlps << n
-    {low} = ({low} + rmps) << n
-    {window} += n
-"""
-
-
-def encode_decision(indent: int, mps: str, rng: str, low: str, window: str, renorm: str) -> str:
-    """A context-coded bin ``b`` into the engine (the inverse of :func:`decode_decision`): the
-    MPS keeps the lower sub-range, the LPS adds it to ``low``; each renormalizes, ``window``
-    counting the bits shifted into ``low``."""
-    text = _ENCODE.format(mps=mps, rng=rng, low=low, window=window, renorm=renorm)
-    return "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
-
-
 # ---------------------------------------------------------------------------------------------
 # the regions and their splicing
 
@@ -294,14 +235,6 @@ REGIONS = (
      lambda: estimator_update(4, "p", "k", "STEP", ("t0", "t1"), ("4 >> (t0 >> 5)", "4 >> (t1 >> 5)"))),
     ("nnr/cabac/dec_levels.py", "estimator-update",
      lambda: estimator_update(12, "cp", "t", "step", ("c.t0", "c.t1"), ("c.a0", "c.a1"))),
-    ("nnr/cabac/estimator.py", "range-lps", lambda: range_lps(4, "p", "return ", "RLPS")),
-    ("nnr/cabac/dec_levels.py", "range-lps", lambda: range_lps(12, "cp", "rlps = ", "rlps_table")),
-    ("nnr/cabac/arith_decoder.py", "decode-decision", lambda: decode_decision(8, "p", "self.range", "RENORM")),
-    ("nnr/cabac/dec_levels.py", "decode-decision", lambda: decode_decision(12, "cp", "rng", "renorm")),
-    ("nnr/cabac/arith_encoder.py", "encode-decision",
-     lambda: encode_decision(8, "mps", "self.range", "self.low", "self.window", "RENORM")),
-    ("nnr/cabac/enc_levels.py", "encode-decision",
-     lambda: encode_decision(12, "(1 if cp >= 0 else 0)", "rng", "low", "window", "renorm")),
 )
 
 

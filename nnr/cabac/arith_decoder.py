@@ -17,6 +17,29 @@ from nnr.bitstream.bintrace import BinTracer
 from nnr.cabac.estimator import RENORM, ContextModel, range_lps, update
 
 
+def decode_decision(p: i64, rng: i64, value: i64) -> tuple[i64, i64, i64, i64]:
+    """A context-coded bin of a model in state P (deepcabac.md §2.2): the MPS (the sign of P)
+    while the offset lies below the MPS sub-range, else the LPS; then the renormalization of the
+    chosen sub-range.  Returns (bin, renormalization shift, range after it, ``value`` after it).
+    The one statement of the rule: :meth:`ArithmeticDecoder.decode_bin` and the level decoder's
+    fast loop both call it (compiled into one unit, the C compiler inlines it)."""
+    rlps = range_lps(p, rng)
+    rmps = rng - rlps
+    scaled = rmps << 7
+    b: i64 = 0
+    n: i64 = 0
+    if value < scaled:
+        if p >= 0:
+            b = 1
+        if rmps < 256:
+            n = 1
+        return b, n, rmps << n, value << n
+    if p < 0:
+        b = 1
+    n = i64(RENORM[rlps])
+    return b, n, rlps << n, (value - scaled) << n
+
+
 @final
 class ArithmeticDecoder:
     """DeepCABAC arithmetic decoding engine over ``data[start:end]``.
@@ -75,28 +98,8 @@ class ArithmeticDecoder:
         if self.traced:
             return self._traced_bin(c, 0)
         p = c.p
-        rng = self.range
-        rlps = range_lps(p, rng)
-        rmps = rng - rlps
-        scaled = rmps << 7
-        value = self.value
-        # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
-        b: i64 = 0
-        n: i64 = 0
-        if value < scaled:
-            if p >= 0:
-                b = 1
-            if rmps < 256:
-                n = 1
-            self.range = rmps << n
-            value <<= n
-        else:
-            if p < 0:
-                b = 1
-            n = i64(RENORM[rlps])
-            self.range = rlps << n
-            value = (value - scaled) << n
-        # END GENERATED decode-decision
+        b, n, rng, value = decode_decision(p, self.range, self.value)
+        self.range = rng
         bn = self.bits_needed + n
         if bn >= 0:
             value += self.read_byte() << bn

@@ -48,18 +48,12 @@ class UnitSignals(Protocol):
     """What a compressed data unit header signals for the coding of its tensors (the header
     classes of :mod:`nnr.units.compressed_data_unit` have these fields)."""
 
-    @property
-    def nnr_compressed_data_unit_payload_type(self) -> int: ...
-    @property
-    def dq_flag(self) -> int: ...
-    @property
-    def scan_order(self) -> int: ...
-    @property
-    def cabac_unary_length_minus1(self) -> int: ...
-    @property
-    def parent_node_id_present_flag(self) -> int: ...
-    @property
-    def temporal_context_modeling_flag(self) -> int: ...
+    nnr_compressed_data_unit_payload_type: int
+    dq_flag: int
+    scan_order: int
+    cabac_unary_length_minus1: int
+    parent_node_id_present_flag: int
+    temporal_context_modeling_flag: int
 
 
 @final

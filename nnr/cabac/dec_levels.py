@@ -22,12 +22,12 @@ from typing import Final, final
 from mypy_extensions import i64
 
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.arith_decoder import ArithmeticDecoder
+from nnr.cabac.arith_decoder import ArithmeticDecoder, decode_decision
 from nnr.cabac.coding import INT32_MAX, INT32_MIN, TensorCoding
 from nnr.cabac.contexts import NUM_REM_CONTEXTS, ContextSet, gtx_context, rem_context, rem_prefix_cut, sig_context
 from nnr.cabac.contexts import sign_coded, sign_context, signalled_contexts
 from nnr.cabac.dq import STT, dq_index, dq_next_state, skip_permutation, skipped_row_state
-from nnr.cabac.estimator import RENORM, RLPS, STEP, ContextModel
+from nnr.cabac.estimator import STEP, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
 
@@ -197,26 +197,19 @@ def _decode_run_fast(
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the hot loop.
 
     Every context-coded bin of a level (sig_flag, sign_flag, abs_level_greater_x[j], the
-    remainder prefix) goes through ONE inlined copy of ArithmeticDecoder.decode_bin, driven by a
-    small phase machine, with the engine state in locals; the remainder suffix is decoded inline
+    remainder prefix) goes through ONE copy of ArithmeticDecoder.decode_bin (its decision by the
+    engine's :func:`~nnr.cabac.arith_decoder.decode_decision`), driven by a small phase machine,
+    with the engine state in locals; the remainder suffix is decoded inline
     as bypass bins.  Behaviour must stay identical to decode_bin / decode_bypass and to the
     general path of decode_tensor_levels (tests/test_cabac_fast_loops.py holds them together).
     """
     dq = tc.dq
     num_gtx = tc.num_gtx
-    sig = ctxs.sig
-    sign = ctxs.sign
-    gtx = ctxs.gtx
+    sig, sign, gtx = ctxs.sig, ctxs.sign, ctxs.gtx
     small = out.small
-    rlps_table = RLPS  # the tables as locals: no load of a module global per bin
-    renorm = RENORM
-    step = STEP
-    data = dec.data
-    end = dec.end
-    rng = dec.range
-    value = dec.value
-    bn = dec.bits_needed
-    ptr = dec.ptr
+    step = STEP  # as a local: no load of a module global per bin
+    data, end, ptr = dec.data, dec.end, dec.ptr
+    rng, value, bn = dec.range, dec.value, dec.bits_needed
     overrun: i64 = 0
     for p in range(p0, p1):
         nb: i64 = 0 if prev == 0 else (1 if prev < 0 else 2)  # neighbour_class(prev)
@@ -227,33 +220,9 @@ def _decode_run_fast(
         j: i64 = 0
         k: i64 = 0
         while phase < 4:
-            # -- inline decode_bin(c) --
+            # -- decode_bin(c), the engine state in locals --
             cp = c.p
-            # BEGIN GENERATED range-lps by tools/gen_hot_loops.py (edit the generator, then run it)
-            q = cp >> 7
-            if q < 0:
-                q = -q
-            rlps = i64(rlps_table[(rng & 0xE0) + q])
-            # END GENERATED range-lps
-            rmps = rng - rlps
-            scaled = rmps << 7
-            # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
-            b: i64 = 0
-            n: i64 = 0
-            if value < scaled:
-                if cp >= 0:
-                    b = 1
-                if rmps < 256:
-                    n = 1
-                rng = rmps << n
-                value <<= n
-            else:
-                if cp < 0:
-                    b = 1
-                n = i64(renorm[rlps])
-                rng = rlps << n
-                value = (value - scaled) << n
-            # END GENERATED decode-decision
+            b, n, rng, value = decode_decision(cp, rng, value)
             bn += n
             if bn >= 0:
                 if ptr < end:
@@ -369,9 +338,6 @@ def decode_preamble(dec: ArithmeticDecoder, ctxs: ContextSet, tc: TensorCoding, 
     """The edition-2 preamble of a tensor's levels (deepcabac.md §5): hist_dep_sig_prob_enabled_flag,
     row_skip_enabled_flag and the row_skip_flag list (into ``info``); returns the HDSP flag.  The
     elements the codeword must then code may not exceed ``tc.max_coded`` (if >= 0)."""
-    height = tc.height
-    width = tc.width
-    max_coded = tc.max_coded
     hdsp_flag: i64 = 0
     row_skip_enabled: i64 = 0
     skip: list[int] = info.row_skip_flag
@@ -389,20 +355,20 @@ def decode_preamble(dec: ArithmeticDecoder, ctxs: ContextSet, tc: TensorCoding, 
         info.bit_row_skip = dec.bit_position()
         if row_skip_enabled:
             rs = ctxs.row_skip
-            for _y in range(height):
+            for _y in range(tc.height):
                 skip.append(int(dec.decode_bin(rs)))
     info.hist_dep_sig_prob_enabled_flag = hdsp_flag
     info.row_skip_enabled_flag = row_skip_enabled
-    if max_coded >= 0:
-        coded = height * width
+    if tc.max_coded >= 0:
+        coded = tc.height * tc.width
         if row_skip_enabled:
             coded = 0
-            for y in range(height):
+            for y in range(tc.height):
                 if not skip[y]:
-                    coded += width
-        if coded > max_coded:
+                    coded += tc.width
+        if coded > tc.max_coded:
             raise LimitExceededError(
-                f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
+                f"{coded} elements to code cannot fit a payload that holds at most {tc.max_coded} bins",
                 element="tensor_dimensions",
             )
     return hdsp_flag
@@ -421,17 +387,8 @@ def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCod
     ``general`` = True decodes everything on the general path, never the fast loop (tests hold
     the two to each other).
     """
-    width = tc.width
-    dq = tc.dq
-    num_gtx = tc.num_gtx
-    cb_size = tc.cb_size
-    cb_zero = tc.cb_zero
-    base = tc.base
-    history = tc.history
-    entry_points = tc.entry_points
-    verify_entry_points = tc.verify_entry_points
-    n = tc.height * width
-    ctxs = ContextSet(num_gtx)
+    n = tc.height * tc.width
+    ctxs = ContextSet(tc.num_gtx)
     info.bit_start = dec.bit_position()
 
     hdsp_flag = decode_preamble(dec, ctxs, tc, info)
@@ -441,29 +398,28 @@ def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCod
     if len(small) < n:
         small.extend([LEVEL_BIAS] * (n - len(small)))
 
-    use_tca = base is not None
+    use_tca = tc.base is not None
     use_hdsp = hdsp_flag == 1
     info.bit_params = dec.bit_position()
     decode_parameter_sets(dec, ctxs, tc, use_hdsp, info.parameter_set_ids)
     info.bit_levels = dec.bit_position()
 
-    scan = tc.scan
-    nbr = scan.block_rows
-    info.scan_order_used = scan.scan_order
-    multi = scan.multi
-    range_reset = scan.range_reset
+    nbr = tc.scan.block_rows
+    info.scan_order_used = tc.scan.scan_order
+    multi = tc.scan.multi
+    range_reset = tc.scan.range_reset
     info.block_rows = nbr
-    if multi and verify_entry_points and len(entry_points) != 3 * (nbr - 1):
+    if multi and tc.verify_entry_points and len(tc.entry_points) != 3 * (nbr - 1):
         raise MalformedStreamError(
-            f"cabac_entry_point_list has {len(entry_points) // 3} entries, the tensor has {nbr} block rows",
+            f"cabac_entry_point_list has {len(tc.entry_points) // 3} entries, the tensor has {nbr} block rows",
             element="cabac_entry_point_list",
         )
 
-    hist_on = use_hdsp and history is not None
-    hist: list[int] = history if history is not None else []
-    basel: list[int] = base if base is not None else []
-    skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
-    cb_mode = cb_size > 0
+    hist_on = use_hdsp and tc.history is not None
+    hist: list[int] = tc.history if tc.history is not None else []
+    basel: list[int] = tc.base if tc.base is not None else []
+    skip_perm = skip_permutation(tc.width) if (row_skip_enabled and tc.dq) else b""
+    cb_mode = tc.cb_size > 0
     fast = not general and not use_tca and not hist_on and not cb_mode and not dec.traced
     every = ctxs.every
 
@@ -475,18 +431,18 @@ def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCod
             if br > 0:
                 ctxs.reset()
                 prev = 0
-                if verify_entry_points:
+                if tc.verify_entry_points:
                     e = 3 * (br - 1)
-                    t_expected += i64(entry_points[e + 2])
+                    t_expected += i64(tc.entry_points[e + 2])
                     if (
                         dec.bit_position() != t_expected
-                        or dec.offset_register() != i64(entry_points[e])
-                        or (dq and state != i64(entry_points[e + 1]))
+                        or dec.offset_register() != i64(tc.entry_points[e])
+                        or (tc.dq and state != i64(tc.entry_points[e + 1]))
                     ):
                         raise MalformedStreamError(
                             f"entry point {br - 1} does not match the decoding state at block row {br} "
-                            f"(signalled bit offset {t_expected}, value {entry_points[e]}, dq state "
-                            f"{entry_points[e + 1]}; decoded {dec.bit_position()}, {dec.offset_register()}, {state})",
+                            f"(signalled bit offset {t_expected}, value {tc.entry_points[e]}, dq state "
+                            f"{tc.entry_points[e + 1]}; decoded {dec.bit_position()}, {dec.offset_register()}, {state})",
                             element="cabac_entry_point_list",
                         )
             else:
@@ -496,7 +452,7 @@ def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCod
                     f"arithmetic decoder offset >= 256 at the range reset of block row {br}",
                     element="nnr_compressed_data_unit_payload",
                 )
-        segs = scan.segments(br, not row_skip_enabled)
+        segs = tc.scan.segments(br, not row_skip_enabled)
         for i in range(0, len(segs), 3):
             y = segs[i]
             p0: i64 = segs[i + 1]
@@ -512,14 +468,14 @@ def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCod
                     if use_tca:
                         bv = i64(basel[p])
                     hb: i64 = 1 if (hist_on and hist[p]) else 0
-                    c = every[sig_context(state, prev, bv, hb, num_gtx)]
-                    level = _decode_level(dec, every, c, bv, prev, num_gtx, cb_size, cb_zero)
+                    c = every[sig_context(state, prev, bv, hb, tc.num_gtx)]
+                    level = _decode_level(dec, every, c, bv, prev, tc.num_gtx, tc.cb_size, tc.cb_zero)
                     prev = level
                     if dec.traced:
                         t = dec.tracer
                         assert t is not None
-                        trace_level(t, p, level, state, dq)
-                    state = _put_level(out, p, level, state, dq)
+                        trace_level(t, p, level, state, tc.dq)
+                    state = _put_level(out, p, level, state, tc.dq)
             if dec.overrun > 0:  # once per row: bounds the work a truncated unit causes
                 raise TruncatedStreamError(
                     "arithmetic codeword runs past the end of the NNR unit",

@@ -28,13 +28,13 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.arith_encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
+from nnr.cabac.arith_encoder import EMIT_AT, ArithmeticEncoder, encode_decision, offset_register_at
 from nnr.cabac.coding import INT32_MAX, INT32_MIN, TensorCoding
 from nnr.cabac.contexts import NUM_REM_CONTEXTS, ContextSet, gtx_context, neighbour_class, rem_context, rem_prefix_cut
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts
 from nnr.cabac.dec_levels import TensorSideInfo, trace_level
 from nnr.cabac.dq import dq_index, dq_level, dq_next_state, skip_permutation, skipped_row_state
-from nnr.cabac.estimator import NUM_PARAMETER_SETS, RENORM, ContextModel, next_state, range_lps
+from nnr.cabac.estimator import NUM_PARAMETER_SETS, ContextModel, next_state
 from nnr.errors import NNRUsageError
 
 # Largest remainder the prefix models can code: 31 prefix bins 1 and a 31-bit suffix.
@@ -169,16 +169,15 @@ def _encode_run_fast(
 ) -> tuple[i64, i64, i64]:
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the encoder's hot loop.
 
-    Every context-coded bin of a level goes through ONE inlined copy of
-    ArithmeticEncoder.encode_bin (calling the estimator's range_lps and next_state, the one
-    statement of each rule), driven by a small phase machine, with the engine state in locals.
+    Every context-coded bin of a level goes through ONE copy of ArithmeticEncoder.encode_bin
+    (calling the engine's encode_decision and the estimator's next_state, the one statement of
+    each rule), driven by a small phase machine, with the engine state in locals.
     Returns (DQ state, previous level, DQ index mismatches: :func:`dq_outputs` names them).  Behaviour must stay identical to
     the general path of encode_tensor_levels (tests/test_cabac_fast_loops.py holds them
     together).
     """
     dq = tc.dq
     num_gtx = tc.num_gtx
-    renorm = RENORM  # as a local: no load of a module global per bin
     rng = enc.range
     low = enc.low
     window = enc.window
@@ -199,24 +198,10 @@ def _encode_run_fast(
         j: i64 = 0
         k: i64 = 0
         while True:
-            # -- inline encode_bin(c, b) --
+            # -- encode_bin(c, b), the engine state in locals --
             cp = c.p
-            rlps = range_lps(cp, rng)
-            rmps = rng - rlps
-            # BEGIN GENERATED encode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
-            if b == (1 if cp >= 0 else 0):
-                if rmps < 256:
-                    rng = rmps << 1
-                    low <<= 1
-                    window += 1
-                else:
-                    rng = rmps
-            else:
-                n = i64(renorm[rlps])
-                rng = rlps << n
-                low = (low + rmps) << n
-                window += n
-            # END GENERATED encode-decision
+            rng, low, n = encode_decision(b, cp, rng, low)
+            window += n
             if window >= EMIT_AT:
                 enc.low = low
                 enc.window = window
@@ -314,19 +299,10 @@ def encode_tensor_levels(
     Inconsistent arguments raise NNRUsageError, before anything is written except for levels
     outside int32 or outside the codebook (found while coding: the encoder is then unusable).
     """
-    height = tc.height
-    width = tc.width
-    dq = tc.dq
-    num_gtx = tc.num_gtx
-    cb_size = tc.cb_size
-    cb_zero = tc.cb_zero
-    base = tc.base
-    history = tc.history
-    parent_node_id_present = tc.parent_node_id_present
-    n = height * width
+    n = tc.height * tc.width
     if len(levels) != n:
-        raise NNRUsageError(f"{len(levels)} levels given for a {height}x{width} tensor")
-    if base is not None and len(base) != n:
+        raise NNRUsageError(f"{len(levels)} levels given for a {tc.height}x{tc.width} tensor")
+    if tc.base is not None and len(tc.base) != n:
         raise NNRUsageError("the TCA base does not match the tensor size")
 
     # -- what the preamble and the parameter-set signalling will write (checked before writing)
@@ -335,28 +311,28 @@ def encode_tensor_levels(
     skip: list[int] = []
     coded_preamble = tc.preamble
     if coded_preamble:
-        if parent_node_id_present:
+        if tc.parent_node_id_present:
             hdsp = 1 if hdsp_flag else 0
         elif hdsp_flag:
             raise NNRUsageError("hist_dep_sig_prob_enabled_flag needs parent_node_id_present_flag")
         if row_skip_flags is not None:
             row_skip_enabled = 1
-            if len(row_skip_flags) != height:
-                raise NNRUsageError(f"{len(row_skip_flags)} row_skip_flag values for {height} rows")
-            for y in range(height):
+            if len(row_skip_flags) != tc.height:
+                raise NNRUsageError(f"{len(row_skip_flags)} row_skip_flag values for {tc.height} rows")
+            for y in range(tc.height):
                 f: i64 = 1 if row_skip_flags[y] else 0
                 if f:
-                    for p in range(y * width, (y + 1) * width):
+                    for p in range(y * tc.width, (y + 1) * tc.width):
                         if levels[p] != 0:
                             raise NNRUsageError(f"row {y} is marked skipped but has non-zero levels")
                 skip.append(int(f))
-    use_tca = base is not None
+    use_tca = tc.base is not None
     use_hdsp = hdsp == 1
-    hist_on = use_hdsp and history is not None
-    hist: list[int] = history if history is not None else []
+    hist_on = use_hdsp and tc.history is not None
+    hist: list[int] = tc.history if tc.history is not None else []
     if hist_on and len(hist) != n:
         raise NNRUsageError("the HDSP history does not match the tensor size")
-    order = signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, tc.ed1)
+    order = signalled_contexts(tc.dq, use_tca, use_hdsp, tc.num_gtx, tc.cb_size, tc.cb_zero, tc.ed1)
     if parameter_set_ids is None:
         ids = [0] * len(order)
     else:
@@ -367,13 +343,13 @@ def encode_tensor_levels(
             if x < 0 or x >= NUM_PARAMETER_SETS:
                 raise NNRUsageError(f"parameter-set id {x} out of range 0..8")
 
-    ctxs = ContextSet(num_gtx)
+    ctxs = ContextSet(tc.num_gtx)
     info.bit_start = enc.bit_position()
 
     # -- edition-2 preamble -------------------------------------------------------------------
     tracer = enc.tracer
     if coded_preamble:
-        if parent_node_id_present:
+        if tc.parent_node_id_present:
             if tracer is not None:
                 tracer.name_bypass("hist_dep_sig_prob_enabled_flag")
             enc.encode_bypass(hdsp)
@@ -398,21 +374,20 @@ def encode_tensor_levels(
     info.bit_levels = enc.bit_position()
 
     # -- levels -------------------------------------------------------------------------------
-    scan = tc.scan
-    info.scan_order_used = scan.scan_order
-    info.block_rows = scan.block_rows
+    info.scan_order_used = tc.scan.scan_order
+    info.block_rows = tc.scan.block_rows
 
-    basel: list[int] = base if base is not None else []
-    skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
+    basel: list[int] = tc.base if tc.base is not None else []
+    skip_perm = skip_permutation(tc.width) if (row_skip_enabled and tc.dq) else b""
     marks = info.marks
-    fast = not general and not use_tca and not hist_on and cb_size <= 0 and not enc.traced
+    fast = not general and not use_tca and not hist_on and tc.cb_size <= 0 and not enc.traced
 
     state: i64 = 0
     prev: i64 = 0
     mismatches: i64 = 0
     decoded = info.dq_decoded
-    for br in range(scan.block_rows):
-        if scan.range_reset:
+    for br in range(tc.scan.block_rows):
+        if tc.scan.range_reset:
             if br > 0:
                 ctxs.reset()
                 prev = 0
@@ -420,7 +395,7 @@ def encode_tensor_levels(
             marks.append(int(enc.bit_position()))
             marks.append(int(enc.mark()))
             marks.append(int(state))
-        segs = scan.segments(br)
+        segs = tc.scan.segments(br)
         for i in range(0, len(segs), 3):
             if row_skip_enabled and skip[segs[i]]:
                 state = skipped_row_state(state, skip_perm)
@@ -434,8 +409,8 @@ def encode_tensor_levels(
                 continue
             for p in range(segs[i + 1], segs[i + 2]):
                 raw = i64(levels[p])
-                level = _coded_level(raw, p, state, dq)
-                if dq and dq_index(level, state) != raw:
+                level = _coded_level(raw, p, state, tc.dq)
+                if tc.dq and dq_index(level, state) != raw:
                     mismatches += 1
                     decoded.append(int(p))
                     decoded.append(int(dq_index(level, state)))
@@ -443,14 +418,14 @@ def encode_tensor_levels(
                 if use_tca:
                     bv = i64(basel[p])
                 hb: i64 = 1 if (hist_on and hist[p]) else 0
-                c = every[sig_context(state, prev, bv, hb, num_gtx)]
-                _encode_level(enc, every, c, level, bv, prev, num_gtx, cb_size, cb_zero)
+                c = every[sig_context(state, prev, bv, hb, tc.num_gtx)]
+                _encode_level(enc, every, c, level, bv, prev, tc.num_gtx, tc.cb_size, tc.cb_zero)
                 if enc.traced:
                     t = enc.tracer
                     assert t is not None
-                    trace_level(t, p, level, state, dq)
+                    trace_level(t, p, level, state, tc.dq)
                 prev = level
-                if dq:
+                if tc.dq:
                     state = dq_next_state(state, level)
     info.dq_index_mismatches = mismatches
     info.bit_end = enc.bit_position()

@@ -91,13 +91,7 @@ class ContextModel:
     def __init__(self) -> None:
         # every field assigned here first: mypyc then knows them always defined and drops its
         # per-access "undefined attribute" checks from the hot loops; init sets the real values
-        self.p = 0
-        self.s0 = 0
-        self.t0 = 0
-        self.t1 = 0
-        self.a0 = 0
-        self.a1 = 0
-        self.idx = 0
+        self.p = self.s0 = self.t0 = self.t1 = self.a0 = self.a1 = self.idx = 0
         self.ctx_id = -1
         self.nxt = None
         self.init(0)
@@ -125,7 +119,7 @@ def next_state(p: i64, s0: i64, b: i64, t0: i64, t1: i64) -> tuple[i64, i64]:
 
     ``p`` is P = S1 + 16 * S0 before the bin, ``t0`` / ``t1`` the STEP rows of the set's shifts.
     Every model (decoder, encoder, rate estimators) goes through it, save the inlined copy in the
-    decoder's fast loop and the nine chains of the encoder's trial model: tools/gen_hot_loops.py
+    level decoder's fast loop and the nine chains of the trial model: tools/gen_hot_loops.py
     writes this body and those copies from one statement (tests hold them to this function).
     """
     # CURVE[16 + k] is 64 for k = 0..14 and 0 for k = 15: an estimator that agrees with the bin
@@ -165,9 +159,7 @@ def update(c: ContextModel, p: i64, b: i64) -> None:
 
 def range_lps(p: i64, rng: i64) -> i64:
     """LPS sub-range for combined state ``p`` and the current range (deepcabac.md §2.2)."""
-    # BEGIN GENERATED range-lps by tools/gen_hot_loops.py (edit the generator, then run it)
     q = p >> 7
     if q < 0:
         q = -q
     return i64(RLPS[(rng & 0xE0) + q])
-    # END GENERATED range-lps

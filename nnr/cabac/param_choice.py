@@ -102,31 +102,25 @@ def trial_pass(levels: list[int], tc: TensorCoding, hdsp: i64, row_skip_flags: l
     when the preamble does not code them).  ``general`` = True never takes the fast loop (tests
     hold the two to each other).
     """
-    width = tc.width
-    dq = tc.dq
-    num_gtx = tc.num_gtx
-    base = tc.base
-    history = tc.history
-    n = tc.height * width
-    models = [TrialModel() for _ in range(num_level_contexts(num_gtx))]
-    scan = tc.scan
-    use_tca = base is not None
-    basel: list[int] = base if base is not None else []
-    hist_on = hdsp == 1 and history is not None
-    hist: list[int] = history if history is not None else []
+    n = tc.height * tc.width
+    models = [TrialModel() for _ in range(num_level_contexts(tc.num_gtx))]
+    use_tca = tc.base is not None
+    basel: list[int] = tc.base if tc.base is not None else []
+    hist_on = hdsp == 1 and tc.history is not None
+    hist: list[int] = tc.history if tc.history is not None else []
     if hist_on and len(hist) != n:
         raise NNRUsageError("the HDSP history does not match the tensor size")
     skipping = row_skip_flags is not None
     skip: list[int] = row_skip_flags if row_skip_flags is not None else []
-    skip_perm = skip_permutation(width) if (skipping and dq) else b""
+    skip_perm = skip_permutation(tc.width) if (skipping and tc.dq) else b""
     fast = not general and not use_tca and not hist_on
     state: i64 = 0
     prev: i64 = 0
-    for br in range(scan.block_rows):
-        if scan.multi and br > 0:
+    for br in range(tc.scan.block_rows):
+        if tc.scan.multi and br > 0:
             for m in models:
                 m.reset()
-        segs = scan.segments(br)
+        segs = tc.scan.segments(br)
         for i in range(0, len(segs), 3):
             if skipping and skip[segs[i]]:
                 state = skipped_row_state(state, skip_perm)
@@ -140,14 +134,14 @@ def trial_pass(levels: list[int], tc: TensorCoding, hdsp: i64, row_skip_flags: l
                 if use_tca:
                     bv = i64(basel[p])
                 hb: i64 = 1 if (hist_on and hist[p]) else 0
-                ci = sig_context(state, prev, bv, hb, num_gtx)
+                ci = sig_context(state, prev, bv, hb, tc.num_gtx)
                 if v == 0:
                     models[ci].code(0)
                 else:
                     models[ci].code(1)
-                    _trial_level(models, v, bv, prev, num_gtx)
+                    _trial_level(models, v, bv, prev, tc.num_gtx)
                 prev = v
-                if dq:
+                if tc.dq:
                     state = dq_next_state(state, dq_level(v, state))
     return models
 
