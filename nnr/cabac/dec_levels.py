@@ -128,14 +128,17 @@ def decode_parameter_sets(dec: ArithmeticDecoder, ctxs: ContextSet, tc: TensorCo
 
 
 def _decode_level(
-    dec: ArithmeticDecoder, every: list[ContextModel], sig_ctx: ContextModel, bv: i64, prev: i64,
-    num_gtx: i64, cb_size: i64, cb_zero: i64,
+    dec: ArithmeticDecoder, every: list[ContextModel], sig_ctx: ContextModel, bv: i64, prev: i64, tc: TensorCoding,
 ) -> i64:
     """One level (deepcabac.md §6.1): sig_flag, sign_flag, abs_level_greater_x[j], remainder.
 
-    ``cb_size`` > 0: the codebook-aware binarization of edition 2 (no sign when the codebook's
-    zero is at an end, greater flags and remainder limited to the codebook's largest |level|).
+    With a codebook (``tc.cb_size`` > 0): the codebook-aware binarization of edition 2 (no sign
+    when the codebook's zero is at an end, greater flags and remainder limited to the codebook's
+    largest |level|).
     """
+    num_gtx = tc.num_gtx
+    cb_size = tc.cb_size
+    cb_zero = tc.cb_zero
     if cb_size == 1 or dec.decode_bin(sig_ctx) == 0:
         return 0
     neg: i64
@@ -452,14 +455,11 @@ def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCod
                     f"arithmetic decoder offset >= 256 at the range reset of block row {br}",
                     element="nnr_compressed_data_unit_payload",
                 )
-        segs = tc.scan.segments(br, not row_skip_enabled)
+        segs = tc.scan.coded_segments(br, skip)
         for i in range(0, len(segs), 3):
-            y = segs[i]
+            state = skipped_row_state(state, skip_perm, segs[i])
             p0: i64 = segs[i + 1]
             p1: i64 = segs[i + 2]
-            if row_skip_enabled and skip[y]:
-                state = skipped_row_state(state, skip_perm)
-                continue
             if fast:
                 state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, tc)
             else:
@@ -469,7 +469,7 @@ def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCod
                         bv = i64(basel[p])
                     hb: i64 = 1 if (hist_on and hist[p]) else 0
                     c = every[sig_context(state, prev, bv, hb, tc.num_gtx)]
-                    level = _decode_level(dec, every, c, bv, prev, tc.num_gtx, tc.cb_size, tc.cb_zero)
+                    level = _decode_level(dec, every, c, bv, prev, tc)
                     prev = level
                     if dec.traced:
                         t = dec.tracer

@@ -59,9 +59,11 @@ def skip_permutation(width: i64) -> bytes:
     return bytes(perm)
 
 
-def skipped_row_state(state: i64, skip_perm: bytes) -> i64:
-    """DQ state after a skipped row; ``skip_perm`` from :func:`skip_permutation`, or empty
-    without DQ (the state then stays)."""
+def skipped_row_state(state: i64, skip_perm: bytes, rows: i64 = 1) -> i64:
+    """DQ state after ``rows`` skipped rows; ``skip_perm`` from :func:`skip_permutation`, or
+    empty without DQ (the state then stays)."""
     if len(skip_perm) == 0:
         return state
-    return i64(skip_perm[state])
+    for _i in range(rows):
+        state = i64(skip_perm[state])
+    return state

@@ -88,10 +88,13 @@ def _outside_codebook(level: i64, cb_size: i64, cb_zero: i64) -> NNRUsageError:
 
 def _encode_level(
     enc: ArithmeticEncoder, every: list[ContextModel], sig_ctx: ContextModel, level: i64, bv: i64, prev: i64,
-    num_gtx: i64, cb_size: i64, cb_zero: i64,
+    tc: TensorCoding,
 ) -> None:
-    """One level (inverse of ``levels._decode_level``): sig_flag, sign_flag,
+    """One level (inverse of ``dec_levels._decode_level``): sig_flag, sign_flag,
     abs_level_greater_x[j], remainder; with ``cb_size`` > 0 the codebook-aware binarization."""
+    num_gtx = tc.num_gtx
+    cb_size = tc.cb_size
+    cb_zero = tc.cb_zero
     if cb_size == 1:
         if level != 0:
             raise NNRUsageError("a size-1 codebook only admits level 0")
@@ -127,14 +130,16 @@ def _encode_level(
         # Exp-Golomb remainder: unary prefix (context-coded), then as many bypass bins
         if max_abs < 0 and target - a > MAX_REMAINDER:
             raise NNRUsageError(f"level magnitude {target} is too large to be coded")
+        # the encoder knows the value: the prefix's ones first, then its terminating 0 where the
+        # prefix can go on (not after the last model, nor where a codebook ends it)
         k: i64 = 0
-        while k < NUM_REM_CONTEXTS and not rem_prefix_cut(max_abs, a, k):
-            g = 1 if target >= a + (i64(1) << k) else 0
-            enc.encode_bin(every[rem_context(k, num_gtx)], g)
-            if g == 0:
-                break
+        while k < NUM_REM_CONTEXTS and not rem_prefix_cut(max_abs, a, k) and target >= a + (i64(1) << k):
             a += i64(1) << k
             k += 1
+        for j in range(k):
+            enc.encode_bin(every[rem_context(j, num_gtx)], 1)
+        if k < NUM_REM_CONTEXTS and not rem_prefix_cut(max_abs, a, k):
+            enc.encode_bin(every[rem_context(k, num_gtx)], 0)
         if k:
             if enc.traced and enc.tracer is not None:
                 enc.tracer.name_bypass("abs_remainder")
@@ -395,11 +400,9 @@ def encode_tensor_levels(
             marks.append(int(enc.bit_position()))
             marks.append(int(enc.mark()))
             marks.append(int(state))
-        segs = tc.scan.segments(br)
+        segs = tc.scan.coded_segments(br, skip)
         for i in range(0, len(segs), 3):
-            if row_skip_enabled and skip[segs[i]]:
-                state = skipped_row_state(state, skip_perm)
-                continue
+            state = skipped_row_state(state, skip_perm, segs[i])
             if fast:
                 s0 = state
                 state, prev, mm = _encode_run_fast(enc, ctxs, levels, segs[i + 1], segs[i + 2], state, prev, tc)
@@ -419,7 +422,7 @@ def encode_tensor_levels(
                     bv = i64(basel[p])
                 hb: i64 = 1 if (hist_on and hist[p]) else 0
                 c = every[sig_context(state, prev, bv, hb, tc.num_gtx)]
-                _encode_level(enc, every, c, level, bv, prev, tc.num_gtx, tc.cb_size, tc.cb_zero)
+                _encode_level(enc, every, c, level, bv, prev, tc)
                 if enc.traced:
                     t = enc.tracer
                     assert t is not None

@@ -120,11 +120,9 @@ def trial_pass(levels: list[int], tc: TensorCoding, hdsp: i64, row_skip_flags: l
         if tc.scan.multi and br > 0:
             for m in models:
                 m.reset()
-        segs = tc.scan.segments(br)
+        segs = tc.scan.coded_segments(br, skip)
         for i in range(0, len(segs), 3):
-            if skipping and skip[segs[i]]:
-                state = skipped_row_state(state, skip_perm)
-                continue
+            state = skipped_row_state(state, skip_perm, segs[i])
             if fast:
                 state, prev = trial_run_fast(models, levels, segs[i + 1], segs[i + 2], state, prev, tc)
                 continue

@@ -127,3 +127,30 @@ class BlockScan:
                 out.append(int(y * width + bx1))
             bx0 = bx1
         return out
+
+    def coded_segments(self, br: i64, skip: list[int]) -> list[int]:
+        """Block row ``br`` as (rows skipped before, first position, end position) triples of
+        the row segments coded, flat, in order (:meth:`segments`); ``skip``: row_skip_flag per
+        row, or empty without row skipping.  Rows skipped after the last coded segment end the
+        list as an empty segment, so that every skipped row is counted."""
+        if len(skip) == 0:
+            out = self.segments(br, True)
+            for i in range(0, len(out), 3):
+                out[i] = 0
+            return out
+        segs = self.segments(br)
+        out = []
+        k: i64 = 0
+        for i in range(0, len(segs), 3):
+            if skip[segs[i]]:
+                k += 1
+                continue
+            out.append(int(k))
+            out.append(segs[i + 1])
+            out.append(segs[i + 2])
+            k = 0
+        if k:
+            out.append(int(k))
+            out.append(0)
+            out.append(0)
+        return out
