@@ -8,13 +8,16 @@ source:
   estimator side by side (one chain template, instantiated from ``PARAMETER_SETS``);
 * the butterflies of :func:`nnr.quantization.trellis.dq_no_rate`: the eight DQ states (one
   butterfly template, instantiated from ``BRANCHES``, which the DQ state machine defines);
-* the two-rate estimator update, stated once here and written both into
-  :func:`nnr.cabac.estimator.next_state` and into the level decoder's fast loop (the model's
-  steps read from its fields there).
+* the context-coded bin of the arithmetic decoder: the LPS sub-range, the bin decision with its
+  renormalization and the two-rate estimator update, stated once here and written both into
+  the engine (:func:`nnr.cabac.estimator.range_lps`,
+  :func:`nnr.cabac.arith_decoder.decode_decision`, :func:`nnr.cabac.estimator.next_state`)
+  and into the inlined copy of the level decoder's fast loop (engine state in locals there;
+  the C compiler does not inline these calls by itself).
 
-The bin decisions of the two engines need no copy: ``decode_decision`` / ``encode_decision``
-(:mod:`nnr.cabac.arith_decoder`, :mod:`nnr.cabac.arith_encoder`) serve the engines' methods and
-the level coders' fast loops alike (compiled into one C unit, the compiler inlines them).
+The arithmetic encoder's bin decision needs no copy: ``encode_decision``
+(:mod:`nnr.cabac.arith_encoder`) serves ``ArithmeticEncoder.encode_bin`` and the level
+encoder's fast loop alike (measured: the call costs the encoder nothing noticeable).
 
 This script writes each between the ``# BEGIN GENERATED <name>`` / ``# END GENERATED <name>``
 lines of its module.
@@ -162,7 +165,8 @@ def _dist(slot: int) -> str:
 
 
 def dq_butterflies() -> str:
-    """The loop of nnr/quantization/trellis.py's dq_no_rate, without rate."""
+    """The loop of nnr/quantization/trellis.py's dq_no_rate, without rate, and the choice of the
+    end state."""
     out = [
         "    c0 = 0.0\n",
         *(f"    c{s} = HALF_DBL_MAX\n" for s in range(1, NUM_DQ_STATES)),
@@ -196,6 +200,10 @@ def dq_butterflies() -> str:
         terms = [f"b{4 * half + s}" if s == 0 else f"(b{4 * half + s} << {2 * s})" for s in range(4)]
         out.append(f"        dec[2 * i{' + 1' if half else ''}] = " + " | ".join(terms) + "\n")
     out.extend(f"        c{s} = n{s}\n" for s in range(NUM_DQ_STATES))
+    # the first state of least cost
+    out.append("    best: i64 = 0\n    mc = c0\n")
+    for s in range(1, NUM_DQ_STATES):
+        out.append(f"    if c{s} < mc:\n        mc = c{s}\n        best = {s}\n")
     return "".join(out)
 
 
@@ -226,6 +234,53 @@ def estimator_update(indent: int, p: str, k: str, step: str, t: tuple[str, str],
 
 
 # ---------------------------------------------------------------------------------------------
+# the arithmetic decoder's bin decision: decode_decision and its inlined copy in the level
+# decoder's fast loop (engine state in locals there)
+
+_RANGE_LPS = """\
+q = {p} >> 7
+if q < 0:
+    q = -q
+{to}i64({rlps}[(rng & 0xE0) + q])
+"""
+
+
+def range_lps(indent: int, p: str, to: str, rlps: str) -> str:
+    """The LPS sub-range for state P and the range: RLPS[(range & 0xE0) + |P >> 7|]
+    (deepcabac.md §2.2); ``to`` is where it goes (an assignment or a return)."""
+    text = _RANGE_LPS.format(p=p, to=to, rlps=rlps)
+    return "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
+
+
+_DECISION = """\
+rmps = rng - rlps
+scaled = rmps << 7
+b: i64 = 0
+n: i64 = 0
+if value < scaled:
+    if {p} >= 0:
+        b = 1
+    if rmps < 256:
+        n = 1
+    rng = rmps << n
+    value <<= n
+else:
+    if {p} < 0:
+        b = 1
+    n = i64({renorm}[rlps])
+    rng = rlps << n
+    value = (value - scaled) << n
+"""
+
+
+def decode_decision(indent: int, p: str, rlps: str, renorm: str) -> str:
+    """A context-coded bin from the offset: MPS (sign of P) while value < (range - rLPS) << 7,
+    then the renormalization of the chosen sub-range (deepcabac.md §2.2)."""
+    text = _DECISION.format(p=p, renorm=renorm)
+    return range_lps(indent, p, "rlps = ", rlps) + "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
+
+
+# ---------------------------------------------------------------------------------------------
 # the regions and their splicing
 
 REGIONS = (
@@ -235,6 +290,9 @@ REGIONS = (
      lambda: estimator_update(4, "p", "k", "STEP", ("t0", "t1"), ("4 >> (t0 >> 5)", "4 >> (t1 >> 5)"))),
     ("nnr/cabac/dec_levels.py", "estimator-update",
      lambda: estimator_update(12, "cp", "t", "step", ("c.t0", "c.t1"), ("c.a0", "c.a1"))),
+    ("nnr/cabac/estimator.py", "range-lps", lambda: range_lps(4, "p", "return ", "rlps")),
+    ("nnr/cabac/arith_decoder.py", "decode-decision", lambda: decode_decision(4, "p", "rlps_table", "renorm")),
+    ("nnr/cabac/dec_levels.py", "decode-decision", lambda: decode_decision(12, "cp", "rlps_table", "renorm")),
 )
 
 

@@ -14,16 +14,23 @@ from typing import final
 from mypy_extensions import i64
 
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.estimator import RENORM, ContextModel, range_lps, update
+from nnr.cabac.estimator import RENORM, RLPS, ContextModel, update
 
 
-def decode_decision(p: i64, rng: i64, value: i64) -> tuple[i64, i64, i64, i64]:
+def decode_decision(p: i64, rng: i64, value: i64, rlps_table: bytes, renorm: bytes) -> tuple[i64, i64, i64, i64]:
     """A context-coded bin of a model in state P (deepcabac.md §2.2): the MPS (the sign of P)
     while the offset lies below the MPS sub-range, else the LPS; then the renormalization of the
     chosen sub-range.  Returns (bin, renormalization shift, range after it, ``value`` after it).
-    The one statement of the rule: :meth:`ArithmeticDecoder.decode_bin` and the level decoder's
-    fast loop both call it (compiled into one unit, the C compiler inlines it)."""
-    rlps = range_lps(p, rng)
+    :meth:`ArithmeticDecoder.decode_bin` calls it; the level decoder's fast loop has the same
+    statements inlined (tools/gen_hot_loops.py writes both from one template; the C compiler
+    does not inline this call, which would cost the loop about a sixth of its instructions).
+    The tables :data:`~nnr.cabac.estimator.RLPS` and :data:`~nnr.cabac.estimator.RENORM` come
+    in as arguments."""
+    # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
+    q = p >> 7
+    if q < 0:
+        q = -q
+    rlps = i64(rlps_table[(rng & 0xE0) + q])
     rmps = rng - rlps
     scaled = rmps << 7
     b: i64 = 0
@@ -33,11 +40,16 @@ def decode_decision(p: i64, rng: i64, value: i64) -> tuple[i64, i64, i64, i64]:
             b = 1
         if rmps < 256:
             n = 1
-        return b, n, rmps << n, value << n
-    if p < 0:
-        b = 1
-    n = i64(RENORM[rlps])
-    return b, n, rlps << n, (value - scaled) << n
+        rng = rmps << n
+        value <<= n
+    else:
+        if p < 0:
+            b = 1
+        n = i64(renorm[rlps])
+        rng = rlps << n
+        value = (value - scaled) << n
+    # END GENERATED decode-decision
+    return b, n, rng, value
 
 
 @final
@@ -98,7 +110,7 @@ class ArithmeticDecoder:
         if self.traced:
             return self._traced_bin(c, 0)
         p = c.p
-        b, n, rng, value = decode_decision(p, self.range, self.value)
+        b, n, rng, value = decode_decision(p, self.range, self.value, RLPS, RENORM)
         self.range = rng
         bn = self.bits_needed + n
         if bn >= 0:

@@ -28,7 +28,7 @@ from typing import Final, final
 from mypy_extensions import i64
 
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.estimator import RENORM, ContextModel, range_lps, update
+from nnr.cabac.estimator import RENORM, RLPS, ContextModel, range_lps, update
 
 # The bytes of ``low`` are moved to ``out`` once the window reaches EMIT_AT bits; afterwards it
 # holds at least KEEP bits, so ``low`` always carries L mod 2**16 (needed for entry points).
@@ -36,13 +36,14 @@ EMIT_AT: Final = 32
 KEEP: Final = 16
 
 
-def encode_decision(b: i64, p: i64, rng: i64, low: i64) -> tuple[i64, i64, i64]:
+def encode_decision(b: i64, p: i64, rng: i64, low: i64, rlps_table: bytes, renorm: bytes) -> tuple[i64, i64, i64]:
     """A context-coded bin ``b`` of a model in state P (the inverse of
     :func:`~nnr.cabac.arith_decoder.decode_decision`): the MPS keeps the lower sub-range, the LPS
     adds the MPS sub-range to ``low``; each renormalizes.  Returns (range, ``low``, shift: the bits
     shifted into ``low``).  The one statement of the rule: :meth:`ArithmeticEncoder.encode_bin`
-    and the level encoder's fast loop both call it."""
-    rlps = range_lps(p, rng)
+    and the level encoder's fast loop both call it (the tables as in
+    :func:`~nnr.cabac.arith_decoder.decode_decision`)."""
+    rlps = range_lps(p, rng, rlps_table)
     rmps = rng - rlps
     mps: i64 = 0
     if p >= 0:
@@ -51,7 +52,7 @@ def encode_decision(b: i64, p: i64, rng: i64, low: i64) -> tuple[i64, i64, i64]:
         if rmps < 256:
             return rmps << 1, low << 1, 1
         return rmps, low, 0
-    n = i64(RENORM[rlps])
+    n = i64(renorm[rlps])
     return rlps << n, (low + rmps) << n, n
 
 
@@ -90,7 +91,7 @@ class ArithmeticEncoder:
             assert t is not None
             t.on_bin(int(c.ctx_id), int(b), int(self.range), None, int(self.bit_position()))
         p = c.p
-        rng, low, n = encode_decision(b, p, self.range, self.low)
+        rng, low, n = encode_decision(b, p, self.range, self.low, RLPS, RENORM)
         self.range = rng
         self.low = low
         self.window += n

@@ -22,12 +22,12 @@ from typing import Final, final
 from mypy_extensions import i64
 
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.arith_decoder import ArithmeticDecoder, decode_decision
+from nnr.cabac.arith_decoder import ArithmeticDecoder
 from nnr.cabac.coding import INT32_MAX, INT32_MIN, TensorCoding
 from nnr.cabac.contexts import NUM_REM_CONTEXTS, ContextSet, gtx_context, rem_context, rem_prefix_cut, sig_context
 from nnr.cabac.contexts import sign_coded, sign_context, signalled_contexts
 from nnr.cabac.dq import STT, dq_index, dq_next_state, skip_permutation, skipped_row_state
-from nnr.cabac.estimator import STEP, ContextModel
+from nnr.cabac.estimator import RENORM, RLPS, STEP, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 
 
@@ -200,9 +200,10 @@ def _decode_run_fast(
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the hot loop.
 
     Every context-coded bin of a level (sig_flag, sign_flag, abs_level_greater_x[j], the
-    remainder prefix) goes through ONE copy of ArithmeticDecoder.decode_bin (its decision by the
-    engine's :func:`~nnr.cabac.arith_decoder.decode_decision`), driven by a small phase machine,
-    with the engine state in locals; the remainder suffix is decoded inline
+    remainder prefix) goes through ONE inlined copy of ArithmeticDecoder.decode_bin (the decision
+    of :func:`~nnr.cabac.arith_decoder.decode_decision`, written here by tools/gen_hot_loops.py:
+    a call per bin costs this loop about a sixth of its instructions), driven by a small phase
+    machine, with the engine state in locals; the remainder suffix is decoded inline
     as bypass bins.  Behaviour must stay identical to decode_bin / decode_bypass and to the
     general path of decode_tensor_levels (tests/test_cabac_fast_loops.py holds them together).
     """
@@ -210,7 +211,7 @@ def _decode_run_fast(
     num_gtx = tc.num_gtx
     sig, sign, gtx = ctxs.sig, ctxs.sign, ctxs.gtx
     small = out.small
-    step = STEP  # as a local: no load of a module global per bin
+    rlps_table, renorm, step = RLPS, RENORM, STEP  # as locals: no load of a module global per bin
     data, end, ptr = dec.data, dec.end, dec.ptr
     rng, value, bn = dec.range, dec.value, dec.bits_needed
     overrun: i64 = 0
@@ -225,7 +226,29 @@ def _decode_run_fast(
         while phase < 4:
             # -- decode_bin(c), the engine state in locals --
             cp = c.p
-            b, n, rng, value = decode_decision(cp, rng, value)
+            # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
+            q = cp >> 7
+            if q < 0:
+                q = -q
+            rlps = i64(rlps_table[(rng & 0xE0) + q])
+            rmps = rng - rlps
+            scaled = rmps << 7
+            b: i64 = 0
+            n: i64 = 0
+            if value < scaled:
+                if cp >= 0:
+                    b = 1
+                if rmps < 256:
+                    n = 1
+                rng = rmps << n
+                value <<= n
+            else:
+                if cp < 0:
+                    b = 1
+                n = i64(renorm[rlps])
+                rng = rlps << n
+                value = (value - scaled) << n
+            # END GENERATED decode-decision
             bn += n
             if bn >= 0:
                 if ptr < end:

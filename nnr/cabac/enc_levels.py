@@ -34,7 +34,7 @@ from nnr.cabac.contexts import NUM_REM_CONTEXTS, ContextSet, gtx_context, neighb
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts
 from nnr.cabac.dec_levels import TensorSideInfo, trace_level
 from nnr.cabac.dq import dq_index, dq_level, dq_next_state, skip_permutation, skipped_row_state
-from nnr.cabac.estimator import NUM_PARAMETER_SETS, ContextModel, next_state
+from nnr.cabac.estimator import NUM_PARAMETER_SETS, RENORM, RLPS, ContextModel, next_state
 from nnr.errors import NNRUsageError
 
 # Largest remainder the prefix models can code: 31 prefix bins 1 and a 31-bit suffix.
@@ -183,6 +183,7 @@ def _encode_run_fast(
     """
     dq = tc.dq
     num_gtx = tc.num_gtx
+    rlps_table, renorm = RLPS, RENORM  # as locals: no load of a module global per bin
     rng = enc.range
     low = enc.low
     window = enc.window
@@ -205,7 +206,7 @@ def _encode_run_fast(
         while True:
             # -- encode_bin(c, b), the engine state in locals --
             cp = c.p
-            rng, low, n = encode_decision(b, cp, rng, low)
+            rng, low, n = encode_decision(b, cp, rng, low, rlps_table, renorm)
             window += n
             if window >= EMIT_AT:
                 enc.low = low

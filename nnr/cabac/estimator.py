@@ -157,9 +157,13 @@ def update(c: ContextModel, p: i64, b: i64) -> None:
     c.p, c.s0 = next_state(p, c.s0, b, c.t0, c.t1)
 
 
-def range_lps(p: i64, rng: i64) -> i64:
-    """LPS sub-range for combined state ``p`` and the current range (deepcabac.md §2.2)."""
+def range_lps(p: i64, rng: i64, rlps: bytes) -> i64:
+    """LPS sub-range for combined state ``p`` and the current range (deepcabac.md §2.2), from
+    the table :data:`RLPS` (``rlps``: passed in, so that a hot loop reads it from a local, not
+    from a module global each bin)."""
+    # BEGIN GENERATED range-lps by tools/gen_hot_loops.py (edit the generator, then run it)
     q = p >> 7
     if q < 0:
         q = -q
-    return i64(RLPS[(rng & 0xE0) + q])
+    return i64(rlps[(rng & 0xE0) + q])
+    # END GENERATED range-lps

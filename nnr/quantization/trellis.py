@@ -278,7 +278,6 @@ def dq_no_rate(w: list[float], qstep: float, end_state: i64 = -1) -> bytes:
         c5 = n5
         c6 = n6
         c7 = n7
-    # END GENERATED dq-butterflies
     best: i64 = 0
     mc = c0
     if c1 < mc:
@@ -302,6 +301,7 @@ def dq_no_rate(w: list[float], qstep: float, end_state: i64 = -1) -> bytes:
     if c7 < mc:
         mc = c7
         best = 7
+    # END GENERATED dq-butterflies
     if end_state >= 0:
         best = end_state
     return _trace_back(n, dec, best)
