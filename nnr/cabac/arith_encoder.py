@@ -36,26 +36,6 @@ EMIT_AT: Final = 32
 KEEP: Final = 16
 
 
-def encode_decision(b: i64, p: i64, rng: i64, low: i64, rlps_table: bytes, renorm: bytes) -> tuple[i64, i64, i64]:
-    """A context-coded bin ``b`` of a model in state P (the inverse of
-    :func:`~nnr.cabac.arith_decoder.decode_decision`): the MPS keeps the lower sub-range, the LPS
-    adds the MPS sub-range to ``low``; each renormalizes.  Returns (range, ``low``, shift: the bits
-    shifted into ``low``).  The one statement of the rule: :meth:`ArithmeticEncoder.encode_bin`
-    and the level encoder's fast loop both call it (the tables as in
-    :func:`~nnr.cabac.arith_decoder.decode_decision`)."""
-    rlps = range_lps(p, rng, rlps_table)
-    rmps = rng - rlps
-    mps: i64 = 0
-    if p >= 0:
-        mps = 1
-    if b == mps:
-        if rmps < 256:
-            return rmps << 1, low << 1, 1
-        return rmps, low, 0
-    n = i64(renorm[rlps])
-    return rlps << n, (low + rmps) << n, n
-
-
 @final
 class ArithmeticEncoder:
     """DeepCABAC arithmetic encoder producing one codeword (one NDU payload).
@@ -91,10 +71,26 @@ class ArithmeticEncoder:
             assert t is not None
             t.on_bin(int(c.ctx_id), int(b), int(self.range), None, int(self.bit_position()))
         p = c.p
-        rng, low, n = encode_decision(b, p, self.range, self.low, RLPS, RENORM)
-        self.range = rng
-        self.low = low
-        self.window += n
+        rng = self.range
+        rlps = range_lps(p, rng, RLPS)
+        rmps = rng - rlps
+        mps: i64 = 0
+        if p >= 0:
+            mps = 1
+        # BEGIN GENERATED encode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
+        if b == mps:
+            if rmps < 256:
+                self.range = rmps << 1
+                self.low <<= 1
+                self.window += 1
+            else:
+                self.range = rmps
+        else:
+            n = i64(RENORM[rlps])
+            self.range = rlps << n
+            self.low = (self.low + rmps) << n
+            self.window += n
+        # END GENERATED encode-decision
         if self.window >= EMIT_AT:
             self.emit()
         update(c, p, b)  # the decoder's two-rate estimator update (deepcabac.md §3.3)

@@ -28,13 +28,13 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.arith_encoder import EMIT_AT, ArithmeticEncoder, encode_decision, offset_register_at
+from nnr.cabac.arith_encoder import EMIT_AT, ArithmeticEncoder, offset_register_at
 from nnr.cabac.coding import INT32_MAX, INT32_MIN, TensorCoding
 from nnr.cabac.contexts import NUM_REM_CONTEXTS, ContextSet, gtx_context, neighbour_class, rem_context, rem_prefix_cut
 from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts
 from nnr.cabac.dec_levels import TensorSideInfo, trace_level
 from nnr.cabac.dq import dq_index, dq_level, dq_next_state, skip_permutation, skipped_row_state
-from nnr.cabac.estimator import NUM_PARAMETER_SETS, RENORM, RLPS, ContextModel, next_state
+from nnr.cabac.estimator import NUM_PARAMETER_SETS, RENORM, RLPS, ContextModel, next_state, range_lps
 from nnr.errors import NNRUsageError
 
 # Largest remainder the prefix models can code: 31 prefix bins 1 and a 31-bit suffix.
@@ -175,7 +175,7 @@ def _encode_run_fast(
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the encoder's hot loop.
 
     Every context-coded bin of a level goes through ONE copy of ArithmeticEncoder.encode_bin
-    (calling the engine's encode_decision and the estimator's next_state, the one statement of
+    (calling the estimator's range_lps and next_state, the one statement of
     each rule), driven by a small phase machine, with the engine state in locals.
     Returns (DQ state, previous level, DQ index mismatches: :func:`dq_outputs` names them).  Behaviour must stay identical to
     the general path of encode_tensor_levels (tests/test_cabac_fast_loops.py holds them
@@ -206,8 +206,22 @@ def _encode_run_fast(
         while True:
             # -- encode_bin(c, b), the engine state in locals --
             cp = c.p
-            rng, low, n = encode_decision(b, cp, rng, low, rlps_table, renorm)
-            window += n
+            rlps = range_lps(cp, rng, rlps_table)
+            rmps = rng - rlps
+            # BEGIN GENERATED encode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
+            if b == (1 if cp >= 0 else 0):
+                if rmps < 256:
+                    rng = rmps << 1
+                    low <<= 1
+                    window += 1
+                else:
+                    rng = rmps
+            else:
+                n = i64(renorm[rlps])
+                rng = rlps << n
+                low = (low + rmps) << n
+                window += n
+            # END GENERATED encode-decision
             if window >= EMIT_AT:
                 enc.low = low
                 enc.window = window
