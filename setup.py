@@ -20,11 +20,17 @@ PACKAGES = find_namespace_packages(include=["nnr", "nnr.*"], exclude=["*.__pycac
 PACKAGE_DIR = {"nnr.syntax.tables": "syntax"}
 
 HOT_MODULES = [
-    "nnr/cabac/engine.py",
+    "nnr/cabac/estimator.py",
+    "nnr/cabac/arith_decoder.py",
+    "nnr/cabac/arith_encoder.py",
+    "nnr/cabac/dq.py",
+    "nnr/cabac/scan.py",
     "nnr/cabac/contexts.py",
-    "nnr/cabac/levels.py",
-    "nnr/cabac/encoder.py",
+    "nnr/cabac/coding.py",
+    "nnr/cabac/dec_levels.py",
     "nnr/cabac/enc_levels.py",
+    "nnr/cabac/trial_model.py",
+    "nnr/cabac/param_choice.py",
     "nnr/encoding/gtx0.py",
     "nnr/quantization/rate.py",
     "nnr/quantization/trellis.py",

@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
-from nnr.cabac.contexts import matrix_shape
+from nnr.cabac.scan import matrix_shape
 from nnr.checkpoint import (
     HF_INDEX,
     MAX_SHARD_BYTES,

@@ -1,4 +1,4 @@
-"""DeepCABAC encoder (nnr.cabac.encoder, nnr.cabac.enc_levels).
+"""DeepCABAC encoder (nnr.cabac.arith_encoder, nnr.cabac.enc_levels).
 
 * engine: random bin sequences decode back, bit positions and entry-point offsets agree with the
   decoder, the codeword has exactly the length the decoder consumes;
@@ -25,23 +25,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnr.cabac.enc_levels import (
-    EST_BITS,
-    TensorEncodeInfo,
-    TrialModel,
-    best_parameter_set,
-    choose_parameter_sets,
-    encode_iae,
-    encode_tensor_levels,
-    entry_points,
-    zero_row_flags,
-)
+from cabac_coding import coding
+from nnr.cabac.arith_decoder import ArithmeticDecoder
+from nnr.cabac.arith_encoder import ArithmeticEncoder, offset_register_at
+from nnr.cabac.contexts import signalled_contexts
+from nnr.cabac.dq import STT
+from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, encode_tensor_levels, entry_points, zero_row_flags
 from nnr.cabac.enc_levels import encode_codeword_end as finish_codeword
-from nnr.cabac.encoder import ArithmeticEncoder, offset_register_at
-from nnr.cabac.engine import PARAMETER_SETS, ArithmeticDecoder, ContextModel, next_state
-from nnr.cabac.contexts import STT, signalled_contexts
-from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_tensor_levels
-from nnr.cabac.levels import decode_codeword_end as decode_finish
+from nnr.cabac.estimator import PARAMETER_SETS, ContextModel, next_state
+from nnr.cabac.param_choice import choose_parameter_sets, trial_pass
+from nnr.cabac.trial_model import EST_BITS, TrialModel, best_parameter_set
+from nnr.cabac.dec_levels import LevelBuffer, TensorSideInfo, decode_tensor_levels
+from nnr.cabac.dec_levels import decode_codeword_end as decode_finish
 from nnr.errors import MalformedStreamError, NNRUsageError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -103,11 +98,11 @@ def encode_stream(tensors: list[dict[str, Any]], param_opt: bool) -> tuple[bytes
     for t in tensors:
         if t.get("qp_bits") is not None:
             encode_iae(enc, t["qp_bits"], t["qp_offset"])
-        args = (t["levels"], t["h"], t["w"], t["dq"], t["scan"], t["gpi"], t["N"], t["pnp"], t["cb_size"],
-                t["cb_zero"], t["base"], t["hist"], t["hdsp"], t["row_skip_flags"])
-        ids = choose_parameter_sets(*args) if param_opt else None
+        tc = coding(t["h"], t["w"], t["dq"], t["scan"], t["gpi"], t["N"], t["pnp"], t["cb_size"], t["cb_zero"],
+                    t["base"], t["hist"])
+        ids = choose_parameter_sets(t["levels"], tc, t["hdsp"], t["row_skip_flags"]) if param_opt else None
         info = TensorEncodeInfo()
-        encode_tensor_levels(enc, *args, ids, info)
+        encode_tensor_levels(enc, t["levels"], tc, t["hdsp"], t["row_skip_flags"], ids, info)
         infos.append(info)
     return finish_codeword(enc), infos
 
@@ -123,9 +118,9 @@ def decode_stream(data: bytes, tensors: list[dict[str, Any]], eps: list[list[int
             assert v == t["qp_offset"]
         buf = LevelBuffer()
         side = TensorSideInfo()
-        decode_tensor_levels(dec, buf, t["h"], t["w"], t["dq"], t["scan"], t["gpi"], t["N"], t["pnp"],
-                             t["cb_size"], t["cb_zero"], t["base"], t["hist"],
-                             eps[i] if eps is not None else [], eps is not None, side)
+        tc = coding(t["h"], t["w"], t["dq"], t["scan"], t["gpi"], t["N"], t["pnp"], t["cb_size"], t["cb_zero"],
+                    t["base"], t["hist"], eps[i] if eps is not None else [], eps is not None)
+        decode_tensor_levels(dec, buf, tc, side)
         res.append((buf.levels(), side))
     decode_finish(dec)
     assert dec.bytes_consumed() == len(data)
@@ -438,20 +433,19 @@ def test_signalled_contexts_counts() -> None:
 def test_usage_errors() -> None:
     enc = ArithmeticEncoder()
     with pytest.raises(NNRUsageError):  # skipped row with a non-zero level
-        encode_tensor_levels(enc, [0, 1, 0, 0], 2, 2, False, 0, 1, 1, False, 0, 0, None, None, 0, [1, 0], None,
-                             TensorEncodeInfo())
+        encode_tensor_levels(enc, [0, 1, 0, 0], coding(2, 2, False, 0, 1, 1), 0, [1, 0], None, TensorEncodeInfo())
     with pytest.raises(NNRUsageError):  # outside the codebook
-        encode_tensor_levels(ArithmeticEncoder(), [0, 3], 2, 1, False, 0, 1, 1, False, 3, 1, None, None, 0, None,
-                             None, TensorEncodeInfo())
+        encode_tensor_levels(ArithmeticEncoder(), [0, 3], coding(2, 1, False, 0, 1, 1, cb_size=3, cb_zero=1), 0,
+                             None, None, TensorEncodeInfo())
     with pytest.raises(NNRUsageError):  # wrong number of parameter-set ids
-        encode_tensor_levels(ArithmeticEncoder(), [0, 1], 2, 1, False, 0, 0, 1, False, 0, 0, None, None, 0, None,
-                             [0, 0], TensorEncodeInfo())
+        encode_tensor_levels(ArithmeticEncoder(), [0, 1], coding(2, 1, False, 0, 0, 1), 0, None, [0, 0],
+                             TensorEncodeInfo())
     with pytest.raises(NNRUsageError):
         encode_iae(ArithmeticEncoder(), 6, 32)
     for big in (2**31, -(2**31) - 1):  # the decoder rejects levels outside int32
         with pytest.raises(NNRUsageError):
-            encode_tensor_levels(ArithmeticEncoder(), [0, big], 2, 1, False, 0, 0, 1, False, 0, 0, None, None, 0,
-                                 None, None, TensorEncodeInfo())
+            encode_tensor_levels(ArithmeticEncoder(), [0, big], coding(2, 1, False, 0, 0, 1), 0, None, None,
+                                 TensorEncodeInfo())
     # the int32 extremes themselves are fine
     t = dict(levels=[2**31 - 1, -(2**31), 0], h=3, w=1, dq=False, scan=0, gpi=0, N=1, pnp=False, cb_size=0,
              cb_zero=0, base=None, hist=None, hdsp=0, row_skip_flags=None)
@@ -459,16 +453,19 @@ def test_usage_errors() -> None:
     assert decode_stream(data, [t], None)[0][0] == t["levels"]
 
 
-def test_dq_wrong_parity_is_counted() -> None:
-    # index 1 in state 0 has the wrong parity: coded as NNCodec does, counted in the info
+@pytest.mark.parametrize("general", [False, True])
+def test_dq_wrong_parity_is_counted(general: bool) -> None:
+    # index 1 in state 0 has the wrong parity: coded as NNCodec does, counted in the info, and
+    # the encoder says what the decoder outputs there (position 0: index 0), on both paths
     info = TensorEncodeInfo()
     enc = ArithmeticEncoder()
-    encode_tensor_levels(enc, [1, 2, 0], 3, 1, True, 0, 0, 2, False, 0, 0, None, None, 0, None, None, info)
+    encode_tensor_levels(enc, [1, 2, 0], coding(3, 1, True, 0, 0, 2), 0, None, None, info, general)
     assert info.dq_index_mismatches == 1
+    assert list(info.dq_decoded) == [0, 0]
     data = finish_codeword(enc)
     dec = ArithmeticDecoder(data, 0, len(data))
     out = LevelBuffer()
-    decode_tensor_levels(dec, out, 3, 1, True, 0, 0, 2, False, 0, 0, None, None, [], False, TensorSideInfo())
+    decode_tensor_levels(dec, out, coding(3, 1, True, 0, 0, 2), TensorSideInfo())
     assert out.levels() == [0, 2, 0]
 
 
@@ -629,8 +626,7 @@ def test_trial_pass_fast_loop_equals_general_path(seed: int) -> None:
             for y in range(h):
                 if skip[y]:
                     levels[y * w:(y + 1) * w] = [0] * w
-        from nnr.cabac.enc_levels import trial_pass
-
-        fast = trial_pass(levels, h, w, dq, scan, num_gtx, None, None, 0, skip)
-        general = trial_pass(levels, h, w, dq, scan, num_gtx, None, None, 0, skip, True)
+        tc = coding(h, w, dq, scan, 0, num_gtx)
+        fast = trial_pass(levels, tc, 0, skip)
+        general = trial_pass(levels, tc, 0, skip, True)
         assert [m.costs() + [m.bins] for m in fast] == [m.costs() + [m.bins] for m in general]

@@ -1,6 +1,6 @@
 """The hand-inlined fast loops of the level coders, held to the general path on random streams.
 
-:func:`nnr.cabac.levels.decode_tensor_levels` decodes plain tensors (no TCA, HDSP, codebook)
+:func:`nnr.cabac.dec_levels.decode_tensor_levels` decodes plain tensors (no TCA, HDSP, codebook)
 with one hand-inlined loop and everything else on the general path; ``general=True`` forces the
 general path.  Likewise :func:`nnr.cabac.enc_levels.encode_tensor_levels`.  Both paths must give
 the same levels / bytes and leave the engine in the same state, on streams of random levels and
@@ -13,10 +13,11 @@ import random
 
 import pytest
 
+from cabac_coding import coding
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_tensor_levels, zero_row_flags
-from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_tensor_levels
+from nnr.cabac.arith_encoder import ArithmeticEncoder
+from nnr.cabac.arith_decoder import ArithmeticDecoder
+from nnr.cabac.dec_levels import LevelBuffer, TensorSideInfo, decode_tensor_levels
 from nnr.errors import NNRError
 
 SHAPES = [(1, 1), (1, 37), (37, 1), (5, 7), (20, 33), (70, 9), (9, 70), (66, 130)]
@@ -50,8 +51,7 @@ def decode_both(data: bytes, h: int, w: int, dq: bool, scan: int, gpi: int, num_
         dec = ArithmeticDecoder(data, 0, len(data))
         out = LevelBuffer()
         try:
-            decode_tensor_levels(dec, out, h, w, dq, scan, gpi, num_gtx, False, 0, 0, None, None, [], False,
-                                 TensorSideInfo(), -1, general)
+            decode_tensor_levels(dec, out, coding(h, w, dq, scan, gpi, num_gtx), TensorSideInfo(), general)
             results.append((out.levels(), out.large, engine_state(dec)))
         except NNRError as e:
             results.append((type(e), str(e)))
@@ -71,8 +71,7 @@ def test_fast_decode_loop_equals_general_path_on_encoded_streams(seed: int) -> N
             levels = [2 * v for v in levels]
         skip = zero_row_flags(levels, h, w) if gpi == 1 and rng.random() < 0.5 else None
         enc = ArithmeticEncoder()
-        encode_tensor_levels(enc, levels, h, w, dq, scan, gpi, num_gtx, False, 0, 0, None, None, 0, skip, None,
-                             TensorEncodeInfo())
+        encode_tensor_levels(enc, levels, coding(h, w, dq, scan, gpi, num_gtx), 0, skip, None, TensorEncodeInfo())
         data = encode_codeword_end(enc)
         fast, general = decode_both(data, h, w, dq, scan, gpi, num_gtx)
         assert fast == general
@@ -91,12 +90,11 @@ def test_fast_decode_loop_equals_general_path_on_random_bytes(seed: int) -> None
 
 
 def encode_with(general: bool, levels: list[int], h: int, w: int, dq: bool, scan: int, gpi: int, num_gtx: int,
-                skip: list[int] | None) -> tuple[bytes, list[int], int]:
+                skip: list[int] | None) -> tuple[bytes, list[int], int, list[int]]:
     enc = ArithmeticEncoder()
     info = TensorEncodeInfo()
-    encode_tensor_levels(enc, levels, h, w, dq, scan, gpi, num_gtx, False, 0, 0, None, None, 0, skip, None, info,
-                         general)
-    return encode_codeword_end(enc), list(info.marks), int(info.dq_index_mismatches)
+    encode_tensor_levels(enc, levels, coding(h, w, dq, scan, gpi, num_gtx), 0, skip, None, info, general)
+    return encode_codeword_end(enc), list(info.marks), int(info.dq_index_mismatches), list(info.dq_decoded)
 
 
 @pytest.mark.parametrize("seed", range(24))
@@ -111,6 +109,19 @@ def test_fast_encode_loop_equals_general_path(seed: int) -> None:
         skip = zero_row_flags(levels, h, w) if gpi == 1 and rng.random() < 0.5 else None
         fast = encode_with(False, levels, h, w, dq, scan, gpi, num_gtx, skip)
         assert fast == encode_with(True, levels, h, w, dq, scan, gpi, num_gtx, skip)
+        # what the encoder says the decoder outputs (its levels, corrected where DQ indices had
+        # the wrong parity) is what the decoder outputs
+        data, _, mismatches, decoded = fast
+        assert len(decoded) == 2 * mismatches
+        if num_gtx == 0:  # (a stream codes at least one greater-than flag)
+            continue
+        expect = list(levels)
+        for i in range(0, len(decoded), 2):
+            expect[decoded[i]] = decoded[i + 1]
+        dec = ArithmeticDecoder(data, 0, len(data))
+        out = LevelBuffer()
+        decode_tensor_levels(dec, out, coding(h, w, dq, scan, gpi, num_gtx), TensorSideInfo())
+        assert out.levels() == expect
 
 
 def test_level_buffer_keeps_every_int32_level() -> None:

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from nnr.cabac.engine import PARAMETER_SETS
+from nnr.cabac.estimator import PARAMETER_SETS
 from nnr.quantization.trellis import BRANCHES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from nnr.errors import NNRUsageError
-from nnr.cabac.contexts import matrix_shape
+from nnr.cabac.scan import matrix_shape
 from nnr.quantization import overflow_qp, quant_layer, scan_permutation, step_size
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -4,18 +4,20 @@ mypyc keeps native fields and locals apart only when they are spelled out one by
 per bin costs the decoder's fast loop measurably, so some hot code is unrolled or inlined in the
 source:
 
-* :class:`nnr.cabac.enc_levels.TrialModel`: the nine parameter sets of the probability
+* :class:`nnr.cabac.trial_model.TrialModel`: the nine parameter sets of the probability
   estimator side by side (one chain template, instantiated from ``PARAMETER_SETS``);
 * the butterflies of :func:`nnr.quantization.trellis.dq_no_rate`: the eight DQ states (one
   butterfly template, instantiated from ``BRANCHES``, which the DQ state machine defines);
 * the context-coded bin of the arithmetic decoder: the LPS sub-range, the bin decision with its
   renormalization and the two-rate estimator update, stated once here and written both into
-  the engine (:func:`nnr.cabac.engine.lps_range`, ``ArithmeticDecoder.decode_bin``,
-  :func:`nnr.cabac.engine.next_state`) and into the inlined copy of the level decoder's fast
-  loop (engine state in locals there);
+  the engine (:func:`nnr.cabac.estimator.range_lps`,
+  :func:`nnr.cabac.arith_decoder.decode_decision`, :func:`nnr.cabac.estimator.next_state`)
+  and into the inlined copy of the level decoder's fast loop (engine state in locals there;
+  the C compiler does not inline these calls by itself).
+
 * the context-coded bin of the arithmetic encoder, likewise into
-  ``ArithmeticEncoder.encode_bin`` and the level encoder's fast loop (which calls the engine's
-  ``lps_range`` and ``next_state``).
+  ``ArithmeticEncoder.encode_bin`` and the level encoder's fast loop (which calls the
+  estimator's ``range_lps`` and ``next_state``).
 
 This script writes each between the ``# BEGIN GENERATED <name>`` / ``# END GENERATED <name>``
 lines of its module.
@@ -37,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":  # the rules of this checkout, not of an installed nnr
     sys.path.insert(0, str(ROOT))
 
-from nnr.cabac.engine import CURVE, PARAMETER_SETS  # noqa: E402
+from nnr.cabac.estimator import CURVE, PARAMETER_SETS  # noqa: E402
 from nnr.quantization.trellis import BRANCHES, NUM_SLOTS  # noqa: E402
 
 STEP_ROW = len(CURVE)  # STEP[(sh - 4) * 32 + 16 + k] = CURVE[16 + k] >> sh (engine._step_table)
@@ -82,7 +84,7 @@ _TRIAL_CODE = '''
     def code(self, b: i64) -> None:
         """One bin ``b`` under every set: add its estimated bits, then update the estimator.
 
-        Each set is :func:`~nnr.cabac.engine.next_state` in its branch-free form
+        Each set is :func:`~nnr.cabac.estimator.next_state` in its branch-free form
         (``s += sign * STEP[row + 16 + (sign * s >> k)]``, the estimator steps toward the bin),
         written out so that the nine run as independent chains without calls;
         tests/test_cabac_encoder.py holds every set to ``next_state`` and :data:`EST_BITS`.
@@ -117,7 +119,7 @@ _TRIAL_TAIL = '''
 
 
 def trial_model() -> str:
-    """The fields and the unrolled methods of nnr/cabac/enc_levels.py's TrialModel."""
+    """The fields and the unrolled methods of nnr/cabac/trial_model.py's TrialModel."""
     sets = range(len(PARAMETER_SETS))
     out = []
     for f in "psck":
@@ -163,7 +165,8 @@ def _dist(slot: int) -> str:
 
 
 def dq_butterflies() -> str:
-    """The loop of nnr/quantization/trellis.py's dq_no_rate, without rate."""
+    """The loop of nnr/quantization/trellis.py's dq_no_rate, without rate, and the choice of the
+    end state."""
     out = [
         "    c0 = 0.0\n",
         *(f"    c{s} = HALF_DBL_MAX\n" for s in range(1, NUM_DQ_STATES)),
@@ -197,12 +200,15 @@ def dq_butterflies() -> str:
         terms = [f"b{4 * half + s}" if s == 0 else f"(b{4 * half + s} << {2 * s})" for s in range(4)]
         out.append(f"        dec[2 * i{' + 1' if half else ''}] = " + " | ".join(terms) + "\n")
     out.extend(f"        c{s} = n{s}\n" for s in range(NUM_DQ_STATES))
+    # the first state of least cost
+    out.append("    best: i64 = 0\n    mc = c0\n")
+    for s in range(1, NUM_DQ_STATES):
+        out.append(f"    if c{s} < mc:\n        mc = c{s}\n        best = {s}\n")
     return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
-# the arithmetic decoder's bin: ArithmeticDecoder.decode_bin and the inlined copy in the level
-# decoder's fast loop (engine state in locals there)
+# the estimator update: next_state and the inlined copy in the level decoder's fast loop
 
 _ESTIMATOR = """\
 {k} = {x} >> {shift}
@@ -227,14 +233,28 @@ def estimator_update(indent: int, p: str, k: str, step: str, t: tuple[str, str],
     return "".join(" " * indent + ln for ln in out)
 
 
-def lps_range(indent: int, p: str, rlps: str, table: str) -> str:
+# ---------------------------------------------------------------------------------------------
+# the arithmetic decoder's bin decision: decode_decision and its inlined copy in the level
+# decoder's fast loop (engine state in locals there)
+
+_RANGE_LPS = """\
+q = {p} >> 7
+if q < 0:
+    q = -q
+{to}i64({rlps}[(rng & 0xE0) + q])
+"""
+
+
+def range_lps(indent: int, p: str, to: str, rlps: str) -> str:
     """The LPS sub-range for state P and the range: RLPS[(range & 0xE0) + |P >> 7|]
-    (deepcabac.md §2.2); ``rlps`` is where it goes (an assignment or a return)."""
-    lines = [f"q = {p} >> 7\n", "if q < 0:\n", "    q = -q\n", f"{rlps}i64({table}[(rng & 0xE0) + q])\n"]
-    return "".join(" " * indent + ln for ln in lines)
+    (deepcabac.md §2.2); ``to`` is where it goes (an assignment or a return)."""
+    text = _RANGE_LPS.format(p=p, to=to, rlps=rlps)
+    return "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
 
 
 _DECISION = """\
+rmps = rng - rlps
+scaled = rmps << 7
 b: i64 = 0
 n: i64 = 0
 if value < scaled:
@@ -242,22 +262,22 @@ if value < scaled:
         b = 1
     if rmps < 256:
         n = 1
-    {rng} = rmps << n
+    rng = rmps << n
     value <<= n
 else:
     if {p} < 0:
         b = 1
     n = i64({renorm}[rlps])
-    {rng} = rlps << n
+    rng = rlps << n
     value = (value - scaled) << n
 """
 
 
-def decode_decision(indent: int, p: str, rng: str, renorm: str) -> str:
+def decode_decision(indent: int, p: str, rlps: str, renorm: str) -> str:
     """A context-coded bin from the offset: MPS (sign of P) while value < (range - rLPS) << 7,
     then the renormalization of the chosen sub-range (deepcabac.md §2.2)."""
-    text = _DECISION.format(p=p, rng=rng, renorm=renorm)
-    return "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
+    text = _DECISION.format(p=p, renorm=renorm)
+    return range_lps(indent, p, "rlps = ", rlps) + "".join(" " * indent + ln for ln in text.splitlines(keepends=True))
 
 
 _ENCODE = """\
@@ -288,17 +308,16 @@ def encode_decision(indent: int, mps: str, rng: str, low: str, window: str, reno
 # the regions and their splicing
 
 REGIONS = (
-    ("nnr/cabac/enc_levels.py", "trial-model", trial_model),
+    ("nnr/cabac/trial_model.py", "trial-model", trial_model),
     ("nnr/quantization/trellis.py", "dq-butterflies", dq_butterflies),
-    ("nnr/cabac/engine.py", "estimator-update",
+    ("nnr/cabac/estimator.py", "estimator-update",
      lambda: estimator_update(4, "p", "k", "STEP", ("t0", "t1"), ("4 >> (t0 >> 5)", "4 >> (t1 >> 5)"))),
-    ("nnr/cabac/levels.py", "estimator-update",
+    ("nnr/cabac/dec_levels.py", "estimator-update",
      lambda: estimator_update(12, "cp", "t", "step", ("c.t0", "c.t1"), ("c.a0", "c.a1"))),
-    ("nnr/cabac/engine.py", "lps-range", lambda: lps_range(4, "p", "return ", "RLPS")),
-    ("nnr/cabac/levels.py", "lps-range", lambda: lps_range(12, "cp", "rlps = ", "rlps_table")),
-    ("nnr/cabac/engine.py", "decode-decision", lambda: decode_decision(8, "p", "self.range", "RENORM")),
-    ("nnr/cabac/levels.py", "decode-decision", lambda: decode_decision(12, "cp", "rng", "renorm")),
-    ("nnr/cabac/encoder.py", "encode-decision",
+    ("nnr/cabac/estimator.py", "range-lps", lambda: range_lps(4, "p", "return ", "rlps")),
+    ("nnr/cabac/arith_decoder.py", "decode-decision", lambda: decode_decision(4, "p", "rlps_table", "renorm")),
+    ("nnr/cabac/dec_levels.py", "decode-decision", lambda: decode_decision(12, "cp", "rlps_table", "renorm")),
+    ("nnr/cabac/arith_encoder.py", "encode-decision",
      lambda: encode_decision(8, "mps", "self.range", "self.low", "self.window", "RENORM")),
     ("nnr/cabac/enc_levels.py", "encode-decision",
      lambda: encode_decision(12, "(1 if cp >= 0 else 0)", "rng", "low", "window", "renorm")),

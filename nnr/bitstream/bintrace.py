@@ -6,8 +6,8 @@ syntax element it belongs to, the context model that coded it (named by
 :func:`nnr.cabac.contexts.context_name`, the one home of the context numbering), the bin, the
 engine state before it, the tensor element whose level it codes and that level.
 
-How bins get here: :class:`~nnr.cabac.engine.ArithmeticDecoder` and
-:class:`~nnr.cabac.encoder.ArithmeticEncoder` have a ``tracer`` attribute (None by default).
+How bins get here: :class:`~nnr.cabac.arith_decoder.ArithmeticDecoder` and
+:class:`~nnr.cabac.arith_encoder.ArithmeticEncoder` have a ``tracer`` attribute (None by default).
 When it holds a :class:`BinTracer` (``set_tracer``), every bin the engine codes is reported to it
 (:meth:`BinTracer.on_bin`, :meth:`~BinTracer.on_bypass`, :meth:`~BinTracer.on_terminate`), the
 level coders take their general path (the compiled fast loops never trace), report each level
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
+
+from nnr.cabac.contexts import context_name, num_level_contexts
 
 BYPASS = -1  # BinEvent.context of a bypass bin
 TERMINATE = -2  # ... of the terminating bin
@@ -101,8 +103,6 @@ class BinTracer:
         if self.full:
             self.truncated = True
             return None
-        from nnr.cabac.contexts import context_name, num_level_contexts
-
         self._begin(unit, tensor, base_bit, engine)
         self._names = [context_name(ci, num_gtx) for ci in range(num_level_contexts(num_gtx) + 3)]
         return self

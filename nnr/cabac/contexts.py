@@ -1,23 +1,18 @@
-"""DeepCABAC context rules of one tensor: the one home of each rule (deepcabac.md §3.4, §5, §6).
+"""DeepCABAC context models of one tensor: the one home of their numbering and choice
+(deepcabac.md §3.4, §6).
 
-Used alike by the level decoder (:mod:`nnr.cabac.levels`), the level encoder
+Used alike by the level decoder (:mod:`nnr.cabac.dec_levels`), the level encoder
 (:mod:`nnr.cabac.enc_levels`), the rate estimators (:mod:`nnr.quantization.rate`,
-:mod:`nnr.encoding.gtx0`) and the payload / unit code (scan geometry):
+:mod:`nnr.encoding.gtx0`) and the bin trace (:func:`context_name`):
 
 * the context models of a tensor (:class:`ContextSet`) and their flat numbering (the order of
   ``ContextSet.every``, which is also NNCodec's context store order);
 * the context choice of ``sig_flag`` (:func:`sig_context`), ``sign_flag`` (:func:`sign_context`),
   ``abs_level_greater_x[j]`` (:func:`gtx_context`) and the remainder prefix (:func:`rem_context`);
 * which context models get a signalled probability-estimator parameter set, in signalling order
-  (:func:`signalled_contexts`, deepcabac.md §6.3);
-* dependent quantization: the state transition (:data:`STT`, :func:`dq_next_state`), the mapping
-  between coded level and reconstruction index (:func:`dq_index`, :func:`dq_level`) and the
-  state permutation of a skipped row (:func:`skip_permutation`);
-* the scan: which scan order is in force, block size, number of block rows, the matrix view of a
-  tensor shape (:func:`matrix_shape`, :func:`scan_geometry`, :func:`num_block_rows`).
+  (:func:`signalled_contexts`, deepcabac.md §6.3).
 
-Scan-geometry functions take Python ``int`` (not ``i64``): they also see dimensions straight
-from a stream header.
+The DQ state machine is :mod:`nnr.cabac.dq`, the scan geometry :mod:`nnr.cabac.scan`.
 
 Hot path: compiled with mypyc.
 """
@@ -28,7 +23,8 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.engine import ContextModel
+from nnr.cabac.dq import NUM_DQ_STATES
+from nnr.cabac.estimator import ContextModel
 
 # -- context numbering (the order of ContextSet.every) ----------------------------------------
 #
@@ -40,7 +36,6 @@ from nnr.cabac.engine import ContextModel
 # then the parameter-set flag and row_skip_flag.  With zero greater-than flags the first
 # flag's models fall on the first remainder models, as in NNCodec's store (nnr.encoding.gtx0).
 
-NUM_DQ_STATES: Final = 8
 NUM_REM_CONTEXTS: Final = 31  # prefix bins of the remainder: REM[0..30]
 SIG0: Final = 0
 SIGN0: Final = 24
@@ -278,181 +273,3 @@ def signalled_contexts(
     if ed1:
         ids.append(int(rem_extra(num_gtx)))
     return ids
-
-
-# -- dependent quantization (deepcabac.md §8) --------------------------------------------------
-
-# 8-state transition table: STT[2 * state + parity of the coded level].
-STT: Final = bytes([0, 2, 7, 5, 1, 3, 6, 4, 2, 0, 5, 7, 3, 1, 4, 6])
-
-
-def dq_next_state(state: i64, level: i64) -> i64:
-    """DQ state after coded level ``level``."""
-    return i64(STT[2 * state + (level & 1)])
-
-
-def dq_index(level: i64, state: i64) -> i64:
-    """The reconstruction index of coded level ``level`` in ``state`` (what the decoder outputs)."""
-    if level > 0:
-        return 2 * level - (state & 1)
-    if level < 0:
-        return 2 * level + (state & 1)
-    return 0
-
-
-def dq_level(index: i64, state: i64) -> i64:
-    """The coded level of reconstruction index ``index`` in ``state``.
-
-    For a valid index this inverts :func:`dq_index` exactly.  An index of the wrong parity for
-    the state (NNCodec's trellis can produce them) is mapped as NNCodec's encoder maps it; the
-    decoder then reconstructs a neighbouring index.
-    """
-    if index > 0:
-        return (index + (state & 1)) >> 1
-    if index < 0:
-        return (index - (state & 1)) >> 1
-    return 0
-
-
-def skip_permutation(width: i64) -> bytes:
-    """DQ state after ``width`` parity-0 transitions, for each start state (row skipping)."""
-    perm = [0, 1, 2, 3, 4, 5, 6, 7]
-    step = [int(STT[2 * s]) for s in range(8)]
-    n = width
-    while n > 0:  # binary exponentiation of the parity-0 permutation
-        if n & 1:
-            perm = [step[p] for p in perm]
-        step = [step[s] for s in step]
-        n >>= 1
-    return bytes(perm)
-
-
-def skipped_row_state(state: i64, skip_perm: bytes) -> i64:
-    """DQ state after a skipped row; ``skip_perm`` from :func:`skip_permutation`, or empty
-    without DQ (the state then stays)."""
-    if len(skip_perm) == 0:
-        return state
-    return i64(skip_perm[state])
-
-
-# -- scan (deepcabac.md §5) --------------------------------------------------------------------
-
-
-def matrix_shape(shape: tuple[int, ...] | list[int]) -> tuple[int, int]:
-    """(height, width) of the matrix view of a tensor: dims[0] rows of prod(dims[1:]) entries."""
-    if len(shape) == 0:
-        return 1, 1
-    w = 1
-    for d in shape[1:]:
-        w *= int(d)
-    return int(shape[0]), w
-
-
-def preamble_coded(height: int, width: int, gpi: int, cb_size: int) -> bool:
-    """Whether a tensor's edition-2 preamble (HDSP flag, row skipping) is present."""
-    return gpi == 1 and width > 1 and height > 1 and cb_size != 1
-
-
-def scan_order_in_force(height: int, width: int, scan_order: int) -> int:
-    """A tensor with one column or one row is always scanned row-major."""
-    if width == 1 or height * width == width:
-        return 0
-    return scan_order
-
-
-# positions per segment of consecutive whole rows (BlockScan.segments): the decoder checks for a
-# codeword overrun once per segment
-SEGMENT_RUN: Final = 4096
-
-
-def block_size(scan_order: int) -> int:
-    """Side of the square blocks of block scan ``scan_order`` (1..4: 8, 16, 32, 64)."""
-    return 4 << scan_order
-
-
-def num_block_rows(height: int, scan_order: int) -> int:
-    """Block rows of ``height`` rows in scan order ``scan_order`` (0: one, or none if empty)."""
-    if height <= 0:
-        return 0
-    if scan_order <= 0:
-        return 1
-    b = block_size(scan_order)
-    return (height + b - 1) // b
-
-
-def scan_geometry(height: int, width: int, scan_order: int) -> tuple[int, int, int, int]:
-    """(scan order in force, block height, block width, number of block rows) of the scan."""
-    so = scan_order_in_force(height, width, scan_order)
-    if so == 0:
-        return 0, height, width, num_block_rows(height, 0)
-    b = block_size(so)
-    return so, b, b, num_block_rows(height, so)
-
-
-@final
-class BlockScan:
-    """The scan of a ``height`` x ``width`` tensor: block rows of row segments in coding order.
-
-    Row-major (one block row) or, with scan order 1..4 in force, square blocks block row by
-    block row, each block row by row.  A new block row (``multi``) resets the context models and
-    the range, and has an entry point; under the edition-1 rules (``ed1``) the range is reset at
-    the start of a block scan with one block row too (``range_reset``).
-    """
-
-    scan_order: i64  # in force
-    block_height: i64
-    block_width: i64
-    block_rows: i64
-    multi: bool  # more than one block row of a block scan
-    range_reset: bool  # the range is reset at the start of every block row (multi, or ed1 rules)
-    width: i64
-    height: i64
-
-    def __init__(self, height: i64, width: i64, scan_order: i64, ed1: bool = False) -> None:
-        so, bh, bw, nbr = scan_geometry(height, width, scan_order)
-        self.scan_order = so
-        self.block_height = bh
-        self.block_width = bw
-        self.block_rows = nbr
-        self.multi = so > 0 and nbr > 1
-        # edition-1 reference software: a block scan in force resets the range even with one block row
-        self.range_reset = so > 0 and (nbr > 1 or ed1)
-        self.height = height
-        self.width = width
-
-    def segments(self, br: i64, whole_rows: bool = False) -> list[int]:
-        """Block row ``br`` as (row y, first position, end position) triples, flat, in order.
-
-        ``whole_rows`` (no row skipping in force: the row of a position is not needed): where a
-        block spans the full width its rows are consecutive positions, given as runs of at most
-        SEGMENT_RUN positions, so a tall narrow tensor (1-D: width 1) costs no object per row.
-        """
-        out: list[int] = []
-        width = self.width
-        y0 = br * self.block_height
-        y1 = y0 + self.block_height
-        if y1 > self.height:
-            y1 = self.height
-        if whole_rows and self.block_width >= width:
-            p: i64 = y0 * width
-            end: i64 = y1 * width
-            while p < end:
-                q = p + SEGMENT_RUN
-                if q > end:
-                    q = end
-                out.append(int(p // width))
-                out.append(int(p))
-                out.append(int(q))
-                p = q
-            return out
-        bx0: i64 = 0
-        while bx0 < width:
-            bx1 = bx0 + self.block_width
-            if bx1 > width:
-                bx1 = width
-            for y in range(y0, y1):
-                out.append(int(y))
-                out.append(int(y * width + bx0))
-                out.append(int(y * width + bx1))
-            bx0 = bx1
-        return out

@@ -25,12 +25,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nnr.cabac.contexts import BlockScan, ContextSet, num_level_contexts, preamble_coded, skip_permutation
-from nnr.cabac.contexts import skipped_row_state
-from nnr.cabac.enc_levels import TrialModel, _encode_run_fast, _trial_run_fast, encode_parameter_sets
-from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, _decode_run_fast
+from nnr.cabac.arith_decoder import ArithmeticDecoder
+from nnr.cabac.arith_encoder import ArithmeticEncoder
+from nnr.cabac.coding import TensorCoding
+from nnr.cabac.contexts import ContextSet, num_level_contexts
+from nnr.cabac.dec_levels import LEVEL_BIAS, LevelBuffer, _decode_run_fast
+from nnr.cabac.dq import skip_permutation, skipped_row_state
+from nnr.cabac.enc_levels import _encode_run_fast, dq_outputs, encode_parameter_sets
+from nnr.cabac.param_choice import trial_run_fast
+from nnr.cabac.scan import BlockScan
+from nnr.cabac.trial_model import TrialModel
 from nnr.errors import MalformedStreamError, TruncatedStreamError
 
 __all__ = ["RowCode", "best_sets", "block_row_range", "decode_block_row", "decoder_at", "encode_block_row",
@@ -40,13 +44,15 @@ __all__ = ["RowCode", "best_sets", "block_row_range", "decode_block_row", "decod
 @dataclass
 class RowCode:
     """One block row coded from ``L = 0``, range 256: ``L`` grew to ``low`` over ``bits``
-    renormalisation shifts; ``range`` and ``state`` (DQ) are the coder's at the row's end."""
+    renormalisation shifts; ``range`` and ``state`` (DQ) are the coder's at the row's end;
+    ``dq_decoded``: (tensor position, index the decoder outputs) of the DQ indices of the wrong
+    parity, flat (``TensorEncodeInfo.dq_decoded``)."""
 
     low: int
     bits: int
     range: int
     state: int
-    mismatches: int
+    dq_decoded: list[int]
 
 
 def block_row_range(scan: BlockScan, br: int) -> tuple[int, int]:
@@ -64,31 +70,31 @@ def _init_contexts(num_gtx: int, order: list[int], ids: list[int]) -> ContextSet
     return ctxs
 
 
-def encode_tensor_prefix(enc: ArithmeticEncoder, height: int, width: int, gpi: int, parent_node_id_present: bool,
-                         order: list[int], ids: list[int], num_gtx: int) -> None:
+def encode_tensor_prefix(enc: ArithmeticEncoder, tc: TensorCoding, order: list[int], ids: list[int]) -> None:
     """What :func:`~nnr.cabac.enc_levels.encode_tensor_levels` writes before the levels of a
     plain tensor (no HDSP, no row skipping, no codebook): the edition-2 preamble with both flags
     0, then the parameter-set signalling of ``ids`` (signalling order)."""
-    ctxs = ContextSet(num_gtx)
-    if preamble_coded(height, width, gpi, 0):
-        if parent_node_id_present:
+    ctxs = ContextSet(tc.num_gtx)
+    if tc.preamble:
+        if tc.parent_node_id_present:
             enc.encode_bypass(0)  # hist_dep_sig_prob_enabled_flag
         enc.encode_bypass(0)  # row_skip_enabled_flag
     encode_parameter_sets(enc, ctxs, order, ids)
 
 
-def trial_block_row(levels: list[int], scan: BlockScan, br: int, dq: bool, num_gtx: int, prev: int) -> list[int]:
-    """NNCodec's trial pass (:func:`~nnr.cabac.enc_levels.trial_pass`) over block row ``br``
+def trial_block_row(levels: list[int], tc: TensorCoding, br: int, prev: int) -> list[int]:
+    """NNCodec's trial pass (:func:`~nnr.cabac.param_choice.trial_pass`) over block row ``br``
     alone: the models start reset (as at every block-row start), the DQ state at 0, the
     previous level at ``prev`` (the trial pass does not reset it: the last level of the block
     row before in scan order).  Returns per level context its nine sums and its bin count,
     flat; the sums of all block rows are the whole trial pass (:func:`best_sets`)."""
-    models = [TrialModel() for _ in range(num_level_contexts(num_gtx))]
+    scan = tc.scan
+    models = [TrialModel() for _ in range(num_level_contexts(tc.num_gtx))]
     off, _ = block_row_range(scan, br)
     segs = scan.segments(br)
     state = 0
     for i in range(0, len(segs), 3):
-        state, prev = _trial_run_fast(models, levels, segs[i + 1] - off, segs[i + 2] - off, state, prev, dq, num_gtx)
+        state, prev = trial_run_fast(models, levels, segs[i + 1] - off, segs[i + 2] - off, state, prev, tc)
     out: list[int] = []
     for m in models:
         out += m.costs()
@@ -107,22 +113,24 @@ def best_sets(sums: list[int], order: list[int]) -> list[int]:
     return ids
 
 
-def encode_block_row(levels: list[int], scan: BlockScan, br: int, dq: bool, num_gtx: int, order: list[int],
-                     ids: list[int]) -> RowCode:
+def encode_block_row(levels: list[int], tc: TensorCoding, br: int, order: list[int], ids: list[int]) -> RowCode:
     """Code block row ``br`` alone; ``levels`` are that block row's levels (row-major, from its
-    first position), DQ reconstruction indices when ``dq``; the row starts in DQ state 0."""
+    first position), DQ reconstruction indices with DQ; the row starts in DQ state 0."""
+    scan = tc.scan
     enc = ArithmeticEncoder()
     enc.reset_range()
-    ctxs = _init_contexts(num_gtx, order, ids)
+    ctxs = _init_contexts(tc.num_gtx, order, ids)
     off, _ = block_row_range(scan, br)
     segs = scan.segments(br)
-    state = prev = mism = 0
+    state = prev = 0
+    decoded: list[int] = []
     for i in range(0, len(segs), 3):
-        state, prev, mm = _encode_run_fast(enc, ctxs, levels, segs[i + 1] - off, segs[i + 2] - off, state, prev, dq,
-                                           num_gtx)
-        mism += mm
+        s0 = state
+        state, prev, mm = _encode_run_fast(enc, ctxs, levels, segs[i + 1] - off, segs[i + 2] - off, state, prev, tc)
+        if mm:
+            dq_outputs(levels, segs[i + 1] - off, segs[i + 2] - off, s0, off, decoded)
     low = (int.from_bytes(enc.out, "big") << int(enc.window)) + int(enc.low)
-    return RowCode(low, int(enc.bit_position()), int(enc.range), int(state), int(mism))
+    return RowCode(low, int(enc.bit_position()), int(enc.range), int(state), decoded)
 
 
 def _concat(rows: list[RowCode], lo: int, hi: int) -> tuple[int, int]:
@@ -180,26 +188,27 @@ def decoder_at(data: bytes, start: int, end: int, t: int, value: int) -> Arithme
     return dec
 
 
-def decode_block_row(dec: ArithmeticDecoder, scan: BlockScan, br: int, dq: bool, num_gtx: int, order: list[int],
-                     ids: list[int], state: int, skip: list[int]) -> tuple[LevelBuffer, int]:
+def decode_block_row(dec: ArithmeticDecoder, tc: TensorCoding, br: int, order: list[int], ids: list[int], state: int,
+                     skip: list[int]) -> tuple[LevelBuffer, int]:
     """Decode block row ``br`` from ``dec`` (at the row's start, before the range reset) into a
     buffer of that block row's levels (row-major from its first position); returns it and the
     DQ state at its end.  ``skip``: row_skip_flag per row of the tensor, or empty."""
     if not dec.reset_range():
         raise MalformedStreamError(f"arithmetic decoder offset >= 256 at the range reset of block row {br}",
                                    element="nnr_compressed_data_unit_payload")
-    ctxs = _init_contexts(num_gtx, order, ids)
+    scan = tc.scan
+    ctxs = _init_contexts(tc.num_gtx, order, ids)
     off, end = block_row_range(scan, br)
     out = LevelBuffer()
     out.small.extend([LEVEL_BIAS] * (end - off))  # all zero
-    skip_perm = skip_permutation(scan.width) if (skip and dq) else b""
+    skip_perm = skip_permutation(scan.width) if (skip and tc.dq) else b""
     segs = scan.segments(br)
     prev = 0
     for i in range(0, len(segs), 3):
         if skip and skip[segs[i]]:
             state = skipped_row_state(state, skip_perm)
             continue
-        state, prev = _decode_run_fast(dec, ctxs, out, segs[i + 1] - off, segs[i + 2] - off, state, prev, dq, num_gtx)
+        state, prev = _decode_run_fast(dec, ctxs, out, segs[i + 1] - off, segs[i + 2] - off, state, prev, tc)
         if dec.overrun > 0:
             raise TruncatedStreamError("arithmetic codeword runs past the end of the NNR unit",
                                        element="nnr_compressed_data_unit_payload")

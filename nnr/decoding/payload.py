@@ -1,7 +1,7 @@
 """Decoding of ``nnr_compressed_data_unit_payload()`` (syntax.md §8.5, deepcabac.md §1, §4, §5).
 
 For each tensor of an NDU, in coding order: the QP offset (PT_FLOAT, PT_BLOCK), then the levels
-(:func:`nnr.cabac.levels.decode_tensor_levels`); after the last tensor the terminating bin.
+(:func:`nnr.cabac.dec_levels.decode_tensor_levels`); after the last tensor the terminating bin.
 PT_RAW_FLOAT carries float32 values instead.
 """
 
@@ -16,11 +16,12 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream import BitReader
-from nnr.cabac.engine import ArithmeticDecoder
+from nnr.cabac.arith_decoder import ArithmeticDecoder
 from nnr.block_layout import BlockRole, block_coding_order, block_id_order
-from nnr.cabac.contexts import num_block_rows
-from nnr.cabac.levels import LevelBuffer, TensorSideInfo, decode_codeword_end, decode_tensor_levels
-from nnr.decoding.split import RowCoding, decode_rows, level_array, row_decodable
+from nnr.cabac.coding import coding_unit, qp_offset_bits, tensor_coding
+from nnr.cabac.dec_levels import LevelBuffer, TensorSideInfo, decode_codeword_end, decode_tensor_levels
+from nnr.cabac.scan import num_block_rows
+from nnr.decoding.split import decode_rows, level_array, row_decodable
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, NNRError, TruncatedStreamError
 from nnr.limits import MAX_TENSOR_ELEMENTS
 from nnr.units.compressed_data_payload import CodedSpan, trace_coded_tensor
@@ -249,7 +250,8 @@ def decode_payload(
     if not dec.state_valid():
         raise r.error(MalformedStreamError, "arithmetic decoder initial offset >= 510",
                       "nnr_compressed_data_unit_payload", 8 * start)
-    num_gtx = h.cabac_unary_length_minus1 + 1
+    unit = coding_unit(h, ctx.general_profile_idc, ctx.ed1, ctx.verify_entry_points, max_bins)
+    num_gtx = unit.num_gtx
     bins = r.bin_tracer
     for t in tensors:
         bit0 = 8 * start + int(dec.bit_position())
@@ -257,7 +259,7 @@ def decode_payload(
         if bins is not None:  # the bin trace: attached for the tensors it selects
             dec.set_tracer(bins.begin_tensor(r.unit_index, t.name, num_gtx, 8 * start, dec))
         if pt in (PayloadType.NNR_PT_FLOAT, PayloadType.NNR_PT_BLOCK):
-            nbits = 6 + ctx.qp_density
+            nbits = qp_offset_bits(ctx.qp_density)
             if dec.traced and dec.tracer is not None:
                 dec.tracer.name_bypass("qp_offset")
             v = int(dec.decode_bypass_bins(nbits))
@@ -268,16 +270,9 @@ def decode_payload(
             t.dq_flag = h.dq_flag
             r.trace_value("qp_offset", f"iae({nbits})", bit0, v, nbits)
         t.codebook = _codebook_of(h, t.role)
-        dq = bool(h.dq_flag) and pt != PayloadType.NNR_PT_INT
-        t.dq_flag = int(dq)
-        height = t.shape[0] if t.shape else 1
-        width = t.size // height if height else 0
-        cb_size = cb_zero = 0
-        if ctx.general_profile_idc == 1 and t.codebook is not None:
-            cb_size = len(t.codebook.codebook)
-            cb_zero = t.codebook.cb_zero_offset
+        codebook = None if t.codebook is None else (len(t.codebook.codebook), t.codebook.cb_zero_offset)
         base = None
-        if h.temporal_context_modeling_flag and ctx.general_profile_idc == 1:
+        if unit.tca:
             base = flat_if_sized(ctx.base, t.name, t.size)
             if base is None and t.name in ctx.base:
                 raise MalformedStreamError(f"{t.name!r} has {t.size} elements, its parent a different number",
@@ -289,24 +284,15 @@ def decode_payload(
             t.tca = True
         history = flat_if_sized(ctx.history, t.name, t.size)
         out = LevelBuffer()
-        scan = h.scan_order if len(t.shape) >= 2 else 0
-        eps = _entry_points_for(h, t.role, t.shape)
+        tc = tensor_coding(t.shape, unit, codebook, base, history, _entry_points_for(h, t.role, t.shape))
+        t.dq_flag = int(tc.dq)
         # the row decoder reads each tensor's preamble by NNCodec 2.1.3's rules only
-        plain = (not ctx.ed1 and ctx.verify_entry_points and bins is None and r.tracer is None and cb_size == 0
-                 and base is None and history is None)
-        rows = RowCoding(height, width, dq, scan, ctx.general_profile_idc, num_gtx,
-                         bool(h.parent_node_id_present_flag), max_bins)
-        by_rows = plain and row_decodable(rows, eps)
+        by_rows = not ctx.ed1 and row_decodable(tc, bins is not None or r.tracer is not None)
         try:
             if by_rows:  # block rows apart, from their entry points (nnr.decoding.split): the same levels
-                t.levels = decode_rows(dec, rows, eps, t.side, ctx.workers).reshape(t.shape)
+                t.levels = decode_rows(dec, tc, t.side, ctx.workers).reshape(t.shape)
             else:
-                decode_tensor_levels(
-                    dec, out, height, width, dq, scan, ctx.general_profile_idc, num_gtx,
-                    bool(h.parent_node_id_present_flag), cb_size, cb_zero, base, history,
-                    eps, ctx.verify_entry_points, t.side,
-                    -1 if cb_size == 1 else max_bins, False, ctx.ed1,
-                )
+                decode_tensor_levels(dec, out, tc, t.side)
         except NNRError as e:
             raise e.locate(bit_offset=8 * start + int(dec.bit_position()), element="nnr_compressed_data_unit_payload")
         if not by_rows:

@@ -3,7 +3,7 @@
 
 A tensor coded with a block scan of several block rows carries an entry point per block row
 after the first (bit offset, offset register, DQ state: ``cabac_entry_point_list``).  This
-decodes such a tensor the way :func:`nnr.cabac.levels.decode_tensor_levels` does, but block
+decodes such a tensor the way :func:`nnr.cabac.dec_levels.decode_tensor_levels` does, but block
 row by block row, each row from its own decoder positioned at its entry point
 (:func:`nnr.cabac.rows.decoder_at`), so that the rows can run on worker processes
 (:mod:`nnr.parallel`) and only one block row's Python lists exist at a time in each.  Every row
@@ -14,48 +14,33 @@ trace) with ``verify_entry_points``; anything else takes the sequential path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
-from nnr.cabac.contexts import BlockScan, ContextSet, signalled_contexts
-from nnr.cabac.engine import ArithmeticDecoder
-from nnr.cabac.levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_parameter_sets, decode_preamble
+from nnr.cabac.contexts import ContextSet, signalled_contexts
+from nnr.cabac.coding import TensorCoding
+from nnr.cabac.arith_decoder import ArithmeticDecoder
+from nnr.cabac.dec_levels import LEVEL_BIAS, LevelBuffer, TensorSideInfo, decode_parameter_sets, decode_preamble
 from nnr.cabac.rows import block_row_range, decode_block_row, decoder_at
 from nnr.errors import MalformedStreamError
 
-__all__ = ["RowCoding", "decode_rows", "level_array", "row_decodable"]
+__all__ = ["decode_rows", "level_array", "row_decodable"]
 
 _STATE = ("ptr", "value", "bits_needed", "range", "overrun")
 
 
-@dataclass(frozen=True)
-class RowCoding:
-    """How one tensor's levels are coded (what decoding its block rows needs besides the codeword)."""
-
-    height: int
-    width: int
-    dq: bool
-    scan_order: int
-    general_profile_idc: int
-    num_gtx: int  # cabac_unary_length_minus1 + 1
-    parent_node_id_present: bool
-    max_coded: int  # bins the payload can hold (bounds the preamble's row_skip_flag list)
-
-
-def row_decodable(c: RowCoding, entry_points: list[int]) -> bool:
-    """Whether :func:`decode_rows` applies to a tensor whose levels use no TCA base, codebook or
-    HDSP history, untraced (else the sequential decoder runs): a block scan of several block
-    rows with an entry point for each after the first."""
-    scan = BlockScan(c.height, c.width, c.scan_order)
-    return scan.multi and len(entry_points) == 3 * (scan.block_rows - 1)
+def row_decodable(tc: TensorCoding, traced: bool) -> bool:
+    """Whether :func:`decode_rows` applies (else the sequential decoder runs)."""
+    scan = tc.scan
+    return (scan.multi and tc.verify_entry_points and not traced and tc.cb_size == 0 and tc.base is None
+            and tc.history is None and len(tc.entry_points) == 3 * (scan.block_rows - 1))
 
 
 def level_array(buf: LevelBuffer) -> npt.NDArray[np.int32]:
-    """The levels of a :class:`~nnr.cabac.levels.LevelBuffer` as one int32 array."""
+    """The levels of a :class:`~nnr.cabac.dec_levels.LevelBuffer` as one int32 array."""
     levels = np.frombuffer(bytes(buf.small), dtype=np.uint8).astype(np.int32)
     levels -= LEVEL_BIAS
     if buf.large:
@@ -63,22 +48,22 @@ def level_array(buf: LevelBuffer) -> npt.NDArray[np.int32]:
     return levels
 
 
-def decode_rows(dec: ArithmeticDecoder, c: RowCoding, entry_points: list[int], info: TensorSideInfo,
+def decode_rows(dec: ArithmeticDecoder, tc: TensorCoding, info: TensorSideInfo,
                 workers: int = 1) -> npt.NDArray[np.int32]:
     """The levels of one tensor (as ``decode_tensor_levels`` outputs them, flat int32), the block
     rows on ``workers`` processes; ``dec`` is left after the tensor's last level."""
-    height, width, dq, num_gtx = c.height, c.width, c.dq, c.num_gtx
-    ctxs = ContextSet(num_gtx)
+    dq = tc.dq
+    entry_points = tc.entry_points
+    ctxs = ContextSet(tc.num_gtx)
     info.bit_start = dec.bit_position()
-    hdsp = decode_preamble(dec, ctxs, height, width, c.general_profile_idc, 0, c.parent_node_id_present, info,
-                           c.max_coded)
+    hdsp = decode_preamble(dec, ctxs, tc, info)
     skip = info.row_skip_flag
     info.bit_params = dec.bit_position()
-    decode_parameter_sets(dec, ctxs, dq, False, hdsp == 1, num_gtx, 0, 0, info.parameter_set_ids)
+    decode_parameter_sets(dec, ctxs, tc, hdsp == 1, info.parameter_set_ids)
     ids = list(info.parameter_set_ids)
-    order = signalled_contexts(dq, False, hdsp == 1, num_gtx, 0, 0)
+    order = signalled_contexts(dq, False, hdsp == 1, tc.num_gtx, 0, 0)
     info.bit_levels = dec.bit_position()
-    scan = BlockScan(height, width, c.scan_order)
+    scan = tc.scan
     info.scan_order_used = scan.scan_order
     info.block_rows = scan.block_rows
     nbr = scan.block_rows
@@ -100,7 +85,7 @@ def decode_rows(dec: ArithmeticDecoder, c: RowCoding, entry_points: list[int], i
                 setattr(d, f, v)
         else:
             d = decoder_at(data, start, end, starts[br], values[br])
-        buf, state = decode_block_row(d, scan, br, dq, num_gtx, order, ids, states[br], skip)
+        buf, state = decode_block_row(d, tc, br, order, ids, states[br], skip)
         if br + 1 < nbr and (int(d.bit_position()) != starts[br + 1] or int(d.offset_register()) != values[br + 1]
                              or (dq and state != states[br + 1])):
             raise MalformedStreamError(
@@ -117,7 +102,7 @@ def decode_rows(dec: ArithmeticDecoder, c: RowCoding, entry_points: list[int], i
         return parallel.Job(res[-1][1], [a for a, _ in res])
 
     done = parallel.run(job, [len(g) for g in groups], workers) if workers > 1 else []
-    out = np.empty(height * width, dtype=np.int32)
+    out = np.empty(tc.height * tc.width, dtype=np.int32)
     last: tuple[int, ...] = ()
     for g, rows in enumerate(groups):
         r = done[g] if done else parallel.FAILED

@@ -18,11 +18,13 @@ from typing import Final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import BlockScan, dq_level, dq_next_state, gtx_context, rem_context, sig_context
-from nnr.cabac.contexts import sign_context, signalled_contexts
-from nnr.cabac.enc_levels import TrialModel, encode_codeword_end
-from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.cabac.engine import ContextModel
+from nnr.cabac.contexts import gtx_context, rem_context, sig_context, sign_context, signalled_contexts
+from nnr.cabac.dq import dq_level, dq_next_state
+from nnr.cabac.enc_levels import encode_codeword_end
+from nnr.cabac.scan import BlockScan
+from nnr.cabac.trial_model import TrialModel
+from nnr.cabac.arith_encoder import ArithmeticEncoder
+from nnr.cabac.estimator import ContextModel
 
 NUM_GTX: Final = 0  # the context numbering of zero greater-than flags: flag 0 aliases remainder model sign
 

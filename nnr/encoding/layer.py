@@ -14,15 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from nnr.cabac.contexts import matrix_shape
-from nnr.cabac.enc_levels import (
-    TensorEncodeInfo,
-    choose_parameter_sets,
-    encode_codeword_end,
-    encode_tensor_levels,
-    zero_row_flags,
-)
-from nnr.cabac.encoder import ArithmeticEncoder
+from nnr.cabac.coding import CodingUnit, tensor_coding
+from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_tensor_levels, zero_row_flags
+from nnr.cabac.param_choice import choose_parameter_sets
+from nnr.cabac.scan import matrix_shape
+from nnr.cabac.arith_encoder import ArithmeticEncoder
 from nnr.encoding.gtx0 import coded_size_gtx0
 from nnr.errors import NNRUsageError
 
@@ -62,18 +58,18 @@ def encode_layer(enc: ArithmeticEncoder, levels: npt.NDArray[np.int32], coding: 
     parent_node_id_present, hdsp = c.parent_node_id_present, c.hdsp
     h, w = matrix_shape(tuple(levels.shape))
     flat: list[int] = levels.reshape(-1).tolist()
-    if levels.ndim <= 1:
-        scan_order = 0
     pnp = parent_node_id_present or base is not None
+    u = CodingUnit()
+    u.dq_flag, u.scan_order, u.gpi, u.num_gtx, u.parent_node_id_present = dq, scan_order, gpi, num_gtx, pnp
+    u.tca, u.ed1 = base is not None, ed1
+    tc = tensor_coding(tuple(levels.shape), u, (cb_size, cb_zero) if cb_size else None, base, history)
     skip = zero_row_flags(flat, h, w) if (row_skip and gpi == 1 and levels.ndim >= 2) else None
     hflag = 1 if (hdsp and pnp) else 0
     ids = None
     if param_opt and (cb_size != 1 or gpi == 0):
-        ids = choose_parameter_sets(flat, h, w, dq, scan_order, gpi, num_gtx, pnp, cb_size, cb_zero, base,
-                                    history, hflag, skip, ed1)
+        ids = choose_parameter_sets(flat, tc, hflag, skip)
     info = TensorEncodeInfo()
-    encode_tensor_levels(enc, flat, h, w, dq, scan_order, gpi, num_gtx, pnp, cb_size, cb_zero, base, history,
-                         hflag, skip, ids, info, False, ed1)
+    encode_tensor_levels(enc, flat, tc, hflag, skip, ids, info)
     return info
 
 

@@ -14,8 +14,9 @@ import numpy as np
 
 from nnr.bitstream import BitWriter
 from nnr.bitstream.bintrace import BinTracer
+from nnr.cabac.arith_encoder import ArithmeticEncoder
+from nnr.cabac.coding import qp_offset_bits
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_codeword_end, encode_iae, entry_points
-from nnr.cabac.encoder import ArithmeticEncoder
 from nnr.encoding.approx import Approximation, QuantMethod, Quantized
 from nnr.encoding.layer import LayerCoding, encode_layer
 from nnr.encoding.settings import EncodeSettings
@@ -40,7 +41,9 @@ def base_levels(state: IncrementalState, name: str, q: Quantized, h: CompressedD
     return flat
 
 
-Payload = tuple[bytes, list[EntryPoint], int]  # a unit's payload, its entry points, DQ index mismatches
+# a unit's payload, its entry points, per tensor where the decoder outputs other DQ indices than those coded
+# (position, index, flat: TensorEncodeInfo.dq_decoded)
+Payload = tuple[bytes, list[EntryPoint], dict[str, list[int]]]
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,12 @@ class PayloadTrace:
 def encode_payload(a: Approximation, s: EncodeSettings, names: list[str], h: CompressedDataUnitHeader,
                    state: IncrementalState | None, hdsp_on: bool, seen: PayloadTrace = PayloadTrace()) -> Payload:
     """``nnr_compressed_data_unit_payload()`` of the unit holding ``names``: its arithmetic
-    codeword (the mirror of :func:`nnr.decoding.payload.decode_payload`), entry points and DQ
-    index mismatches."""
+    codeword (the mirror of :func:`nnr.decoding.payload.decode_payload`), entry points and, per
+    tensor, where the decoder outputs other DQ indices than those coded."""
     trace, bins, unit = seen.trace, seen.bins, seen.unit
     enc = ArithmeticEncoder()
     infos: list[TensorEncodeInfo] = []
+    coded: list[str] = []
     pt = h.nnr_compressed_data_unit_payload_type
     gpi = s.general_profile_idc
     for n in names:
@@ -75,9 +79,10 @@ def encode_payload(a: Approximation, s: EncodeSettings, names: list[str], h: Com
             b0 = int(enc.bit_position())
             if enc.traced and enc.tracer is not None:
                 enc.tracer.name_bypass("qp_offset")
-            encode_iae(enc, 6 + a.qp_density, q.qp)
+            nbits = qp_offset_bits(a.qp_density)
+            encode_iae(enc, nbits, q.qp)
             if trace is not None:  # the MPS's quantization parameter is 0: the offset is the QP
-                trace.trace_value("qp_offset", f"iae({6 + a.qp_density})", b0, q.qp, 6 + a.qp_density)
+                trace.trace_value("qp_offset", f"iae({nbits})", b0, q.qp, nbits)
         cb_size = len(q.codebook or []) if (gpi == 1 and q.method == QuantMethod.CODEBOOK) else 0
         cb_zero = q.cb_zero if cb_size else 0
         tca_base = None
@@ -98,6 +103,7 @@ def encode_payload(a: Approximation, s: EncodeSettings, names: list[str], h: Com
             base=tca_base, history=history, hdsp=hdsp_on, ed1=s.ed1,
         ))
         infos.append(info)
+        coded.append(n)
         if trace is not None:
             _trace_levels(trace, n, q, info, int(enc.bit_position()))
     t_end = int(enc.bit_position())
@@ -107,13 +113,14 @@ def encode_payload(a: Approximation, s: EncodeSettings, names: list[str], h: Com
     if trace is not None and infos:  # with the stop bit and padding, as the decoder reports it
         trace.trace_value("terminate_bin", "ae(v)", t_end, 1, 8 * len(data) - t_end)
     eps: list[EntryPoint] = []
-    mismatches = 0
-    for info in infos:
+    decoded: dict[str, list[int]] = {}
+    for n, info in zip(coded, infos):
         flat = entry_points(data, info)
         for j in range(0, len(flat), 3):
             eps.append(EntryPoint(flat[j], flat[j + 1], flat[j + 2]))
-        mismatches += int(info.dq_index_mismatches)
-    return (data if infos else b""), eps, mismatches
+        if info.dq_decoded:
+            decoded[n] = list(info.dq_decoded)
+    return (data if infos else b""), eps, decoded
 
 
 def _trace_levels(w: BitWriter, name: str, q: Quantized, info: TensorEncodeInfo, end: int) -> None:

@@ -36,18 +36,13 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr import parallel
-from nnr.cabac.contexts import BlockScan, block_size, matrix_shape, signalled_contexts
+from nnr.cabac.coding import CodingUnit, qp_offset_bits, tensor_coding
+from nnr.cabac.contexts import signalled_contexts
+from nnr.cabac.scan import BlockScan, block_size, matrix_shape
+from nnr.cabac.arith_encoder import ArithmeticEncoder
 from nnr.cabac.enc_levels import TensorEncodeInfo, encode_iae, entry_points
-from nnr.cabac.encoder import ArithmeticEncoder
-from nnr.cabac.rows import (
-    RowCode,
-    best_sets,
-    block_row_range,
-    encode_block_row,
-    encode_tensor_prefix,
-    join_rows,
-    trial_block_row,
-)
+from nnr.cabac.rows import RowCode, best_sets, block_row_range, encode_block_row, encode_tensor_prefix, join_rows
+from nnr.cabac.rows import trial_block_row
 from nnr.encoding.approx import Quantized, QuantMethod, coding_order
 from nnr.errors import NNRUsageError
 from nnr.quantization import _fits, _slots_to_levels, _urq_round, overflow_qp, scan_permutation, step_size
@@ -176,15 +171,19 @@ class SplitCoding:
 
 
 def encode_split_payload(levels: npt.NDArray[np.int32], qp: int, c: SplitCoding, workers: int = 1
-                         ) -> tuple[bytes, list[EntryPoint], int]:
+                         ) -> tuple[bytes, list[EntryPoint], list[int]]:
     """The payload of a unit holding only this tensor (qp_offset, the tensor, the terminating
-    bin), its entry points and DQ index mismatches: the bytes :func:`nnr.encoding.layer.encode_layer`
+    bin), its entry points and where the decoder outputs other DQ indices than ``levels``
+    (``TensorEncodeInfo.dq_decoded``): the bytes :func:`nnr.encoding.layer.encode_layer`
     writes for these levels with scan order :data:`SPLIT_SCAN_ORDER`, the block rows coded on
     ``workers`` processes."""
     dq, num_gtx = c.dq, c.num_gtx
-    h, w = matrix_shape(tuple(levels.shape))
     flat = levels.reshape(-1)
-    scan = BlockScan(h, w, SPLIT_SCAN_ORDER)
+    u = CodingUnit()
+    u.dq_flag, u.scan_order, u.gpi, u.num_gtx, u.parent_node_id_present = dq, SPLIT_SCAN_ORDER, \
+        c.general_profile_idc, num_gtx, c.parent_node_id_present
+    tc = tensor_coding(tuple(levels.shape), u)
+    scan = tc.scan
     groups = _row_jobs(scan, workers)
 
     def row_list(br: int) -> list[int]:
@@ -194,24 +193,23 @@ def encode_split_payload(levels: npt.NDArray[np.int32], qp: int, c: SplitCoding,
     order = signalled_contexts(dq, False, False, num_gtx, 0, 0)
     ids = [0] * len(order)
     if c.param_opt and order:
-        stats = _run(lambda br: trial_block_row(row_list(br), scan, br, dq, num_gtx,
-                                                _last_in_scan(flat, scan, br - 1)), groups, workers)
+        stats = _run(lambda br: trial_block_row(row_list(br), tc, br, _last_in_scan(flat, scan, br - 1)), groups,
+                     workers)
         sums = [sum(col) for col in zip(*stats)]
         ids = best_sets(sums, order)
-    rows: list[RowCode] = _run(lambda br: encode_block_row(row_list(br), scan, br, dq, num_gtx, order, ids),
-                               groups, workers)
+    rows: list[RowCode] = _run(lambda br: encode_block_row(row_list(br), tc, br, order, ids), groups, workers)
     for br, r in enumerate(rows[:-1]):
         if dq and r.state != 0:
             raise AssertionError(f"block row {br} ends in DQ state {r.state}, not 0")
     enc = ArithmeticEncoder()
-    encode_iae(enc, 6 + c.qp_density, qp)
-    encode_tensor_prefix(enc, h, w, c.general_profile_idc, c.parent_node_id_present, order, ids, num_gtx)
+    encode_iae(enc, qp_offset_bits(c.qp_density), qp)
+    encode_tensor_prefix(enc, tc, order, ids)
     data, marks = join_rows(enc, rows)
     info = TensorEncodeInfo()
     info.marks = marks
     flat_eps = entry_points(data, info)
     eps = [EntryPoint(flat_eps[j], flat_eps[j + 1], flat_eps[j + 2]) for j in range(0, len(flat_eps), 3)]
-    return data, eps, sum(r.mismatches for r in rows)
+    return data, eps, [x for r in rows for x in r.dq_decoded]
 
 
 def split_tensors(a: Any, s: Any, session: bool, workers: int = 1, tick: Any = None,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nnr.cabac.contexts import matrix_shape
+from nnr.cabac.scan import matrix_shape
 from nnr import parallel
 from nnr.bitstream import BitWriter, TraceEvent
 from nnr.bitstream.bintrace import BinTracer
@@ -44,7 +44,6 @@ from nnr.units.types import ParentNodeIdType, PayloadType, TopologyStorageFormat
 from nnr.writer import StreamWriter
 
 
-UNBOUNDED = 1 << 62  # an element budget that never binds
 
 
 @dataclass
@@ -190,28 +189,6 @@ def _header(a: Approximation, s: EncodeSettings, p: UnitPlan, state: Incremental
     return h
 
 
-def _as_decoded(a: Approximation, s: EncodeSettings, p: UnitPlan, h: CompressedDataUnitHeader, payload: bytes,
-                state: IncrementalState | None, hdsp_on: bool) -> dict[str, npt.NDArray[np.int32]]:
-    """The levels nnr's decoder reads from ``payload`` (the unit just written), per tensor."""
-    from nnr.bitstream import BitReader
-    from nnr.decoding.payload import PayloadContext, decode_payload
-
-    gpi = s.general_profile_idc
-    base: dict[str, list[int]] = {}
-    history: dict[str, list[int]] = {}
-    for n in p.names:
-        q = a.out[n]
-        if h.temporal_context_modeling_flag and gpi == 1 and state is not None:
-            base[n] = base_levels(state, n, q, h)
-        if hdsp_on and state is not None:
-            harr = state.history(n)
-            if harr is not None:
-                history[n] = harr.astype(np.int64).tolist()
-    # the payload was just written: no budget applies (the caps are the largest that exist)
-    ctx = PayloadContext(general_profile_idc=gpi, qp_density=a.qp_density, quantization_parameter=0, base=base,
-                         history=history, max_elements=UNBOUNDED, max_expansion=UNBOUNDED, ed1=s.ed1)
-    tensors = decode_payload(payload, 0, len(payload), h, ctx, BitReader(payload))
-    return {t.name: t.levels for t in tensors if t.levels is not None and a.out[t.name].method != QuantMethod.RAW}
 
 
 def _check_qp(a: Approximation, s: EncodeSettings, name: str, q: Quantized) -> None:
@@ -321,7 +298,8 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         for k, (p, h, modes) in enumerate(units):
             if len(p.names) == 1 and p.names[0] in split and modes == (0,) and h.scan_order > 0:
                 q = a.out[p.names[0]]
-                done[(k, 0)] = parallel.Job(encode_split_payload(q.values, q.qp, split_coding(a, s, h, q), workers))
+                data, row_eps, decoded = encode_split_payload(q.values, q.qp, split_coding(a, s, h, q), workers)
+                done[(k, 0)] = parallel.Job((data, row_eps, {p.names[0]: decoded} if decoded else {}))
     tasks = [(k, m) for k, (_, _, modes) in enumerate(units) for m in modes if (k, m) not in done]
     if workers > 1 and len(tasks) > 1:
 
@@ -344,8 +322,9 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
         tw = BitWriter(tracer=payload_events.append) if trace else None
         unit_index = len(w.units)
         first_bin = len(bins.events) if bins is not None else 0
+        mism: dict[str, list[int]] = {}
         if not modes:
-            payload, mism = raw_payload(a, p.names), 0
+            payload = raw_payload(a, p.names)
         elif len(modes) == 2:
             cands = [payload_of(k, m) for m in modes]
             best = 1 if len(cands[1][0]) < len(cands[0][0]) else 0
@@ -358,18 +337,20 @@ def write_stream(a: Approximation, s: EncodeSettings, *, state: IncrementalState
             # traced: coded again here with the tracer (the same bytes)
             payload, eps, mism = (payload_of(k, 0) if tw is None and bins is None
                                   else encode_payload(a, s, p.names, h, state, False, PayloadTrace(tw, bins, unit_index)))
-        res.dq_index_mismatches += mism
+        res.dq_index_mismatches += sum(len(v) // 2 for v in mism.values())
         if h.scan_order > 0:
             h.cabac_entry_point_list = eps
         elif eps:
             raise NNRUsageError(f"unit of {p.names[0]!r}: entry points without a block scan")
-        if mism:
+        for n, fix in mism.items():
             # DQ indices of the wrong parity for their state (bit-depth clipping after the
             # trellis): the stream (NNCodec's bytes) decodes to neighbouring indices; what the
-            # encoder reports and keeps as TCA base is what the decoder will output
-            hdsp_used = bool(res.hdsp_modes.get(p.names[0], 0))
-            for n, levels in _as_decoded(a, s, p, h, payload, state, hdsp_used).items():
-                a.out[n] = replace(a.out[n], values=levels.reshape(a.out[n].values.shape))
+            # encoder reports and keeps as TCA base is what the decoder will output (the level
+            # encoder says which)
+            values = a.out[n].values.copy()
+            flat = values.reshape(-1)
+            flat[np.array(fix[0::2], dtype=np.int64)] = np.array(fix[1::2], dtype=flat.dtype)
+            a.out[n] = replace(a.out[n], values=values)
         w.compressed_data_unit(h, payload, payload_events=payload_events)
         if bins is not None:  # the payload ends the unit: place its bins in the stream
             bins.place(first_bin, 8 * (sum(len(u) for u in w.units) - len(payload)))

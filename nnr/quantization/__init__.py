@@ -25,7 +25,7 @@ import math
 import numpy
 import numpy.typing as npt
 
-from nnr.cabac.contexts import block_size, matrix_shape, scan_order_in_force
+from nnr.cabac.scan import block_size, matrix_shape, scan_order_in_force
 from nnr.errors import NNRUsageError
 from nnr.limits import INT32_MIN
 from nnr.quantization.rdoq import urq_lambda_factor, urq_with_rate

@@ -26,8 +26,8 @@ from typing import Final
 from mypy_extensions import i64
 
 from nnr.cabac.contexts import gtx_context, rem_context, sig_context, sign_context
-from nnr.cabac.enc_levels import EST_BITS
-from nnr.cabac.engine import PARAMETER_SETS, next_state
+from nnr.cabac.estimator import PARAMETER_SETS, next_state
+from nnr.cabac.trial_model import EST_BITS
 
 ONE_BIT: Final = 32768
 FRESH: Final = 128  # P = 0, S0 = 0: parameter set 0

@@ -41,7 +41,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import NUM_DQ_STATES, dq_index, dq_next_state
+from nnr.cabac.dq import NUM_DQ_STATES, dq_index, dq_next_state
 from nnr.quantization.rate import level_bits, new_store, update_level
 
 DBL_MAX: Final = 1.7976931348623157e308
@@ -278,7 +278,6 @@ def dq_no_rate(w: list[float], qstep: float, end_state: i64 = -1) -> bytes:
         c5 = n5
         c6 = n6
         c7 = n7
-    # END GENERATED dq-butterflies
     best: i64 = 0
     mc = c0
     if c1 < mc:
@@ -302,6 +301,7 @@ def dq_no_rate(w: list[float], qstep: float, end_state: i64 = -1) -> bytes:
     if c7 < mc:
         mc = c7
         best = 7
+    # END GENERATED dq-butterflies
     if end_state >= 0:
         best = end_state
     return _trace_back(n, dec, best)

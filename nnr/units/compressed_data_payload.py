@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream.trace import Traced
-from nnr.cabac.levels import TensorSideInfo
+from nnr.cabac.dec_levels import TensorSideInfo
 
 
 @dataclass(frozen=True)

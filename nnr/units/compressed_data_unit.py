@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
 from nnr.block_layout import BlockRole, factor_role
-from nnr.cabac.contexts import num_block_rows
+from nnr.cabac.scan import num_block_rows
 from nnr.errors import LimitExceededError, MalformedStreamError, MissingReferenceError, ReservedValueError, UnsupportedFeatureError
 from nnr.units.context import UnitContext
 from nnr.units.topology import read_topology_elements_ids_list, write_topology_elements_ids_list

@@ -21,15 +21,15 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
-from nnr.cabac.contexts import NUM_REM_CONTEXTS, STT, BlockScan, ContextSet
-from nnr.cabac.contexts import dq_index, dq_next_state, gtx_context, preamble_coded, rem_context
-from nnr.cabac.contexts import rem_prefix_cut, skipped_row_state
-from nnr.cabac.contexts import sig_context, sign_coded, sign_context, signalled_contexts, skip_permutation
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.engine import RENORM, RLPS, STEP, ArithmeticDecoder, ContextModel
+from nnr.cabac.arith_decoder import ArithmeticDecoder
+from nnr.cabac.coding import TensorCoding
+from nnr.cabac.contexts import NUM_REM_CONTEXTS, ContextSet, gtx_context, rem_context, rem_prefix_cut, sig_context
+from nnr.cabac.contexts import sign_coded, sign_context, signalled_contexts
+from nnr.cabac.dq import STT, dq_index, dq_next_state, skip_permutation, skipped_row_state
+from nnr.cabac.estimator import RENORM, RLPS, STEP, ContextModel
 from nnr.errors import LimitExceededError, MalformedStreamError, TruncatedStreamError
 from nnr.limits import INT32_MAX, INT32_MIN
-
 
 
 def _level_overflow(level: i64) -> MalformedStreamError:
@@ -111,23 +111,13 @@ class TensorSideInfo:
         self.bit_end = 0
 
 
-def decode_parameter_sets(
-    dec: ArithmeticDecoder,
-    ctxs: ContextSet,
-    dq: bool,
-    use_tca: bool,
-    use_hdsp: bool,
-    num_gtx: i64,
-    cb_size: i64,
-    cb_zero: i64,
-    ids: list[int],
-    ed1: bool = False,
-) -> None:
+def decode_parameter_sets(dec: ArithmeticDecoder, ctxs: ContextSet, tc: TensorCoding, use_hdsp: bool,
+                          ids: list[int]) -> None:
     """Probability-estimator parameter-set signalling (deepcabac.md §6.3): a flag, then 3 bypass
     bins for a set other than 0, for each signalled model; the others keep set 0."""
     every = ctxs.every
     m: i64 = 0  # index of the signalled model (names its bins in a bin trace)
-    for ci in signalled_contexts(dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, ed1):
+    for ci in signalled_contexts(tc.dq, tc.use_tca, use_hdsp, tc.num_gtx, tc.cb_size, tc.cb_zero, tc.ed1):
         idx: i64 = 0
         if dec.decode_bin(ctxs.eco_flag):
             if dec.traced and dec.tracer is not None:
@@ -139,14 +129,17 @@ def decode_parameter_sets(
 
 
 def _decode_level(
-    dec: ArithmeticDecoder, every: list[ContextModel], sig_ctx: ContextModel, bv: i64, prev: i64,
-    num_gtx: i64, cb_size: i64, cb_zero: i64,
+    dec: ArithmeticDecoder, every: list[ContextModel], sig_ctx: ContextModel, bv: i64, prev: i64, tc: TensorCoding,
 ) -> i64:
     """One level (deepcabac.md §6.1): sig_flag, sign_flag, abs_level_greater_x[j], remainder.
 
-    ``cb_size`` > 0: the codebook-aware binarization of edition 2 (no sign when the codebook's
-    zero is at an end, greater flags and remainder limited to the codebook's largest |level|).
+    With a codebook (``tc.cb_size`` > 0): the codebook-aware binarization of edition 2 (no sign
+    when the codebook's zero is at an end, greater flags and remainder limited to the codebook's
+    largest |level|).
     """
+    num_gtx = tc.num_gtx
+    cb_size = tc.cb_size
+    cb_zero = tc.cb_zero
     if cb_size == 1 or dec.decode_bin(sig_ctx) == 0:
         return 0
     neg: i64
@@ -203,29 +196,25 @@ def _put_level(out: LevelBuffer, p: i64, level: i64, state: i64, dq: bool) -> i6
 
 def _decode_run_fast(
     dec: ArithmeticDecoder, ctxs: ContextSet, out: LevelBuffer, p0: i64, p1: i64, state: i64, prev: i64,
-    dq: bool, num_gtx: i64,
+    tc: TensorCoding,
 ) -> tuple[i64, i64]:
     """Levels at positions p0..p1-1 without TCA, HDSP or codebook: the hot loop.
 
     Every context-coded bin of a level (sig_flag, sign_flag, abs_level_greater_x[j], the
-    remainder prefix) goes through ONE inlined copy of ArithmeticDecoder.decode_bin, driven by a
-    small phase machine, with the engine state in locals; the remainder suffix is decoded inline
+    remainder prefix) goes through ONE inlined copy of ArithmeticDecoder.decode_bin (the decision
+    of :func:`~nnr.cabac.arith_decoder.decode_decision`, written here by tools/gen_hot_loops.py:
+    a call per bin costs this loop about a sixth of its instructions), driven by a small phase
+    machine, with the engine state in locals; the remainder suffix is decoded inline
     as bypass bins.  Behaviour must stay identical to decode_bin / decode_bypass and to the
     general path of decode_tensor_levels (tests/test_cabac_fast_loops.py holds them together).
     """
-    sig = ctxs.sig
-    sign = ctxs.sign
-    gtx = ctxs.gtx
+    dq = tc.dq
+    num_gtx = tc.num_gtx
+    sig, sign, gtx = ctxs.sig, ctxs.sign, ctxs.gtx
     small = out.small
-    rlps_table = RLPS  # the tables as locals: no load of a module global per bin
-    renorm = RENORM
-    step = STEP
-    data = dec.data
-    end = dec.end
-    rng = dec.range
-    value = dec.value
-    bn = dec.bits_needed
-    ptr = dec.ptr
+    rlps_table, renorm, step = RLPS, RENORM, STEP  # as locals: no load of a module global per bin
+    data, end, ptr = dec.data, dec.end, dec.ptr
+    rng, value, bn = dec.range, dec.value, dec.bits_needed
     overrun: i64 = 0
     for p in range(p0, p1):
         nb: i64 = 0 if prev == 0 else (1 if prev < 0 else 2)  # neighbour_class(prev)
@@ -236,17 +225,15 @@ def _decode_run_fast(
         j: i64 = 0
         k: i64 = 0
         while phase < 4:
-            # -- inline decode_bin(c) --
+            # -- decode_bin(c), the engine state in locals --
             cp = c.p
-            # BEGIN GENERATED lps-range by tools/gen_hot_loops.py (edit the generator, then run it)
+            # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
             q = cp >> 7
             if q < 0:
                 q = -q
             rlps = i64(rlps_table[(rng & 0xE0) + q])
-            # END GENERATED lps-range
             rmps = rng - rlps
             scaled = rmps << 7
-            # BEGIN GENERATED decode-decision by tools/gen_hot_loops.py (edit the generator, then run it)
             b: i64 = 0
             n: i64 = 0
             if value < scaled:
@@ -271,7 +258,7 @@ def _decode_run_fast(
                     overrun += 1
                 ptr += 1
                 bn -= 8
-            # estimator update, as engine.update(c, cp, b) (inlined)
+            # estimator update, as estimator.update(c, cp, b) (inlined)
             s0 = c.s0
             # BEGIN GENERATED estimator-update by tools/gen_hot_loops.py (edit the generator, then run it)
             s1 = cp - 16 * s0
@@ -374,19 +361,16 @@ def _decode_run_fast(
     return state, prev
 
 
-def decode_preamble(
-    dec: ArithmeticDecoder, ctxs: ContextSet, height: i64, width: i64, gpi: i64, cb_size: i64,
-    parent_node_id_present: bool, info: TensorSideInfo, max_coded: i64,
-) -> i64:
+def decode_preamble(dec: ArithmeticDecoder, ctxs: ContextSet, tc: TensorCoding, info: TensorSideInfo) -> i64:
     """The edition-2 preamble of a tensor's levels (deepcabac.md §5): hist_dep_sig_prob_enabled_flag,
     row_skip_enabled_flag and the row_skip_flag list (into ``info``); returns the HDSP flag.  The
-    elements the codeword must then code may not exceed ``max_coded`` (if >= 0)."""
+    elements the codeword must then code may not exceed ``tc.max_coded`` (if >= 0)."""
     hdsp_flag: i64 = 0
     row_skip_enabled: i64 = 0
     skip: list[int] = info.row_skip_flag
     tracer = dec.tracer
-    if preamble_coded(height, width, gpi, cb_size):
-        if parent_node_id_present:
+    if tc.preamble:
+        if tc.parent_node_id_present:
             if tracer is not None:
                 tracer.name_bypass("hist_dep_sig_prob_enabled_flag")
             hdsp_flag = dec.decode_bypass()
@@ -398,82 +382,71 @@ def decode_preamble(
         info.bit_row_skip = dec.bit_position()
         if row_skip_enabled:
             rs = ctxs.row_skip
-            for _y in range(height):
+            for _y in range(tc.height):
                 skip.append(int(dec.decode_bin(rs)))
     info.hist_dep_sig_prob_enabled_flag = hdsp_flag
     info.row_skip_enabled_flag = row_skip_enabled
-    if max_coded >= 0:
-        coded = height * width
+    if tc.max_coded >= 0:
+        coded = tc.height * tc.width
         if row_skip_enabled:
             coded = 0
-            for y in range(height):
+            for y in range(tc.height):
                 if not skip[y]:
-                    coded += width
-        if coded > max_coded:
+                    coded += tc.width
+        if coded > tc.max_coded:
             raise LimitExceededError(
-                f"{coded} elements to code cannot fit a payload that holds at most {max_coded} bins",
+                f"{coded} elements to code cannot fit a payload that holds at most {tc.max_coded} bins",
                 element="tensor_dimensions",
             )
     return hdsp_flag
 
 
-def decode_tensor_levels(
-    dec: ArithmeticDecoder, out: LevelBuffer, height: i64, width: i64, dq: bool, scan_order: i64, gpi: i64,
-    num_gtx: i64, parent_node_id_present: bool, cb_size: i64, cb_zero: i64, base: list[int] | None,
-    history: list[int] | None, entry_points: list[int], verify_entry_points: bool, info: TensorSideInfo,
-    max_coded: i64 = -1, general: bool = False, ed1: bool = False,
-) -> None:
-    """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (height*width levels).
-
-    ``ed1``: the edition-1 reference software's rules (deepcabac.md §10; profile-0 streams of
-    NNCodec 0.3.1), as :func:`nnr.cabac.contexts.signalled_contexts` and
-    :class:`nnr.cabac.contexts.BlockScan` decide them.
+def decode_tensor_levels(dec: ArithmeticDecoder, out: LevelBuffer, tc: TensorCoding, info: TensorSideInfo,
+                         general: bool = False) -> None:
+    """Decode the levels of one tensor (deepcabac.md §5) into ``out`` (height*width levels), as
+    its coding context ``tc`` says (:func:`nnr.cabac.coding.tensor_coding`).
 
     ``out`` is sized (all zero levels) only after the preamble has shown how many elements the
-    codeword must code, which may not exceed ``max_coded`` (if >= 0) — so a stream cannot make
-    the decoder allocate what it could not have coded.
+    codeword must code, which may not exceed ``tc.max_coded`` (if >= 0) — so a stream cannot
+    make the decoder allocate what it could not have coded.
 
-    ``base`` (TCA) and ``history`` (HDSP) are position-aligned with ``out`` or None.
-    ``entry_points`` holds (value, dq_state, bit_offset) triples for block rows 1.. (flat).
-    ``cb_size`` > 0 selects the codebook-aware binarization (edition 2 with a codebook).
-    Output values are the levels, DQ-mapped to reconstruction indices when ``dq``.
+    Output values are the levels, DQ-mapped to reconstruction indices with DQ.
     ``general`` = True decodes everything on the general path, never the fast loop (tests hold
     the two to each other).
     """
-    n = height * width
-    ctxs = ContextSet(num_gtx)
+    n = tc.height * tc.width
+    ctxs = ContextSet(tc.num_gtx)
     info.bit_start = dec.bit_position()
 
-    hdsp_flag = decode_preamble(dec, ctxs, height, width, gpi, cb_size, parent_node_id_present, info, max_coded)
+    hdsp_flag = decode_preamble(dec, ctxs, tc, info)
     row_skip_enabled = info.row_skip_enabled_flag
     skip: list[int] = info.row_skip_flag
     small = out.small
     if len(small) < n:
         small.extend([LEVEL_BIAS] * (n - len(small)))
 
-    use_tca = base is not None
+    use_tca = tc.base is not None
     use_hdsp = hdsp_flag == 1
     info.bit_params = dec.bit_position()
-    decode_parameter_sets(dec, ctxs, dq, use_tca, use_hdsp, num_gtx, cb_size, cb_zero, info.parameter_set_ids, ed1)
+    decode_parameter_sets(dec, ctxs, tc, use_hdsp, info.parameter_set_ids)
     info.bit_levels = dec.bit_position()
 
-    scan = BlockScan(height, width, scan_order, ed1)
-    nbr = scan.block_rows
-    info.scan_order_used = scan.scan_order
-    multi = scan.multi
-    range_reset = scan.range_reset
+    nbr = tc.scan.block_rows
+    info.scan_order_used = tc.scan.scan_order
+    multi = tc.scan.multi
+    range_reset = tc.scan.range_reset
     info.block_rows = nbr
-    if multi and verify_entry_points and len(entry_points) != 3 * (nbr - 1):
+    if multi and tc.verify_entry_points and len(tc.entry_points) != 3 * (nbr - 1):
         raise MalformedStreamError(
-            f"cabac_entry_point_list has {len(entry_points) // 3} entries, the tensor has {nbr} block rows",
+            f"cabac_entry_point_list has {len(tc.entry_points) // 3} entries, the tensor has {nbr} block rows",
             element="cabac_entry_point_list",
         )
 
-    hist_on = use_hdsp and history is not None
-    hist: list[int] = history if history is not None else []
-    basel: list[int] = base if base is not None else []
-    skip_perm = skip_permutation(width) if (row_skip_enabled and dq) else b""
-    cb_mode = cb_size > 0
+    hist_on = use_hdsp and tc.history is not None
+    hist: list[int] = tc.history if tc.history is not None else []
+    basel: list[int] = tc.base if tc.base is not None else []
+    skip_perm = skip_permutation(tc.width) if (row_skip_enabled and tc.dq) else b""
+    cb_mode = tc.cb_size > 0
     fast = not general and not use_tca and not hist_on and not cb_mode and not dec.traced
     every = ctxs.every
 
@@ -485,18 +458,18 @@ def decode_tensor_levels(
             if br > 0:
                 ctxs.reset()
                 prev = 0
-                if verify_entry_points:
+                if tc.verify_entry_points:
                     e = 3 * (br - 1)
-                    t_expected += i64(entry_points[e + 2])
+                    t_expected += i64(tc.entry_points[e + 2])
                     if (
                         dec.bit_position() != t_expected
-                        or dec.offset_register() != i64(entry_points[e])
-                        or (dq and state != i64(entry_points[e + 1]))
+                        or dec.offset_register() != i64(tc.entry_points[e])
+                        or (tc.dq and state != i64(tc.entry_points[e + 1]))
                     ):
                         raise MalformedStreamError(
                             f"entry point {br - 1} does not match the decoding state at block row {br} "
-                            f"(signalled bit offset {t_expected}, value {entry_points[e]}, dq state "
-                            f"{entry_points[e + 1]}; decoded {dec.bit_position()}, {dec.offset_register()}, {state})",
+                            f"(signalled bit offset {t_expected}, value {tc.entry_points[e]}, dq state "
+                            f"{tc.entry_points[e + 1]}; decoded {dec.bit_position()}, {dec.offset_register()}, {state})",
                             element="cabac_entry_point_list",
                         )
             else:
@@ -506,30 +479,27 @@ def decode_tensor_levels(
                     f"arithmetic decoder offset >= 256 at the range reset of block row {br}",
                     element="nnr_compressed_data_unit_payload",
                 )
-        segs = scan.segments(br, not row_skip_enabled)
+        segs = tc.scan.coded_segments(br, skip)
         for i in range(0, len(segs), 3):
-            y = segs[i]
+            state = skipped_row_state(state, skip_perm, segs[i])
             p0: i64 = segs[i + 1]
             p1: i64 = segs[i + 2]
-            if row_skip_enabled and skip[y]:
-                state = skipped_row_state(state, skip_perm)
-                continue
             if fast:
-                state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, dq, num_gtx)
+                state, prev = _decode_run_fast(dec, ctxs, out, p0, p1, state, prev, tc)
             else:
                 for p in range(p0, p1):
                     bv: i64 = 0  # (an i64 and a literal in one conditional expression would box)
                     if use_tca:
                         bv = i64(basel[p])
                     hb: i64 = 1 if (hist_on and hist[p]) else 0
-                    c = every[sig_context(state, prev, bv, hb, num_gtx)]
-                    level = _decode_level(dec, every, c, bv, prev, num_gtx, cb_size, cb_zero)
+                    c = every[sig_context(state, prev, bv, hb, tc.num_gtx)]
+                    level = _decode_level(dec, every, c, bv, prev, tc)
                     prev = level
                     if dec.traced:
                         t = dec.tracer
                         assert t is not None
-                        trace_level(t, p, level, state, dq)
-                    state = _put_level(out, p, level, state, dq)
+                        trace_level(t, p, level, state, tc.dq)
+                    state = _put_level(out, p, level, state, tc.dq)
             if dec.overrun > 0:  # once per row: bounds the work a truncated unit causes
                 raise TruncatedStreamError(
                     "arithmetic codeword runs past the end of the NNR unit",

@@ -1,4 +1,4 @@
-"""Arithmetic encoding engine of DeepCABAC: the inverse of :mod:`nnr.cabac.engine`.
+"""Arithmetic encoding engine of DeepCABAC: the inverse of :mod:`nnr.cabac.arith_decoder`.
 
 The encoder keeps the lower end ``L`` of the coding interval.  Measured in units of the
 decoder's 9-bit offset register at the current position, ``L`` is an integer of ``T + 9``
@@ -28,7 +28,7 @@ from typing import Final, final
 from mypy_extensions import i64
 
 from nnr.bitstream.bintrace import BinTracer
-from nnr.cabac.engine import RENORM, ContextModel, lps_range, update
+from nnr.cabac.estimator import RENORM, RLPS, ContextModel, range_lps, update
 
 # The bytes of ``low`` are moved to ``out`` once the window reaches EMIT_AT bits; afterwards it
 # holds at least KEEP bits, so ``low`` always carries L mod 2**16 (needed for entry points).
@@ -72,7 +72,7 @@ class ArithmeticEncoder:
             t.on_bin(int(c.ctx_id), int(b), int(self.range), None, int(self.bit_position()))
         p = c.p
         rng = self.range
-        rlps = lps_range(p, rng)
+        rlps = range_lps(p, rng, RLPS)
         rmps = rng - rlps
         mps: i64 = 0
         if p >= 0:
