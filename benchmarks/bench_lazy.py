@@ -63,7 +63,7 @@ def main() -> None:
            "median_seconds": med, "share_of_full_decode": {k: v / med["full decode"] for k, v in med.items()},
            "share_of_parameters": {"small": 256 / total, "layer050": 4096 / total, "big": 262144 / total},
            }
-    from nnr.cabac import levels
+    from nnr.cabac import dec_levels as levels
 
     out["compiled"] = not levels.__file__.endswith(".py")
     for k, v in med.items():

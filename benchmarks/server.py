@@ -35,7 +35,7 @@ import numpy as np
 SIDE = sys.argv[1]
 if SIDE == "nnr":
     import nnr
-    from nnr.cabac import levels as _levels
+    from nnr.cabac import dec_levels as _levels
 
     BUILD = "pure-python" if _levels.__file__.endswith(".py") else "compiled"
 else:

@@ -13,7 +13,7 @@ BITSTREAMS = os.path.join(ROOT, "bitstreams")
 
 
 def pytest_report_header(config):  # type: ignore[no-untyped-def]
-    from nnr.cabac import levels
+    from nnr.cabac import dec_levels as levels
 
     compiled = not levels.__file__.endswith(".py")
     return f"nnr {nnr.__version__} from {os.path.dirname(nnr.__file__)} ({'mypyc-compiled' if compiled else 'pure Python'})"

@@ -203,7 +203,7 @@ def _hundred(n=100):
 
 
 def test_lazy_open_decodes_only_the_unit(monkeypatch):
-    from nnr import dialect as dialect_module  # the decoder decodes payloads through nnr.dialect's rules
+    from nnr.decoding import dialect as dialect_module  # the decoder decodes payloads through its dialect rules
 
     tensors = _hundred()
     data = nnr.encode(tensors)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import nnr
-from nnr.cabac import levels as _levels
+from nnr.cabac import dec_levels as _levels
 from nnr.conformance.cases import decoder_options, load_case
 from nnr.dialect import Dialect
 from nnr.errors import AmbiguousDialectError, MalformedStreamError, NNRError, NNRUsageError

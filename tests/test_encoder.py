@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import nnr
-from nnr.cabac import levels as _levels
+from nnr.cabac import dec_levels as _levels
 from nnr.cli import main as cli_main
 from nnr.encoding.layer import LayerCoding, coded_size
 from nnr.nncodec import HdspTool, new_approx_param_base, nn, nnc, tensor

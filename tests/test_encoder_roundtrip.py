@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nnr
-from nnr.cabac import levels as _levels
+from nnr.cabac import dec_levels as _levels
 from nnr.encoding import EncodeSettings, compress
 from nnr.encoding.inputs import prepare_tensors
 from nnr.nncodec import nnc

@@ -35,6 +35,13 @@ def qp_offset_bits(qp_density: int) -> int:
     return 6 + qp_density
 
 
+def qp_offset_limits(qp_density: int) -> tuple[int, int]:
+    """The QPs ``qp_offset`` can signal (iae(n), n = :func:`qp_offset_bits`), the MPS's
+    quantization parameter being 0."""
+    half = 1 << (qp_offset_bits(qp_density) - 1)
+    return -half, half - 1
+
+
 def preamble_coded(height: int, width: int, gpi: int, cb_size: int) -> bool:
     """Whether a tensor's edition-2 preamble (HDSP flag, row skipping) is present."""
     return gpi == 1 and width > 1 and height > 1 and cb_size != 1

@@ -25,7 +25,8 @@ from nnr.decoding.payload import CodedTensor, CodedUnit, PayloadContext, layout_
 from nnr.decoding.session import Session
 from nnr.decoding.settings import DecodeSettings
 from nnr.decoding.reconstruction import OutputTensor, arrays_of
-from nnr.dialect import Dialect, decode_payload_rules, resolve_stream
+from nnr.decoding.dialect import decode_payload_rules, resolve_stream
+from nnr.dialect import Dialect
 from nnr.dtypes import DTYPE_OF_FORMAT, TensorInfo, decode_record
 from nnr.errors import MalformedStreamError, MissingReferenceError, NNRError
 from nnr.incremental import advance, continues_parent

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from nnr import parallel
 from nnr.block_layout import BN_ROLES, BlockRole, factor_name, factor_role, weight_of
+from nnr.cabac.coding import qp_offset_limits
 from nnr.encoding.layer import LayerCoding, coded_size
 from nnr.encoding.model import ModelInfo
 from nnr.encoding.reductions import std_any
@@ -117,9 +118,9 @@ def _bit_depth_qp(param: npt.NDArray[Any], qp_density: int, bw: int) -> int:
     if step == 0 or not math.isfinite(step):
         raise NNRUsageError("int_quant_bw: cannot derive a QP for this tensor")
     qp = qp_from_stepsize(step, qp_density)
-    max_qp = 2 ** (6 + qp_density - 1)
-    if qp < -max_qp or qp > max_qp - 1:
-        qp = min(max(qp, -max_qp), max_qp - 1)
+    lo, hi = qp_offset_limits(qp_density)
+    if qp < lo or qp > hi:
+        qp = min(max(qp, lo), hi)
     return int(np.round(qp))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypedDict
 
+from nnr.cabac.coding import qp_offset_limits
 from nnr.dialect import Dialect, as_dialect
 from nnr.errors import NNRUsageError
 from nnr.limits import INT32_MAX
@@ -89,8 +90,7 @@ class EncodeSettings:
     @property
     def qp_limits(self) -> tuple[int, int]:
         """QPs that ``iae(6 + qp_density)`` can signal (mps_quantization_parameter is 0)."""
-        half = 1 << (5 + self.qp_density)
-        return -half, half - 1
+        return qp_offset_limits(self.qp_density)
 
     @property
     def ed1(self) -> bool:

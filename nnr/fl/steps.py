@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nnr.cabac.coding import qp_offset_limits
 from nnr.encoding.approx import qp_from_stepsize
 
 __all__ = ["DENSITY", "MAX_DENSITY", "ENERGY", "WHOLE_WEIGHT_STEP", "DENSE_STEP", "MIN_NONZEROS", "density_for",
@@ -74,15 +75,10 @@ def _rms(a: npt.NDArray[np.float64]) -> float:
     return float(np.sqrt(np.mean(a * a))) if a.size else 0.0
 
 
-def _limits(qp_density: int) -> tuple[int, int]:
-    half = 1 << (5 + qp_density)  # what iae(6 + qp_density) signals
-    return -half, half - 1
-
-
 def whole_model_qps(model: Mapping[str, npt.NDArray[Any]], qp_density: int) -> dict[str, int]:
     """QP per tensor of a stream that carries a whole model."""
     out: dict[str, int] = {}
-    lim = _limits(qp_density)
+    lim = qp_offset_limits(qp_density)
     for name, v in model.items():
         a = np.asarray(v, dtype=np.float64)
         spread = float(a.std()) * WHOLE_WEIGHT_STEP if a.ndim >= 2 else _rms(a) * DENSE_STEP
@@ -98,7 +94,7 @@ def update_qps(update: Mapping[str, npt.NDArray[Any]], qp_density: int, density:
     """QP per tensor of the ``n``-th difference stream of a link (``update``: the target, residual
     included)."""
     out: dict[str, int] = {}
-    lim = _limits(qp_density)
+    lim = qp_offset_limits(qp_density)
     for name, v in update.items():
         a = np.abs(np.asarray(v, dtype=np.float64))
         share = max(density_for(density, n), min(1.0, MIN_NONZEROS / max(a.size, 1)))
