@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nnr.errors import NNRUsageError
+from nnr.units.compressed_data_unit import OutOfBandParameters
 
 
 def check_bool(name: str, v: Any) -> bool:
@@ -76,8 +77,6 @@ def check_mapping(name: str, v: Any) -> Mapping[Any, Any]:
 
 def out_of_band_table(v: Any) -> dict[str, Any]:
     """``out_of_band``: {tensor name: OutOfBandParameters or NNCodec's oob_dict entry}, checked."""
-    from nnr.units.compressed_data_unit import OutOfBandParameters
-
     if v is None:
         return {}
     out: dict[str, OutOfBandParameters] = {}

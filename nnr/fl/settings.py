@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from nnr.encoding.settings import EncodeSettings
 from nnr.errors import NNRUsageError
 from nnr.fl.steps import DENSITY
 
@@ -90,8 +91,6 @@ class FLSettings:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= float(v) < hi:
                 raise NNRUsageError(f"{name} must be a number >= 0{' and < 1' if hi == 1.0 else ''}, got {v!r}")
         # the coding settings are checked by the encoder's own validation
-        from nnr.encoding.settings import EncodeSettings
-
         EncodeSettings.from_kwargs(self.encoder_settings(self.qp))
         EncodeSettings.from_kwargs(self.encoder_settings(self.diff_qp))
 

@@ -39,7 +39,7 @@ from flwr.common.logger import log
 from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
-from nnr.errors import NNRError
+from nnr.errors import NNRError, NNRUsageError
 from nnr.fl import records as R
 from nnr.fl.codec import Arrays, LinkReceiver, LinkSender, coded_names, crc32
 from nnr.fl.layout import Layout
@@ -92,8 +92,6 @@ class NNCStrategy(Strategy):
     def __init__(self, strategy: Strategy, **settings: Any) -> None:
         super().__init__()
         if not isinstance(strategy, Strategy):
-            from nnr.errors import NNRUsageError
-
             raise NNRUsageError(f"strategy must be a flwr.serverapp.strategy.Strategy, got {type(strategy).__name__}")
         self.strategy = strategy
         self.settings = FLSettings.from_kwargs(settings)

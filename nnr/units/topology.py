@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from nnr.bitstream import BitReader, BitWriter
+from nnr.errors import MalformedStreamError
 from nnr.units.context import UnitContext
 from nnr.units.types import NNRUnitType, TopologyStorageFormat
 
@@ -23,8 +24,6 @@ def read_topology_elements_ids_list(r: BitReader, topology_indexed_flag: int) ->
         count = r.ue(7, "count_topology_elements_minus2") + 2
         # each id costs at least one byte (st) or one bit (ue): reject counts the unit cannot hold
         if count > r.bits_left:
-            from nnr.errors import MalformedStreamError
-
             raise r.error(MalformedStreamError, f"{count} topology elements cannot fit the unit",
                           "count_topology_elements_minus2")
         names: list[str] = []
