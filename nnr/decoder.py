@@ -9,9 +9,13 @@ temporal-context-adaptation base), the HDSP history and the parameter-update-tre
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Unpack
+from typing import TYPE_CHECKING
+
+if sys.version_info >= (3, 11) or TYPE_CHECKING:  # annotations only (lazy): Python 3.10 needs no Unpack
+    from typing import Unpack
 
 import numpy as np
 import numpy.typing as npt

@@ -16,7 +16,8 @@ the :class:`TensorCoding` it builds:
 * the dialect (``ed1``: the edition-1 reference software's rules, :mod:`nnr.dialect`);
 * the decoder's budget (``max_coded``; none for a size-1 codebook, which codes no bin).
 
-The width of ``qp_offset`` (:func:`qp_offset_bits`) and the int32 range of levels live here too.
+The width of ``qp_offset`` (:func:`qp_offset_bits`) and the QPs it can signal
+(:func:`qp_offset_limits`) live here too; the int32 range of levels is in :mod:`nnr.limits`.
 
 Hot path: compiled with mypyc (the hot loops read the context's fields into locals at entry).
 """
@@ -29,6 +30,7 @@ from mypy_extensions import i64
 
 from nnr.cabac.scan import BlockScan, matrix_shape
 from nnr.units.types import PayloadType
+
 
 def qp_offset_bits(qp_density: int) -> int:
     """Width n of ``qp_offset`` (iae(n)) ahead of each tensor of a quantized payload."""
