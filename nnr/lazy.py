@@ -135,7 +135,8 @@ class LazyStream:
         """Tensor names of an aggregate's NDUs, whether one depends on earlier streams, and how
         many units it carries: the aggregate decoded whole (rare, and small next to its payloads)
         in a session holding the unit context in force before it."""
-        unit, = walk_units_of(Session(ctx=replace(state)), s, _alone(frame.data, frame.offset, frame.size, frame.index))
+        session = Session(ctx=replace(state), budget=Budget().for_stream(frame.size))  # the aggregate: the stream here
+        unit, = walk_units_of(session, s, _alone(frame.data, frame.offset, frame.size, frame.index))
         names = [t.name for c in unit.children if c.ndu is not None for t in c.tensors]
         dep = any(c.ndu is not None and (c.ndu.temporal_context_modeling_flag or c.ndu.parent_node_id_present_flag)
                   for c in unit.children)
@@ -199,7 +200,8 @@ class LazyStream:
             raise NNRUsageError(f"tensor {name!r} is coded as an update of an earlier stream (temporal context "
                                 "adaptation / parent node): decode the streams in order with nnr.Decoder")
         s = decode_settings(self._options, "nnr.open")
-        session = Session(ctx=replace(e.state))
+        # the unit alone is the stream decoded here: the stream-wide work budget counts its bytes
+        session = Session(ctx=replace(e.state), budget=Budget().for_stream(e.size))
         units = walk_units_of(session, s, _alone(self._buf, e.pos, e.size, e.index), max(1, int(workers)))
         outputs = [t for t in reconstruct(coded_units(units), PostProcessing()) if t.name == name]
         return arrays_of(outputs, self._record, self.dtypes, dtype)[name]

@@ -79,3 +79,34 @@ def test_open_applies_the_layer_parameter_set_in_force() -> None:
     session = nnr.Decoder()
     session.decode(data)
     assert session.decode(EXAMPLE_GPI1)["w"].tobytes() == W_VALUES.tobytes()  # the next stream: without it
+
+
+def test_open_decodes_a_tensor_larger_than_the_slack_of_an_empty_stream() -> None:
+    # reproducer: nnr.open decoded a unit in a session whose stream-wide work budget counted no
+    # stream bytes, so any tensor above max_expansion * 32 (262,144) elements was refused
+    w = (np.random.default_rng(7).standard_normal((640, 512)) * 0.05).astype(np.float32)
+    data = nnr.encode({"big.weight": w})
+    with nnr.open(data) as f:
+        assert np.array_equal(f.get_tensor("big.weight"), nnr.decode(data)["big.weight"])
+
+
+def test_open_decodes_a_large_tensor_in_an_aggregate() -> None:
+    # reproducer: nnr.open decoded an aggregate in a session whose stream-wide work budget
+    # counted no stream bytes (the aggregate's large tensor was refused)
+    from nnr.units.types import NNRUnitType
+    from nnr.writer import StreamWriter
+
+    rng = np.random.default_rng(8)
+    tensors = {"big.weight": (rng.standard_normal((640, 512)) * 0.05).astype(np.float32),
+               "big.bias": (rng.standard_normal(640) * 0.05).astype(np.float32)}
+    data = nnr.encode(tensors)
+    frames = list(Frames(data))
+    ndus = [data[f.offset:f.offset + f.size] for f in frames if f.nnr_unit_type == NNRUnitType.NNR_NDU]
+    assert len(ndus) == 2
+    head = b"".join(data[f.offset:f.offset + f.size] for f in frames if f.nnr_unit_type != NNRUnitType.NNR_NDU)
+    with_aggregate = head + StreamWriter().aggregate(ndus)
+    expected = nnr.decode(data)
+    assert {k: v.tobytes() for k, v in nnr.decode(with_aggregate).items()} == {k: v.tobytes() for k, v in expected.items()}
+    with nnr.open(with_aggregate) as f:
+        for name in tensors:
+            assert np.array_equal(f.get_tensor(name), expected[name])
