@@ -14,6 +14,7 @@ from typing import Final, final
 
 from mypy_extensions import i64
 
+
 def matrix_shape(shape: tuple[int, ...] | list[int]) -> tuple[int, int]:
     """(height, width) of the matrix view of a tensor: dims[0] rows of prod(dims[1:]) entries."""
     if len(shape) == 0:

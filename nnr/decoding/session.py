@@ -26,6 +26,7 @@ from nnr.units.model_parameter_set import ModelParameterSet
 from nnr.units.nnr_unit import read_frame
 from nnr.units.types import NNRUnitType
 
+
 @dataclass
 class Budget:
     """Elements described by the NDUs of the stream being decoded, and what the session holds
