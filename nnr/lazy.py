@@ -135,8 +135,7 @@ class LazyStream:
         """Tensor names of an aggregate's NDUs, whether one depends on earlier streams, and how
         many units it carries: the aggregate decoded whole (rare, and small next to its payloads)
         in a session holding the unit context in force before it."""
-        session = Session(ctx=replace(state), budget=Budget().for_stream(frame.size))  # the aggregate: the stream here
-        unit, = walk_units_of(session, s, _alone(frame.data, frame.offset, frame.size, frame.index))
+        unit, = decode_alone(state, s, frame.data, (frame.offset, frame.size, frame.index))
         names = [t.name for c in unit.children if c.ndu is not None for t in c.tensors]
         dep = any(c.ndu is not None and (c.ndu.temporal_context_modeling_flag or c.ndu.parent_node_id_present_flag)
                   for c in unit.children)
@@ -200,9 +199,7 @@ class LazyStream:
             raise NNRUsageError(f"tensor {name!r} is coded as an update of an earlier stream (temporal context "
                                 "adaptation / parent node): decode the streams in order with nnr.Decoder")
         s = decode_settings(self._options, "nnr.open")
-        # the unit alone is the stream decoded here: the stream-wide work budget counts its bytes
-        session = Session(ctx=replace(e.state), budget=Budget().for_stream(e.size))
-        units = walk_units_of(session, s, _alone(self._buf, e.pos, e.size, e.index), max(1, int(workers)))
+        units = decode_alone(e.state, s, self._buf, (e.pos, e.size, e.index), max(1, int(workers)))
         outputs = [t for t in reconstruct(coded_units(units), PostProcessing()) if t.name == name]
         return arrays_of(outputs, self._record, self.dtypes, dtype)[name]
 
@@ -248,9 +245,15 @@ def _alone(buf: Any, pos: int, size: int, index: int) -> Frames:
     return Frames(unit if isinstance(unit, bytes) else bytes(unit), 0, size, index)
 
 
-def walk_units_of(session: Session, s: DecodeSettings, frames: Frames, row_workers: int = 1) -> list[DecodedUnit]:
-    """The units ``frames`` frames, read into ``session`` with their payloads decoded."""
-    return decode_units(frames, UnitWalk(session, s, parallel_payloads=False, row_workers=row_workers))
+def decode_alone(ctx: UnitContext, s: DecodeSettings, buf: Any, where: tuple[int, int, int],
+                 row_workers: int = 1) -> list[DecodedUnit]:
+    """The unit at ``where`` (offset, size, index) of ``buf`` decoded as a stream of its own, with
+    its payloads, in a session holding the unit context ``ctx`` in force before it: the stream
+    its work budget counts is that unit's bytes."""
+    pos, size, index = where
+    session = Session(ctx=replace(ctx), budget=Budget().for_stream(size))
+    return decode_units(_alone(buf, pos, size, index),
+                        UnitWalk(session, s, parallel_payloads=False, row_workers=row_workers))
 
 
 def open_stream(source: object, **options: Any) -> LazyStream:
