@@ -47,7 +47,7 @@ from nnr.encoding.split import SPLIT_MIN_ELEMENTS
 from nnr.errors import NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind
 from nnr.limits import MAX_TENSOR_ELEMENTS, MAX_UNITS
-from nnr.decoding.payload import BINS_PER_BIT, EXPANSION_PER_BYTE, EXPANSION_SLACK_BYTES
+from nnr.decoding.payload import EXPANSION_PER_BYTE, stream_element_limit
 from nnr.usage import check_int
 
 __all__ = ["EncodeKeywords", "EncodeOptions", "Encoder", "EncoderOptions", "OmittedTensorWarning", "StreamOptions",
@@ -222,7 +222,7 @@ class DecoderLimits:
         """The stream-wide work budget the decoder applies (docs/robustness.rst), for a stream
         of ``nbytes`` bytes coding the tensors named in ``coded``."""
         n = sum(int(tensors[k].size) for k in coded if k in tensors)
-        if n > self.max_expansion * (nbytes + EXPANSION_SLACK_BYTES) + 8 * BINS_PER_BIT * nbytes:
+        if n > stream_element_limit(nbytes, self.max_expansion):
             raise NNRUsageError(f"the {nbytes}-byte stream describes {n} elements, more than {self.max_expansion} "
                                 "per byte (nearly all-zero tensors): decoders refuse it by default; pass "
                                 "max_expansion=... here and to the Decoder")

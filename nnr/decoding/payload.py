@@ -38,6 +38,12 @@ EXPANSION_PER_BYTE = 1 << 13
 EXPANSION_SLACK_BYTES = 32
 
 
+def stream_element_limit(nbytes: int, max_expansion: int) -> int:
+    """Elements the NDUs of an ``nbytes``-byte stream may describe together: ``max_expansion``
+    per byte (with the slack) plus what its bits could code one by one (docs/robustness.rst)."""
+    return max_expansion * (nbytes + EXPANSION_SLACK_BYTES) + 8 * BINS_PER_BIT * nbytes
+
+
 @dataclass
 class CodedTensor:
     """One tensor of an NDU as decoded from the payload, before reconstruction."""

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nnr.bitstream import BitReader
-from nnr.decoding.payload import BINS_PER_BIT, EXPANSION_SLACK_BYTES, CodedUnit, Layout
+from nnr.decoding.payload import BINS_PER_BIT, EXPANSION_SLACK_BYTES, CodedUnit, Layout, stream_element_limit
 from nnr.decoding.settings import SESSION_SHARE
 from nnr.errors import LimitExceededError, NNRError, NNRUsageError
 from nnr.incremental import IncrementalState, SessionKind, pack_strings, unpack_strings
@@ -49,8 +49,7 @@ class Budget:
             return
         self.stream_elements += sum(math.prod(shape) for _, _, shape in layout)
         nbytes = self.stream_bytes
-        limit = max_expansion * (nbytes + EXPANSION_SLACK_BYTES) + 8 * BINS_PER_BIT * nbytes
-        if self.stream_elements > limit:
+        if self.stream_elements > stream_element_limit(nbytes, max_expansion):
             raise r.error(LimitExceededError,
                           f"the NDUs so far describe {self.stream_elements} elements, more than {max_expansion} "
                           f"per byte of the {nbytes}-byte stream (Decoder(max_expansion=...) raises the limit)",
