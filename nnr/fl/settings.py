@@ -29,7 +29,7 @@ class FLSettings:
       ``compress_differences`` is off); ``None`` (default): per tensor from its spread
       (``nnr.fl.steps.whole_model_qps``).
     * ``diff_qp``: QP of the difference streams (model updates); ``None`` (default): per tensor
-      and stream from the update (``nnr.fl.steps.update_qps``).
+      and stream from the update (``nnr.fl.steps.update_plan``).
     * ``update_density``: with ``diff_qp`` ``None``, the share of a weight tensor's update
       entries coded nonzero per stream (more in a link's first streams).
     * ``nonweight_qp``: QP of tensors that are not weights (biases, norms); ``None``: the

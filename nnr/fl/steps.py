@@ -16,6 +16,8 @@ coded, so a stream costs about the same number of bits per parameter whatever th
   carry 23 %) and get 5 %.  A small tensor gets at least ``MIN_NONZEROS`` entries.
   Both bounds are larger for the first streams (``x (1 + 3 * 2**-(n - 1))`` for the ``n``-th
   update of the link): the first rounds move the model most and are not left for later.
+  A flat update (every entry the same size, as a few sign-like optimizer steps give) has no
+  quantile to cut at: its share is taken by position and the rest waits in the residual.
 * Tensors of fewer than two dimensions (biases, norms, BatchNorm statistics) are few: they are
   coded densely, at a step of an eighth of their RMS.
 * **Whole-model streams** (the initial model): weights at a step of half their standard
@@ -41,7 +43,7 @@ from nnr.cabac.coding import qp_offset_limits
 from nnr.encoding.approx import qp_from_stepsize
 
 __all__ = ["DENSITY", "MAX_DENSITY", "ENERGY", "WHOLE_WEIGHT_STEP", "DENSE_STEP", "MIN_NONZEROS", "density_for",
-           "energy_share", "update_qps", "whole_model_qps"]
+           "energy_share", "update_plan", "whole_model_qps", "TIE_SHARE"]
 
 DENSITY = 0.027  # least share of a weight tensor's update entries coded nonzero (per stream)
 MAX_DENSITY = 0.05  # most share, unless the update's energy is ...
@@ -49,6 +51,7 @@ ENERGY = 0.28  # ... this share of the update's energy (sum of squares) is reach
 WHOLE_WEIGHT_STEP = 1 / 2  # initial model: step relative to each weight tensor's std
 DENSE_STEP = 1 / 8  # tensors below 2 dimensions: step relative to their RMS
 MIN_NONZEROS = 256  # a small weight tensor still gets about this many nonzero entries per stream
+TIE_SHARE = 8  # ties at the cut are a flat update's when they exceed the share by more than 1/8 of it
 
 
 def density_for(density: float, n: int) -> float:
@@ -90,10 +93,16 @@ def whole_model_qps(model: Mapping[str, npt.NDArray[Any]], qp_density: int) -> d
     return out
 
 
-def update_qps(update: Mapping[str, npt.NDArray[Any]], qp_density: int, density: float, n: int) -> dict[str, int]:
+def update_plan(update: Mapping[str, npt.NDArray[Any]], qp_density: int, density: float, n: int,
+                ) -> tuple[dict[str, int], dict[str, npt.NDArray[Any]]]:
     """QP per tensor of the ``n``-th difference stream of a link (``update``: the target, residual
-    included)."""
-    out: dict[str, int] = {}
+    included), and the update as it is to be coded: ``update`` itself, except where many entries
+    tie at the cut (a flat update, e.g. a few sign-like optimizer steps).  There no step separates
+    the share from the rest, so the share is chosen by position among the tied entries, the others
+    are left to the residual (zeroed), and the step is half the cut so that every kept entry codes
+    nonzero."""
+    qps: dict[str, int] = {}
+    coded: dict[str, npt.NDArray[Any]] = dict(update)
     lim = qp_offset_limits(qp_density)
     for name, v in update.items():
         a = np.abs(np.asarray(v, dtype=np.float64))
@@ -102,13 +111,20 @@ def update_qps(update: Mapping[str, npt.NDArray[Any]], qp_density: int, density:
             flat = a.reshape(-1)
             share = max(share, min(energy_share(flat), density_for(max(MAX_DENSITY, density), n)))
             k = min(flat.size - 1, max(0, int(round((1.0 - share) * flat.size))))
-            tau = float(np.partition(flat, k)[k])
-            if tau == 0:
-                tau = float(flat.max()) / 2
+            order = np.argpartition(flat, k)
+            tau = float(flat[order[k]])
+            kept = flat.size - k
             step = 2.0 * tau
+            if tau == 0:
+                step = float(flat.max())
+            elif int(np.count_nonzero(flat >= tau)) - kept > kept // TIE_SHARE:
+                out = np.array(v, copy=True).reshape(-1)
+                out[order[:k]] = 0
+                coded[name] = out.reshape(np.shape(v))
+                step = tau / 2
         else:
             step = _rms(a) * DENSE_STEP
         qp = _qp(step, qp_density, lim)
         if qp is not None:
-            out[name] = qp
-    return out
+            qps[name] = qp
+    return qps, coded
