@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", choices=("digits", "llm"), default="digits")
     p.add_argument("--steps", type=int, default=20, help="llm: local AdamW steps per round")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="llm: learning rate over the rounds (cosine: down to a tenth by the last round)")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--hidden", default="256,256", help="digits: hidden widths of the MLP (comma-separated)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial model and the local batches")
@@ -83,10 +85,13 @@ def main(argv: list[str] | None = None) -> int:
 
         res: dict[str, Any] = {"task": {"dataset": "synthetic mobile-network records, 5 regions (non-IID)",
                                         "model": "tiny Llama (RMSNorm, rotary attention, SwiGLU; 0.44M, PyTorch)",
-                                        "clients": 5, "rounds": a.rounds, "local_steps": a.steps, "seed": a.seed}, "settings": settings}
+                                        "clients": 5, "rounds": a.rounds, "local_steps": a.steps, "seed": a.seed,
+                                        "lr_schedule": a.lr_schedule}, "settings": settings}
         if not a.skip_float32:
-            res["float32"] = simulate_llm(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed)
-        res["nnr"] = simulate_llm(compress=True, rounds=a.rounds, steps=a.steps, settings=settings, seed=a.seed)
+            res["float32"] = simulate_llm(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed,
+                                          schedule=a.lr_schedule)
+        res["nnr"] = simulate_llm(compress=True, rounds=a.rounds, steps=a.steps, settings=settings, seed=a.seed,
+                                  schedule=a.lr_schedule)
     else:
         from digits_app import task
 

@@ -28,8 +28,9 @@ BACKEND = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
 
 
 def simulate(*, compress: bool, rounds: int = 20, steps: int = 20, settings: dict[str, Any] | None = None,
-             clients: int = 5, seed: int = 0) -> dict[str, Any]:
-    """One Flower simulation-engine run of the app (``seed``: initial model and batches)."""
+             clients: int = 5, seed: int = 0, schedule: str = "constant") -> dict[str, Any]:
+    """One Flower simulation-engine run of the app (``seed``: initial model and batches;
+    ``schedule``: of the learning rate over the rounds)."""
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
 
@@ -44,8 +45,8 @@ def simulate(*, compress: bool, rounds: int = 20, steps: int = 20, settings: dic
                                    seed=seed))
 
     t0 = time.perf_counter()
-    run_simulation(server_app=app, client_app=client_app.make(steps=steps, compress=compress, seed=seed),
-                   num_supernodes=clients, backend_config=BACKEND)
+    client = client_app.make(steps=steps, compress=compress, seed=seed, schedule=schedule, rounds=rounds)
+    run_simulation(server_app=app, client_app=client, num_supernodes=clients, backend_config=BACKEND)
     out["wall_seconds"] = time.perf_counter() - t0
     return out
 
@@ -63,14 +64,17 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--steps", type=int, default=20, help="local AdamW steps per round")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial model and the local batches")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning rate over the rounds: constant, or cosine down to a tenth (docs/fl.rst)")
     p.add_argument("--settings", default="{}", help="nnr.fl settings as JSON (default: nnr.fl's defaults)")
     p.add_argument("--plot", default="fl_llm.png")
     p.add_argument("--json", default="", help="also write both runs here")
     a = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    f32 = simulate(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed)
-    nnc = simulate(compress=True, rounds=a.rounds, steps=a.steps, settings=json.loads(a.settings), seed=a.seed)
+    f32 = simulate(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed, schedule=a.lr_schedule)
+    nnc = simulate(compress=True, rounds=a.rounds, steps=a.steps, settings=json.loads(a.settings), seed=a.seed,
+                   schedule=a.lr_schedule)
     cf, cn = cumulative(f32["communication"]), cumulative(nnc["communication"])
     print(f"{'round':>5} {'acc f32':>8} {'acc nnr':>8} {'ppl f32':>8} {'ppl nnr':>8} {'f32 bytes':>11} "
           f"{'nnr bytes':>10} {'ratio':>7} {'nnr s':>6}")

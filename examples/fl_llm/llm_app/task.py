@@ -140,6 +140,21 @@ def init_model(seed: int = 0) -> TinyLlama:
     return TinyLlama()
 
 
+SCHEDULES = ("constant", "cosine")
+LR_FLOOR = 0.1  # the cosine schedule's last round trains at this share of the peak learning rate
+
+
+def round_lr(lr: float, schedule: str, server_round: int, rounds: int) -> float:
+    """The learning rate of a round: ``constant``, or ``cosine`` from ``lr`` in round 1 down to
+    ``LR_FLOOR * lr`` in the last round (as LLM training decays it)."""
+    if schedule == "constant":
+        return lr
+    if schedule != "cosine":
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    done = min(max(server_round - 1, 0), max(rounds - 1, 0))  # rounds before this one
+    return lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * done / max(rounds - 1, 1))))
+
+
 def train(model: TinyLlama, data: np.ndarray, *, steps: int = 20, batch_size: int = 32, lr: float = 1e-3,
           warmup: int = 5, seed: int = 0) -> float:
     """``steps`` AdamW steps on next-token cross-entropy (a fresh optimizer each round, its
