@@ -29,7 +29,7 @@ from nnr.encoder import Encoder, OmittedTensorWarning
 from nnr.encoding import sparsify
 from nnr.errors import NNRError, NNRUsageError
 from nnr.fl.settings import FALLBACK_QP, FLSettings
-from nnr.fl.steps import update_plan, whole_model_qps
+from nnr.fl.steps import end_tensors, update_plan, whole_model_qps
 
 __all__ = ["Arrays", "LinkReceiver", "LinkSender", "coded_names", "float32_bytes", "crc32"]
 
@@ -112,7 +112,8 @@ class LinkSender:
         enc = _load(Encoder(device_id=self.device_id, **s.encoder_settings(s.qp)), self.state.encoder)
         assert isinstance(enc, Encoder)
         qp = s.qp if whole else s.diff_qp
-        per_tensor, coded = adaptive_qps(coded, s, whole, self.state.count + (0 if self.device_id == 0 else 1))
+        downstream = self.device_id == 0
+        per_tensor, coded = adaptive_qps(coded, s, whole, self.state.count + (0 if downstream else 1), downstream)
         with warnings.catch_warnings():  # an all-zero update is expected here: the receiver keeps its copy
             warnings.simplefilter("ignore", OmittedTensorWarning)
             data = enc.encode(coded, qp=FALLBACK_QP if qp is None else qp, qp_per_tensor=per_tensor,
@@ -134,15 +135,18 @@ class LinkSender:
         return data, recon
 
 
-def adaptive_qps(coded: Arrays, s: FLSettings, whole: bool, n: int) -> tuple[dict[str, int] | None, Arrays]:
+def adaptive_qps(coded: Arrays, s: FLSettings, whole: bool, n: int, downstream: bool,
+                 ) -> tuple[dict[str, int] | None, Arrays]:
     """The rule's QPs per tensor (``nnr.fl.steps``), or ``None`` where a fixed QP is set, and the
     arrays to code (the rule may leave tied entries of a flat update to the residual).  ``n``: the
-    number of this update stream on its link (downstream stream 0 is the initial model)."""
+    number of this update stream on its link (downstream stream 0 is the initial model);
+    ``downstream``: the server's link to the clients."""
     if whole:
         return (whole_model_qps(coded, s.qp_density) if s.qp is None else None), coded
     if s.diff_qp is not None:
         return None, coded
-    return update_plan(coded, s.qp_density, float(s.update_density), n)
+    ends = end_tensors(coded) if downstream else frozenset()
+    return update_plan(coded, s.qp_density, float(s.update_density), n, dense=ends, split_ties=not downstream)
 
 
 def reconstruct(model_like: Mapping[str, npt.NDArray[Any]], base: Mapping[str, npt.NDArray[Any]] | None,
