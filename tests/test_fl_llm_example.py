@@ -23,7 +23,8 @@ def test_cosine_schedule_runs_from_the_peak_to_a_tenth() -> None:
     # halfway (t = 1/2): 0.1 + 0.9 * 0.5 = 0.55 of the peak
     assert task.round_lr(1e-3, "cosine", 3, 5) == pytest.approx(5.5e-4, rel=1e-12)
     # round 16 of 20: 0.1 + 0.45 * (1 + cos(15 pi / 19))
-    assert task.round_lr(1e-3, "cosine", 16, 20) == pytest.approx(1e-3 * (0.1 + 0.45 * (1 + math.cos(15 * math.pi / 19))))
+    expected = 1e-3 * (0.1 + 0.45 * (1 + math.cos(15 * math.pi / 19)))
+    assert task.round_lr(1e-3, "cosine", 16, 20) == pytest.approx(expected)
 
 
 def test_unknown_schedule_is_refused() -> None:

@@ -27,7 +27,7 @@ coded, so a stream costs about the same number of bits per parameter whatever th
   output head; a classifier's first and last layers), each if it is at most ``END_SHARE`` (4 %)
   of the model, are coded densely too.  Every token or class has a row of its own there, and a
   downstream error is common to every client (an upstream one is averaged with the others'):
-  sparse, these rows cost a language model three to four points of target-field accuracy.
+  sparse, these rows cost a language model two to three points of target-field accuracy.
 * **Whole-model streams** (the initial model): weights at a step of half their standard
   deviation (about 2 bits per parameter); 1-D tensors at an eighth of their RMS.  Every client
   holds the same reconstruction, and the server continues from it, so for a randomly initialised
