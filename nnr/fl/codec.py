@@ -112,8 +112,7 @@ class LinkSender:
         enc = _load(Encoder(device_id=self.device_id, **s.encoder_settings(s.qp)), self.state.encoder)
         assert isinstance(enc, Encoder)
         qp = s.qp if whole else s.diff_qp
-        downstream = self.device_id == 0
-        per_tensor, coded = adaptive_qps(coded, s, whole, self.state.count + (0 if downstream else 1), downstream)
+        per_tensor, coded = adaptive_qps(coded, s, whole, self.state.count, downstream=self.device_id == 0)
         with warnings.catch_warnings():  # an all-zero update is expected here: the receiver keeps its copy
             warnings.simplefilter("ignore", OmittedTensorWarning)
             data = enc.encode(coded, qp=FALLBACK_QP if qp is None else qp, qp_per_tensor=per_tensor,
@@ -135,16 +134,17 @@ class LinkSender:
         return data, recon
 
 
-def adaptive_qps(coded: Arrays, s: FLSettings, whole: bool, n: int, downstream: bool,
+def adaptive_qps(coded: Arrays, s: FLSettings, whole: bool, sent: int, downstream: bool,
                  ) -> tuple[dict[str, int] | None, Arrays]:
     """The rule's QPs per tensor (``nnr.fl.steps``), or ``None`` where a fixed QP is set, and the
-    arrays to code (the rule may leave tied entries of a flat update to the residual).  ``n``: the
-    number of this update stream on its link (downstream stream 0 is the initial model);
-    ``downstream``: the server's link to the clients."""
+    arrays to code (the rule may leave tied entries of a flat update to the residual).  ``sent``:
+    the streams the link has carried so far; ``downstream``: the server's link to the clients,
+    whose stream 0 is the initial model."""
     if whole:
         return (whole_model_qps(coded, s.qp_density) if s.qp is None else None), coded
     if s.diff_qp is not None:
         return None, coded
+    n = sent if downstream else sent + 1  # the number of this update stream on its link
     ends = end_tensors(coded) if downstream else frozenset()
     return update_plan(coded, s.qp_density, float(s.update_density), n, dense=ends, split_ties=not downstream)
 
