@@ -32,7 +32,7 @@ def make(steps: int | None = None, compress: bool = True, seed: int | None = Non
         data = task.partition(region)
         sched = schedule if schedule is not None else str(context.run_config.get("lr-schedule", "constant"))
         total = rounds if rounds is not None else int(context.run_config.get("num-server-rounds", 20))
-        loss = task.train(model, data, steps=n, lr=task.round_lr(1e-3, sched, rnd, total),
+        loss = task.train(model, data, steps=n, lr=task.round_lr(task.LR, sched, rnd, total),
                           seed=100_000 * run_seed + 1000 * rnd + region)
         metrics = MetricRecord({"train_loss": loss, "num-examples": len(data)})
         return Message(RecordDict({"arrays": ArrayRecord(model.state_dict()), "metrics": metrics}), reply_to=msg)

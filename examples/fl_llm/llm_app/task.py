@@ -140,6 +140,7 @@ def init_model(seed: int = 0) -> TinyLlama:
     return TinyLlama()
 
 
+LR = 1e-3  # peak learning rate of a round
 SCHEDULES = ("constant", "cosine")
 LR_FLOOR = 0.1  # the cosine schedule's last round trains at this share of the peak learning rate
 
@@ -155,7 +156,7 @@ def round_lr(lr: float, schedule: str, server_round: int, rounds: int) -> float:
     return lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * done / max(rounds - 1, 1))))
 
 
-def train(model: TinyLlama, data: np.ndarray, *, steps: int = 20, batch_size: int = 32, lr: float = 1e-3,
+def train(model: TinyLlama, data: np.ndarray, *, steps: int = 20, batch_size: int = 32, lr: float = LR,
           warmup: int = 5, seed: int = 0) -> float:
     """``steps`` AdamW steps on next-token cross-entropy (a fresh optimizer each round, its
     learning rate ramped up over the first ``warmup`` steps: a fresh AdamW's first steps are
