@@ -8,7 +8,10 @@ round's clients); plus totals and ratios (initial model included).
 * ``--task digits`` (default): ``examples/fl_digits``, a numpy MLP (``--hidden``: 64-256-256-10,
   85k parameters, by default), SGD, 2 clients.
 * ``--task llm``: ``examples/fl_llm``, the tiny Llama-style model (0.44M parameters, PyTorch),
-  five non-IID regions, ``--steps`` local AdamW steps per round.
+  five non-IID regions, ``--steps`` local AdamW steps per round.  ``--twin`` runs float32 a
+  second time from an initial model off by float32's rounding (``task.JITTER``, 1e-7 relative):
+  how far float32 lands from itself (``twin_*`` in the summary) is the task's own run-to-run
+  noise, what nnr's difference to float32 is to be judged against (``docs/fl.rst``).
 
     python benchmarks/bench_fl.py --rounds 20 --out fl.json
     python benchmarks/bench_fl.py --settings '{"diff_qp": -16}' --hidden 128 --seed 1
@@ -57,6 +60,20 @@ def totals(comm: list[dict[str, Any]]) -> dict[str, int]:
     return {k: int(sum(c[k] for c in comm)) for k in ("up_bytes", "down_bytes", "float32_up_bytes", "float32_down_bytes")}
 
 
+def versus_float32(run: dict[str, Any], f32: dict[str, Any], prefix: str) -> dict[str, float]:
+    """A run against float32's: accuracy difference in points and perplexity ratio, in the last
+    round and over the last five (keys with ``prefix``)."""
+    def last5(r: dict[str, Any], k: str) -> float:
+        return float(sum(r[k][-5:]) / len(r[k][-5:]))
+
+    out = {prefix + "accuracy_delta_points": 100 * (run["accuracy"][-1] - f32["accuracy"][-1]),
+           prefix + "last5_accuracy_delta_points": 100 * (last5(run, "accuracy") - last5(f32, "accuracy"))}
+    if "perplexity" in run:
+        out[prefix + "perplexity_ratio"] = run["perplexity"][-1] / f32["perplexity"][-1]
+        out[prefix + "last5_perplexity_ratio"] = last5(run, "perplexity") / last5(f32, "perplexity")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", choices=("digits", "llm"), default="digits")
@@ -71,8 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fraction-evaluate", type=float, default=0.0)
     p.add_argument("--settings", default="{}", help="nnr.fl settings as JSON (default: nnr.fl's defaults)")
     p.add_argument("--skip-float32", action="store_true")
+    p.add_argument("--twin", action="store_true", help="llm: also a float32 twin run (the task's own noise)")
     p.add_argument("--out", default="", help="write the JSON here (default: stdout)")
     a = p.parse_args(argv)
+    if a.twin and (a.task != "llm" or a.skip_float32):
+        p.error("--twin: needs --task llm and the float32 run")
     settings = json.loads(a.settings)
     if a.task == "llm":
         import importlib.util
@@ -90,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         if not a.skip_float32:
             res["float32"] = simulate_llm(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed,
                                           schedule=a.lr_schedule)
+        if a.twin:
+            from llm_app import task as llm_task
+
+            res["float32_twin"] = simulate_llm(compress=False, rounds=a.rounds, steps=a.steps, seed=a.seed,
+                                               schedule=a.lr_schedule, jitter=llm_task.JITTER)
         res["nnr"] = simulate_llm(compress=True, rounds=a.rounds, steps=a.steps, settings=settings, seed=a.seed,
                                   schedule=a.lr_schedule)
     else:
@@ -123,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         res["summary"]["float32_last5_accuracy"] = sum(res["float32"]["accuracy"][-5:]) / len(res["float32"]["accuracy"][-5:])
         if "perplexity" in res["float32"]:
             res["summary"]["float32_final_perplexity"] = res["float32"]["perplexity"][-1]
-            res["summary"]["perplexity_ratio"] = res["nnr"]["perplexity"][-1] / res["float32"]["perplexity"][-1]
-        res["summary"]["accuracy_delta_points"] = 100 * (res["nnr"]["accuracy"][-1] - res["float32"]["accuracy"][-1])
+        res["summary"].update(versus_float32(res["nnr"], res["float32"], ""))
+        if "float32_twin" in res:
+            res["summary"].update(versus_float32(res["float32_twin"], res["float32"], "twin_"))
     text = json.dumps(res, indent=1)
     if a.out:
         with open(a.out, "w") as f:

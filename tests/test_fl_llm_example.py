@@ -1,4 +1,4 @@
-"""examples/fl_llm's learning-rate schedule (the one docs/fl.rst's lr-decay figures use)."""
+"""examples/fl_llm's learning-rate schedule and float32 twin (the ones docs/fl.rst's figures use)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,21 @@ def test_cosine_schedule_runs_from_the_peak_to_a_tenth() -> None:
 def test_unknown_schedule_is_refused() -> None:
     with pytest.raises(ValueError, match="schedule must be one of"):
         task.round_lr(1e-3, "linear", 1, 20)
+
+
+def test_twin_initial_model_is_a_few_ulps_off() -> None:
+    import numpy as np
+
+    def flat(jitter: float | None) -> np.ndarray:
+        m = task.init_model(3) if jitter is None else task.init_model(3, jitter)
+        return np.concatenate([v.numpy().ravel() for v in m.state_dict().values()])
+
+    plain = flat(None)
+    np.testing.assert_array_equal(flat(0.0), plain)
+    twin = flat(task.JITTER)
+    assert twin.dtype == np.float32 and np.all(np.sign(twin) == np.sign(plain))
+    # distance in float32 steps (same signs, so the bit patterns' difference): 1e-7 relative is
+    # under one step of 2**-23 on average, a few at most
+    ulps = np.abs(twin.view(np.int32).astype(np.int64) - plain.view(np.int32).astype(np.int64))
+    assert 0.5 < np.count_nonzero(ulps) / ulps.size < 0.8
+    assert int(ulps.max()) <= 10 and float(ulps.mean()) < 1.5

@@ -28,9 +28,9 @@ BACKEND = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
 
 
 def simulate(*, compress: bool, rounds: int = 20, steps: int = 20, settings: dict[str, Any] | None = None,
-             clients: int = 5, seed: int = 0, schedule: str = "constant") -> dict[str, Any]:
+             clients: int = 5, seed: int = 0, schedule: str = "constant", jitter: float = 0.0) -> dict[str, Any]:
     """One Flower simulation-engine run of the app (``seed``: initial model and batches;
-    ``schedule``: of the learning rate over the rounds)."""
+    ``schedule``: of the learning rate over the rounds; ``jitter``: see ``task.init_model``)."""
     from flwr.serverapp import ServerApp
     from flwr.simulation import run_simulation
 
@@ -42,7 +42,7 @@ def simulate(*, compress: bool, rounds: int = 20, steps: int = 20, settings: dic
     @app.main()
     def main(grid: Any, context: Any) -> None:
         out.update(server_app.run(grid, num_rounds=rounds, compress=compress, clients=clients, settings=settings,
-                                   seed=seed))
+                                   seed=seed, jitter=jitter))
 
     t0 = time.perf_counter()
     client = client_app.make(steps=steps, compress=compress, seed=seed, schedule=schedule, rounds=rounds)

@@ -16,9 +16,9 @@ from llm_app import task
 
 
 def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, clients: int = task.REGIONS,
-        settings: dict[str, Any] | None = None, seed: int = 0) -> dict[str, Any]:
-    """Run the federation from the initial model of ``seed``; returns per-round accuracy,
-    perplexity and traffic."""
+        settings: dict[str, Any] | None = None, seed: int = 0, jitter: float = 0.0) -> dict[str, Any]:
+    """Run the federation from the initial model of ``seed`` (``jitter``: see ``task.init_model``);
+    returns per-round accuracy, perplexity and traffic."""
     torch.set_num_threads(1)
     strategy: Any = FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_available_nodes=clients)
     if compress:
@@ -30,7 +30,7 @@ def run(grid: Grid, *, num_rounds: int = 20, compress: bool = True, clients: int
         model.load_state_dict(arrays.to_torch_state_dict())
         return MetricRecord(task.evaluate(model, test))
 
-    initial = ArrayRecord(task.init_model(seed).state_dict())
+    initial = ArrayRecord(task.init_model(seed, jitter).state_dict())
     t0 = time.perf_counter()
     result = strategy.start(grid=grid, initial_arrays=initial, num_rounds=num_rounds, evaluate_fn=evaluate)
     rounds = range(1, num_rounds + 1)

@@ -135,9 +135,20 @@ class TinyLlama(nn.Module):
         return self.head(self.norm(x))
 
 
-def init_model(seed: int = 0) -> TinyLlama:
+JITTER = 1e-7  # a float32 twin's initial model: float32's rounding (most weights a step or two off)
+
+
+def init_model(seed: int = 0, jitter: float = 0.0) -> TinyLlama:
+    """The initial model of ``seed``; ``jitter`` multiplies every weight by ``1 + jitter * N(0, 1)``
+    (``JITTER``: float32's rounding), for a float32 twin that shows the task's own run-to-run noise."""
     torch.manual_seed(seed)
-    return TinyLlama()
+    model = TinyLlama()
+    if jitter:
+        g = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for w in model.parameters():
+                w.mul_(1 + jitter * torch.randn(w.shape, generator=g))
+    return model
 
 
 LR = 1e-3  # peak learning rate of a round
