@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_digits"))
 sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_llm"))
 
 BACKEND = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
+LLM_SCHEDULES = ("constant", "cosine")  # examples/fl_llm's task.SCHEDULES (its module needs torch)
 
 
 def simulate(*, compress: bool, rounds: int, hidden: int | tuple[int, ...], lr: float, epochs: int,
@@ -60,12 +61,14 @@ def totals(comm: list[dict[str, Any]]) -> dict[str, int]:
     return {k: int(sum(c[k] for c in comm)) for k in ("up_bytes", "down_bytes", "float32_up_bytes", "float32_down_bytes")}
 
 
+def last5(run: dict[str, Any], key: str) -> float:
+    """Mean of a per-round metric over the last five rounds."""
+    return float(sum(run[key][-5:]) / len(run[key][-5:]))
+
+
 def versus_float32(run: dict[str, Any], f32: dict[str, Any], prefix: str) -> dict[str, float]:
     """A run against float32's: accuracy difference in points and perplexity ratio, in the last
     round and over the last five (keys with ``prefix``)."""
-    def last5(r: dict[str, Any], k: str) -> float:
-        return float(sum(r[k][-5:]) / len(r[k][-5:]))
-
     out = {prefix + "accuracy_delta_points": 100 * (run["accuracy"][-1] - f32["accuracy"][-1]),
            prefix + "last5_accuracy_delta_points": 100 * (last5(run, "accuracy") - last5(f32, "accuracy"))}
     if "perplexity" in run:
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", choices=("digits", "llm"), default="digits")
     p.add_argument("--steps", type=int, default=20, help="llm: local AdamW steps per round")
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+    p.add_argument("--lr-schedule", choices=LLM_SCHEDULES, default="constant",
                    help="llm: learning rate over the rounds (cosine: down to a tenth by the last round)")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--hidden", default="256,256", help="digits: hidden widths of the MLP (comma-separated)")
@@ -140,12 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         "nnr_final_accuracy": res["nnr"]["accuracy"][-1],
         "client_seconds_per_round": sum(c["client_seconds"] for c in res["nnr"]["communication"]) / a.rounds,
     }
-    res["summary"]["nnr_last5_accuracy"] = sum(res["nnr"]["accuracy"][-5:]) / len(res["nnr"]["accuracy"][-5:])
+    res["summary"]["nnr_last5_accuracy"] = last5(res["nnr"], "accuracy")
     if "perplexity" in res["nnr"]:
         res["summary"]["nnr_final_perplexity"] = res["nnr"]["perplexity"][-1]
     if "float32" in res:
         res["summary"]["float32_final_accuracy"] = res["float32"]["accuracy"][-1]
-        res["summary"]["float32_last5_accuracy"] = sum(res["float32"]["accuracy"][-5:]) / len(res["float32"]["accuracy"][-5:])
+        res["summary"]["float32_last5_accuracy"] = last5(res["float32"], "accuracy")
         if "perplexity" in res["float32"]:
             res["summary"]["float32_final_perplexity"] = res["float32"]["perplexity"][-1]
         res["summary"].update(versus_float32(res["nnr"], res["float32"], ""))

@@ -48,3 +48,20 @@ def test_twin_initial_model_is_a_few_ulps_off() -> None:
     ulps = np.abs(twin.view(np.int32).astype(np.int64) - plain.view(np.int32).astype(np.int64))
     assert 0.5 < np.count_nonzero(ulps) / ulps.size < 0.8
     assert int(ulps.max()) <= 10 and float(ulps.mean()) < 1.5
+
+
+def test_benchmark_offers_the_task_schedules() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_fl.py"
+    spec = importlib.util.spec_from_file_location("bench_fl", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.LLM_SCHEDULES == task.SCHEDULES
+    run = {"accuracy": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "perplexity": [9.0, 8.0, 7.0, 6.0, 5.0, 4.0]}
+    f32 = {"accuracy": [0.1, 0.2, 0.3, 0.4, 0.5, 0.5], "perplexity": [9.0, 8.0, 7.0, 6.0, 5.0, 5.0]}
+    # last five: accuracy 0.4 against 0.38, perplexity 6.0 against 6.2; final 0.6 / 0.5, 4 / 5
+    assert bench.versus_float32(run, f32, "twin_") == pytest.approx(
+        {"twin_accuracy_delta_points": 10.0, "twin_last5_accuracy_delta_points": 2.0,
+         "twin_perplexity_ratio": 0.8, "twin_last5_perplexity_ratio": 6.0 / 6.2})

@@ -60,11 +60,13 @@ def cumulative(comm: list[dict[str, Any]]) -> list[int]:
 
 
 def main() -> int:
+    from llm_app import task
+
     p = argparse.ArgumentParser(description="nnr.fl on a tiny Llama-style model, five regions: nnr vs float32")
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--steps", type=int, default=20, help="local AdamW steps per round")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial model and the local batches")
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+    p.add_argument("--lr-schedule", choices=task.SCHEDULES, default="constant",
                    help="learning rate over the rounds: constant, or cosine down to a tenth (docs/fl.rst)")
     p.add_argument("--settings", default="{}", help="nnr.fl settings as JSON (default: nnr.fl's defaults)")
     p.add_argument("--plot", default="fl_llm.png")
