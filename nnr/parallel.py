@@ -8,8 +8,10 @@ into freshly allocated arrays (``readinto``), so nothing large crosses as Python
 
 Jobs are assigned to workers up front, largest first (by an estimated cost), each worker running
 its share in job order; this process runs one share itself while N - 1 children run the others.
-Where ``os.fork`` is not available (Windows) the jobs run in this process, in order; the
-results are the same either way.  A job that fails in a child is run
+Where ``os.fork`` is not available (Windows), or this process runs other Python threads, the jobs
+run in this process, in order; the results are the same either way.  Forking while another thread
+works is not safe: numpy's OpenBLAS stops its thread pool before every ``fork``, and a thread in a
+matrix product at that moment waits for the pool forever.  A job that fails in a child is run
 again here, so the caller sees exactly the exception sequential work would have raised.
 """
 
@@ -21,6 +23,8 @@ import pickle
 import signal
 import struct
 import sys
+import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -59,6 +63,19 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform != "win32"
 
 
+def may_fork() -> bool:
+    """``fork`` is available and this is the process's only Python thread (see the module's
+    docstring); otherwise warn once per call site and run the jobs here."""
+    if not can_fork():
+        return False
+    others = threading.active_count() - 1
+    if others > 0:
+        warnings.warn(f"nnr: {others} other thread(s) running in this process: the work runs on this process only "
+                      "(forking worker processes could hang a thread inside numpy/OpenBLAS)", RuntimeWarning, stacklevel=3)
+        return False
+    return True
+
+
 class Failed:
     """Marks a job that raised in a child; the caller runs it again in-process."""
 
@@ -91,10 +108,11 @@ def run(fn: Callable[[int], Job[T]], costs: Sequence[int], workers: int) -> list
     """``fn(i)`` for every job ``i`` (``len(costs)`` jobs) on up to ``workers`` processes.
 
     Returns, per job, its :class:`Job` or :data:`FAILED` (it raised in a child, or the child
-    died).  With one worker, one job or no ``fork``, the jobs run here and exceptions propagate.
+    died).  With one worker, one job, no ``fork`` or other threads running, the jobs run here and
+    exceptions propagate.
     """
     n = len(costs)
-    if workers <= 1 or n <= 1 or not can_fork():
+    if workers <= 1 or n <= 1 or not may_fork():
         return [fn(i) for i in range(n)]
     bins = assign(costs, min(workers, n))
     sys.stdout.flush()

@@ -253,3 +253,46 @@ def test_interrupt_stops_children_blocked_on_their_pipe():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "interrupted", out.stderr
     assert time.monotonic() - t0 < 30
+
+
+def test_no_fork_beside_other_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With another Python thread alive the jobs run in this process (a warning says so) and
+    ``os.fork`` is never called: forking then can hang that thread (the test below)."""
+    import threading
+
+    def no_fork() -> int:
+        raise AssertionError("os.fork called while another thread runs")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        with pytest.warns(RuntimeWarning, match="other thread"):
+            out = parallel.run(lambda i: parallel.Job((i, os.getpid())), [3, 2, 1], 3)
+    finally:
+        release.set()
+        other.join()
+    assert [j.value for j in out if isinstance(j, parallel.Job)] == [(i, os.getpid()) for i in range(3)]
+
+
+def test_decode_with_workers_does_not_hang_a_thread_in_numpy() -> None:
+    """Reproducer: ``nnr.decode(workers=2)`` while another thread multiplies matrices.  nnr used
+    to fork there, and the other thread, inside a matrix product, then waited for OpenBLAS's
+    stopped thread pool forever (``blas_probe``).  The decoded tensors are those of ``workers=1``."""
+    from blas_probe import survives
+
+    setup = """
+        import warnings
+        import numpy as np, nnr
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rng = np.random.default_rng(0)
+        t = {f"l{i}.weight": rng.normal(0, 0.1, (64, 64)).astype(np.float32) for i in range(6)}
+        data = nnr.encode(t, qp=-32)
+        ref = nnr.decode(data)
+    """
+    action = """
+        out = nnr.decode(data, workers=2)
+        assert all(np.array_equal(out[k], ref[k]) for k in ref)
+    """
+    assert survives(setup, action) == "ok"
