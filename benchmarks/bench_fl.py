@@ -27,6 +27,12 @@ import sys
 import time
 from typing import Any
 
+# Flower's simulation engine starts Ray's processes with fork() from the main thread while the
+# ServerApp thread evaluates; OpenBLAS stops its thread pool before every fork, and a thread inside
+# a matrix product then waits for it forever (docs/fl.rst).  With one BLAS thread there is no pool.
+# Set before numpy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_digits"))
 sys.path.insert(0, os.path.join(HERE, "..", "examples", "fl_llm"))

@@ -1,4 +1,5 @@
-"""examples/fl_llm's learning-rate schedule and float32 twin (the ones docs/fl.rst's figures use)."""
+"""examples/fl_llm's learning-rate schedule and float32 twin (the ones docs/fl.rst's figures use), and the
+simulation scripts' one BLAS thread."""
 
 from __future__ import annotations
 
@@ -65,3 +66,26 @@ def test_benchmark_offers_the_task_schedules() -> None:
     assert bench.versus_float32(run, f32, "twin_") == pytest.approx(
         {"twin_accuracy_delta_points": 10.0, "twin_last5_accuracy_delta_points": 2.0,
          "twin_perplexity_ratio": 0.8, "twin_last5_perplexity_ratio": 6.0 / 6.2})
+
+
+
+
+@pytest.mark.parametrize("script, then", [("benchmarks/bench_fl.py", ""), ("examples/fl_llm/run.py", ""),
+                                          ("examples/fl_digits/run.py", "import bench_fl")])  # its main's first import
+def test_simulation_scripts_survive_a_fork_beside_numpy(script: str, then: str) -> None:
+    """Reproducer: two Flower simulations in one process (float32, then nnr) hung on a busy machine.
+    The simulation engine starts Ray's processes with fork() from the main thread while the
+    ServerApp thread evaluates the model, and that thread, inside a matrix product, waited for
+    OpenBLAS's stopped thread pool forever (``blas_probe``).  Here the script's module runs first
+    (as when it is started), then the main thread forks beside a thread multiplying matrices."""
+    from blas_probe import survives
+
+    path = Path(__file__).resolve().parent.parent / script
+    setup = f"import runpy\nrunpy.run_path({str(path)!r}, run_name='not_main')\n{then}\n"
+    action = """
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    """
+    assert survives(setup, action) == "ok"

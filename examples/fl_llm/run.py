@@ -21,6 +21,10 @@ import sys
 import time
 from typing import Any
 
+# one BLAS thread, set before numpy is imported: a thread pool can hang under the simulation engine
+# (benchmarks/bench_fl.py, docs/fl.rst)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
