@@ -68,8 +68,6 @@ def test_benchmark_offers_the_task_schedules() -> None:
          "twin_perplexity_ratio": 0.8, "twin_last5_perplexity_ratio": 6.0 / 6.2})
 
 
-
-
 @pytest.mark.parametrize("script, then", [("benchmarks/bench_fl.py", ""), ("examples/fl_llm/run.py", ""),
                                           ("examples/fl_digits/run.py", "import bench_fl")])  # its main's first import
 def test_simulation_scripts_survive_a_fork_beside_numpy(script: str, then: str) -> None:
